@@ -1,0 +1,126 @@
+"""Read OSMnx GraphML walk graphs (``.graphml``, ``.graphml.bz2``) into the streets layer."""
+
+from __future__ import annotations
+
+import bz2
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from cpted.errors import CorruptFileError, DataNotFoundError
+from cpted.load.osm_tags import walk_kind
+
+__all__ = ["is_graphml_file", "read_graphml", "edges_to_streets"]
+
+
+def is_graphml_file(path: str | Path) -> bool:
+    """True for ``.graphml`` and ``.graphml.bz2``.
+
+    Examples
+    --------
+    >>> is_graphml_file("walk.graphml.bz2")
+    True
+    """
+    return str(path).lower().endswith((".graphml", ".graphml.bz2"))
+
+
+def read_graphml(path: str | Path) -> gpd.GeoDataFrame:
+    """Read an OSMnx GraphML graph into a streets layer (undirected edges, graph CRS).
+
+    Reciprocal edges of the directed OSMnx graph (u→v and v→u of the same way) become one
+    undirected edge. ``u`` and ``v`` keep the OSM node ids so graphs that overlap can be merged.
+
+    Parameters
+    ----------
+    path
+        A GraphML file written by osmnx, optionally bzip2-compressed.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        The canonical streets columns, plus ``u``, ``v`` and ``osmid``.
+
+    Examples
+    --------
+    >>> streets = read_graphml(DATA / "nantes/streets/walk_nantes_commune.graphml.bz2")  # doctest: +SKIP
+    >>> len(streets)  # doctest: +SKIP
+    27168
+    """
+    import osmnx as ox  # heavy: imported when used
+
+    path = Path(path)
+    if not path.exists():
+        msg = f"graph file {str(path)!r} does not exist; check the path or run `cpted fetch`"
+        raise DataNotFoundError(msg)
+    try:
+        if path.name.lower().endswith(".bz2"):
+            with bz2.open(path, "rt", encoding="utf-8") as f:
+                graph = ox.load_graphml(graphml_str=f.read())
+        else:
+            graph = ox.load_graphml(path)
+    except Exception as exc:  # noqa: BLE001 - expat, bz2 and networkx errors alike
+        msg = (
+            f"graph file {str(path)!r} cannot be read as OSMnx GraphML ({type(exc).__name__}: "
+            f"{exc}); it is truncated or not GraphML: download it again or save it with "
+            f"osmnx.save_graphml"
+        )
+        raise CorruptFileError(msg) from None
+    edges = ox.graph_to_gdfs(graph, nodes=False, fill_edge_geometry=True).reset_index()
+    return edges_to_streets(edges)
+
+
+def _first(value):
+    if isinstance(value, list | tuple):
+        return value[0] if value else None
+    return value
+
+
+def edges_to_streets(edges: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Turn osmnx edges (directed, with ``u``, ``v``, ``osmid``) into undirected streets.
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from shapely import LineString
+    >>> e = gpd.GeoDataFrame({"u": [1, 2], "v": [2, 1], "key": [0, 0], "osmid": [7, 7],
+    ...     "highway": ["footway"] * 2},
+    ...     geometry=[LineString([(0, 0), (1, 0)]), LineString([(1, 0), (0, 0)])], crs=2154)
+    >>> edges_to_streets(e)[["u", "v", "walk_kind"]].values.tolist()
+    [[1, 2, 'footway']]
+    """
+    e = edges.copy()
+    lo = np.minimum(e["u"].to_numpy(), e["v"].to_numpy())
+    hi = np.maximum(e["u"].to_numpy(), e["v"].to_numpy())
+    osmid = e["osmid"].map(lambda v: ",".join(sorted(map(str, v))) if isinstance(v, list) else str(v))
+    # reciprocal edges share their end nodes, way and length (osmnx's "length" attribute,
+    # else the geometry's length: the geometry of a reversed edge is reversed)
+    if "length" in e.columns:
+        length = pd.to_numeric(e["length"]).round(3)
+    else:
+        length = pd.Series(shapely.length(e.geometry.values), index=e.index).round(9)
+    keep = ~pd.DataFrame({"lo": lo, "hi": hi, "osmid": osmid, "len": length}).duplicated().to_numpy()
+    e, lo, hi = e.loc[keep], lo[keep], hi[keep]
+    col = lambda name: e[name] if name in e.columns else pd.Series(None, index=e.index)  # noqa: E731
+    highway = col("highway").map(_first)
+    flag = lambda name: col(name).map(  # noqa: E731
+        lambda v: _first(v) not in {None, "no", "0", "false"} and not pd.isna(_first(v))
+    )
+    out = gpd.GeoDataFrame(
+        {
+            "highway": highway.to_numpy(dtype=object),
+            "name": col("name").map(_first).to_numpy(dtype=object),
+            "walk_kind": highway.map(walk_kind).to_numpy(dtype=object),
+            "access": col("access").map(_first).to_numpy(dtype=object),
+            "tunnel": flag("tunnel").to_numpy(dtype=bool),
+            "bridge": flag("bridge").to_numpy(dtype=bool),
+            "u": lo,
+            "v": hi,
+            "osmid": osmid.loc[e.index].to_numpy(dtype=object),
+        },
+        geometry=e.geometry.values,
+        crs=edges.crs,
+    )
+    return out.reset_index(drop=True)

@@ -1,0 +1,194 @@
+"""Read any supported source into the canonical layer of a given kind."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from cpted.config import POI_CATEGORIES, REPORT_CATEGORIES
+from cpted.errors import InputError, MissingColumnsError
+from cpted.load.graph import is_graphml_file, read_graphml
+from cpted.load.nantes import (
+    BDTOPO_HEIGHT_FIELDS,
+    BDTOPO_LEVELS_FIELDS,
+    bdtopo_heights,
+    nantes_category,
+)
+from cpted.load.osm import is_osm_file, read_osm
+from cpted.load.schema import LAYER_KINDS, conform
+from cpted.load.vector import read_vector
+from cpted.prepare.clean import check_geometries
+
+__all__ = ["read_layer", "LAYER_OPTIONS"]
+
+#: Options a layer may take in the sites file or in :func:`read_layer`.
+LAYER_OPTIONS = {
+    "layer": "layer name inside a multi-layer file (GeoPackage)",
+    "where": "OGR SQL filter, e.g. \"n_buildings > 0\"",
+    "fields": "table canonical column -> source column, e.g. {height_m = \"H\"}",
+    "height_field": "buildings: source column of heights in metres",
+    "levels_field": "buildings: source column of storey counts",
+    "category": "pois / reports: one category for every feature (e.g. \"waste\")",
+    "category_field": "pois / reports: source column holding the category",
+    "category_map": "pois / reports: table source value -> category",
+    "date_field": "reports: source column of observation dates",
+    "repair": "true to drop empty and fix invalid geometries instead of failing",
+    "attribution": "attribution text carried into outputs",
+}
+
+
+def read_layer(path: str | Path, kind: str, **options: Any) -> tuple[gpd.GeoDataFrame, dict]:
+    """Read a file into the canonical layer ``kind``.
+
+    Parameters
+    ----------
+    path
+        A vector file, an OSM file (the layer of that kind is taken from it) or, for
+        ``streets``, an OSMnx GraphML file.
+    kind
+        One of :data:`cpted.load.schema.LAYER_KINDS`.
+    **options
+        See :data:`LAYER_OPTIONS`.
+
+    Returns
+    -------
+    tuple
+        The canonical GeoDataFrame (in the file's CRS) and a dict of facts about the read
+        (``source``, ``format``, ``dropped_empty``, ``repaired_invalid``).
+
+    Examples
+    --------
+    >>> b, info = read_layer(DATA / "nantes/ile_de_nantes_bdtopo_buildings.geojson",
+    ...                      "buildings")  # doctest: +SKIP
+    >>> info["format"], b["height_source"].unique().tolist()  # doctest: +SKIP
+    ('bdtopo', ['bdtopo'])
+    """
+    unknown = set(options) - set(LAYER_OPTIONS)
+    if unknown:
+        msg = f"unknown option(s) {sorted(unknown)} for layer {kind!r}; use {sorted(LAYER_OPTIONS)}"
+        raise InputError(msg)
+    if kind not in LAYER_KINDS:
+        msg = f"unknown layer kind {kind!r}; use one of {', '.join(LAYER_KINDS)}"
+        raise InputError(msg)
+    path = Path(path)
+    name = f"{kind} ({path.name})"
+    info: dict[str, Any] = {"source": str(path)}
+    if is_osm_file(path):
+        gdf, info["format"] = read_osm(path)[kind], "osm"
+        repair = options.get("repair", True)  # OSM topology is often imperfect
+    elif is_graphml_file(path):
+        if kind != "streets":
+            msg = f"GraphML file {str(path)!r} holds streets only, not {kind}; give a {kind} file"
+            raise InputError(msg)
+        gdf, info["format"], repair = read_graphml(path), "graphml", options.get("repair", False)
+    else:
+        gdf = read_vector(path, layer=options.get("layer"), where=options.get("where"))
+        gdf, info["format"] = _adapt(gdf, kind, name, options)
+        repair = options.get("repair", False)
+    gdf, counts = check_geometries(gdf, layer=name, repair=repair)
+    info.update(counts)
+    return conform(gdf, kind, name=name), info
+
+
+def _rename(gdf: gpd.GeoDataFrame, fields: Mapping[str, str], name: str) -> gpd.GeoDataFrame:
+    missing = [src for src in fields.values() if src not in gdf.columns]
+    if missing:
+        msg = (
+            f"layer {name!r} has no column(s) {missing} named in 'fields'; "
+            f"its columns are {[c for c in gdf.columns if c != gdf.geometry.name]}"
+        )
+        raise MissingColumnsError(msg)
+    return gdf.rename(columns={src: dst for dst, src in fields.items()})
+
+
+def _column(gdf, option: str | None, name: str, what: str) -> pd.Series | None:
+    if option is None:
+        return None
+    if option not in gdf.columns:
+        msg = (
+            f"layer {name!r} has no column {option!r} for {what}; "
+            f"its columns are {[c for c in gdf.columns if c != gdf.geometry.name]}"
+        )
+        raise MissingColumnsError(msg)
+    return gdf[option]
+
+
+def _adapt(gdf: gpd.GeoDataFrame, kind: str, name: str, options: dict) -> tuple[gpd.GeoDataFrame, str]:
+    """Map a vector file's own columns onto the canonical ones."""
+    gdf = _rename(gdf, options.get("fields", {}), name)
+    fmt = "vector"
+    if kind == "buildings":
+        gdf, fmt = _building_heights(gdf, name, options)
+    elif kind in {"pois", "reports"}:
+        gdf, fmt = _categories(gdf, kind, name, options)
+    if kind == "pois" and (gdf.geom_type != "Point").any():
+        points = gdf.geometry.where(gdf.geom_type == "Point", gdf.geometry.representative_point())
+        gdf = gdf.set_geometry(points)
+    if kind == "reports":
+        dates = _column(gdf, options.get("date_field"), name, "dates")
+        if dates is not None:
+            gdf = gdf.assign(date=pd.to_datetime(dates, errors="coerce"))
+    return gdf, fmt
+
+
+def _building_heights(gdf, name, options) -> tuple[gpd.GeoDataFrame, str]:
+    height = _column(gdf, options.get("height_field"), name, "heights")
+    levels = _column(gdf, options.get("levels_field"), name, "storey counts")
+    fmt, source = "vector", "attribute"
+    if height is None:
+        bd = next((f for f in BDTOPO_HEIGHT_FIELDS if f in gdf.columns), None)
+        if bd is not None:
+            height, fmt, source = bdtopo_heights(gdf, bd), "bdtopo", "bdtopo"
+        elif "height_m" in gdf.columns:
+            height = gdf["height_m"]
+    if levels is None:
+        lv = next((f for f in BDTOPO_LEVELS_FIELDS if f in gdf.columns), None)
+        levels = gdf[lv] if lv else gdf.get("levels")
+    out = gdf.copy()
+    if height is not None:
+        h = pd.to_numeric(height, errors="coerce").astype(float)
+        h = h.where(h > 0)
+        out["height_m"] = h
+        out["height_source"] = np.where(h.notna(), source, None)
+    if levels is not None:
+        out["levels"] = pd.to_numeric(levels, errors="coerce").astype(float)
+    return out, fmt
+
+
+def _categories(gdf, kind, name, options) -> tuple[gpd.GeoDataFrame, str]:
+    vocabulary = POI_CATEGORIES if kind == "pois" else REPORT_CATEGORIES
+    fmt = "vector"
+    if "category" in options:
+        values = pd.Series(options["category"], index=gdf.index)
+    elif options.get("category_field"):
+        values = _column(gdf, options["category_field"], name, "categories").astype("object")
+        if options.get("category_map"):
+            values = values.map(options["category_map"]).fillna("other")
+    elif kind == "pois" and {"LIBTHEME", "LIBCATEGORIE"} <= set(gdf.columns):
+        values, fmt = nantes_category(gdf), "nantes_equipements"
+    elif "category" in gdf.columns:
+        values = gdf["category"]
+    else:
+        msg = (
+            f"layer {name!r} ({kind}) has no category: set category_field (and category_map) or "
+            f"category = \"...\" for it in the sites file; categories are {', '.join(vocabulary)}"
+        )
+        raise MissingColumnsError(msg)
+    values = pd.Series(values, index=gdf.index)
+    bad = sorted(set(values.dropna()) - set(vocabulary))
+    if bad:
+        msg = (
+            f"layer {name!r} ({kind}) has categories outside the vocabulary: {bad[:8]}; map them "
+            f"with category_map = {{...}} onto {', '.join(vocabulary)}"
+        )
+        raise InputError(msg)
+    out = gdf.copy()
+    if "category" in out.columns and "category" not in options and options.get("category_field") != "category":
+        out = out.rename(columns={"category": "source_category"})
+    out["category"] = values.where(values.notna(), "other")
+    return out, fmt

@@ -1,0 +1,327 @@
+"""OSM tag rules: raw OSM features (tags + geometry) into canonical layers.
+
+The same rules serve OSM files (``.osm``, ``.osm.gz``, ``.osm.bz2``, ``.osm.pbf``) and the
+online fetch cache, so a layer means the same thing whatever its origin.
+
+Rules (a tag value ``no`` never counts):
+
+==========  ======================================================================
+buildings   areas (closed ways, multipolygon relations) tagged ``building=*``
+entrances   nodes tagged ``entrance=*``
+barriers    nodes and ways tagged ``barrier=*`` (a closed way's ring is its line)
+lamps       nodes tagged ``highway=street_lamp``
+trees       nodes tagged ``natural=tree``
+pois        features tagged amenity / shop / office / tourism / craft / healthcare,
+            leisure (playground, sports, fitness), ``highway=bus_stop`` or
+            ``public_transport=platform|stop_position``; areas become their
+            representative point
+landuse     areas tagged landuse / leisure / amenity (school, parking...) / natural=grass
+streets     ways tagged ``highway=*`` passing osmnx's ``walk`` filter (no motorways,
+            cycleways, construction, area=yes, foot=no, service=private; access
+            private/no unless foot=yes|designated|permissive)
+==========  ======================================================================
+"""
+
+from __future__ import annotations
+
+import re
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from cpted.config import BARRIER_KINDS, STOREY_HEIGHT
+
+__all__ = [
+    "parse_hstore",
+    "parse_length",
+    "osm_layers",
+    "poi_category",
+    "landuse_category",
+    "is_walkable",
+    "walk_kind",
+]
+
+_HSTORE = re.compile(r'"((?:[^"\\]|\\.)*)"=>"((?:[^"\\]|\\.)*)"')
+_UNESCAPE = re.compile(r"\\(.)")
+
+
+def parse_hstore(text: str | None) -> dict[str, str]:
+    """Parse GDAL's HSTORE tag string into a dict.
+
+    Examples
+    --------
+    >>> parse_hstore('"building"=>"yes","name"=>"Le \\\\"Lieu\\\\""')
+    {'building': 'yes', 'name': 'Le "Lieu"'}
+    """
+    if not text:
+        return {}
+    return {
+        _UNESCAPE.sub(r"\1", k): _UNESCAPE.sub(r"\1", v) for k, v in _HSTORE.findall(text)
+    }
+
+
+_LENGTH = re.compile(r"^\s*([0-9]+(?:[.,][0-9]+)?)\s*(m|metres?|meters?|ft|feet|')?\s*$", re.I)
+
+
+def parse_length(value) -> float:
+    """Parse an OSM length such as ``"12"``, ``"12.5 m"``, ``"40'"`` into metres (NaN if not).
+
+    Examples
+    --------
+    >>> parse_length("12,5 m"), parse_length("10 ft"), np.isnan(parse_length("tall"))
+    (12.5, 3.048, True)
+    """
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return np.nan
+    m = _LENGTH.match(str(value))
+    if not m:
+        return np.nan
+    number = float(m.group(1).replace(",", "."))
+    unit = (m.group(2) or "m").lower()
+    return number * 0.3048 if unit in {"ft", "feet", "'"} else number
+
+
+def _has(tags: dict, key: str) -> bool:
+    value = tags.get(key)
+    return value is not None and value != "no"
+
+
+_AMENITY = {
+    **dict.fromkeys(
+        ["school", "college", "university", "language_school", "music_school", "driving_school"],
+        "education",
+    ),
+    **dict.fromkeys(["kindergarten", "childcare"], "childcare"),
+    **dict.fromkeys(
+        ["library", "theatre", "cinema", "arts_centre", "studio", "exhibition_centre"], "culture"
+    ),
+    **dict.fromkeys(
+        ["restaurant", "cafe", "bar", "pub", "fast_food", "ice_cream", "biergarten", "food_court"],
+        "food_drink",
+    ),
+    **dict.fromkeys(
+        ["pharmacy", "doctors", "dentist", "clinic", "hospital", "veterinary"], "health"
+    ),
+    **dict.fromkeys(["police", "fire_station"], "security"),
+    **dict.fromkeys(
+        ["townhall", "post_office", "courthouse", "public_building", "bank", "atm", "toilets"],
+        "public_service",
+    ),
+    **dict.fromkeys(["social_facility", "social_centre", "shelter"], "social"),
+    **dict.fromkeys(["community_centre", "events_venue"], "community"),
+    "place_of_worship": "worship",
+    **dict.fromkeys(["parking", "bicycle_parking", "motorcycle_parking", "parking_entrance"], "parking"),
+    **dict.fromkeys(["bus_station", "taxi", "bicycle_rental", "car_sharing", "ferry_terminal"], "transit"),
+    **dict.fromkeys(["waste_basket", "recycling", "waste_disposal"], "waste"),
+    "marketplace": "shop",
+}
+_LEISURE = {
+    "playground": "playground",
+    **dict.fromkeys(["park", "garden", "dog_park", "nature_reserve"], "park"),
+    **dict.fromkeys(
+        ["pitch", "sports_centre", "fitness_centre", "stadium", "track", "swimming_pool",
+         "fitness_station", "sports_hall"],
+        "sport",
+    ),
+}
+_POI_LEISURE = {"playground", "sports_centre", "fitness_centre", "fitness_station", "stadium"}
+
+
+def poi_category(tags: dict) -> str | None:
+    """The POI category (config.POI_CATEGORIES) of a tag dict, or None if it is no POI.
+
+    Examples
+    --------
+    >>> poi_category({"amenity": "cafe"}), poi_category({"shop": "bakery"})
+    ('food_drink', 'shop')
+    >>> poi_category({"building": "yes"}) is None
+    True
+    """
+    if _has(tags, "amenity"):
+        return _AMENITY.get(tags["amenity"], "other")
+    if _has(tags, "shop"):
+        return "shop"
+    if tags.get("leisure") in _POI_LEISURE:
+        return _LEISURE[tags["leisure"]]
+    if _has(tags, "healthcare"):
+        return "health"
+    if _has(tags, "office"):
+        return "office"
+    if _has(tags, "craft"):
+        return "shop"
+    if _has(tags, "tourism"):
+        return "tourism"
+    if tags.get("highway") == "bus_stop" or tags.get("public_transport") in {
+        "platform",
+        "stop_position",
+        "station",
+    }:
+        return "transit"
+    return None
+
+
+_LANDUSE = {
+    "residential": "residential",
+    **dict.fromkeys(["commercial", "retail"], "commercial"),
+    **dict.fromkeys(["industrial", "railway", "garages", "construction", "brownfield"], "industrial"),
+    **dict.fromkeys(["grass", "recreation_ground", "village_green", "meadow", "forest",
+                     "cemetery", "allotments"], "park"),
+    "religious": "worship",
+    "education": "education",
+}
+
+
+def landuse_category(tags: dict) -> str | None:
+    """The land-use category of an area's tags, or None if it is no land-use area.
+
+    Examples
+    --------
+    >>> landuse_category({"landuse": "retail"}), landuse_category({"leisure": "park"})
+    ('commercial', 'park')
+    """
+    if _has(tags, "landuse"):
+        return _LANDUSE.get(tags["landuse"], "other")
+    if _has(tags, "leisure"):
+        return _LEISURE.get(tags["leisure"], "other")
+    if tags.get("amenity") in _AMENITY and tags.get("amenity") in {
+        "school", "college", "university", "kindergarten", "parking", "hospital",
+        "place_of_worship", "marketplace",
+    }:
+        return _AMENITY[tags["amenity"]]
+    if tags.get("natural") in {"grass", "scrub", "wood"}:
+        return "park"
+    return None
+
+
+_NOT_WALK = re.compile(
+    r"abandoned|bus_guideway|construction|cycleway|motor|no|planned|platform|proposed|raceway|razed"
+)
+_STREET = {"residential", "living_street", "unclassified", "road", "primary", "primary_link",
+           "secondary", "secondary_link", "tertiary", "tertiary_link", "trunk", "trunk_link"}
+_FOOT_OK = {"yes", "designated", "permissive"}
+
+
+def is_walkable(tags: dict) -> bool:
+    """osmnx's ``walk`` network filter applied to one way's tags.
+
+    Examples
+    --------
+    >>> is_walkable({"highway": "footway"}), is_walkable({"highway": "motorway"})
+    (True, False)
+    >>> is_walkable({"highway": "service", "access": "private"})
+    False
+    """
+    highway = tags.get("highway")
+    if not highway or _NOT_WALK.search(highway):
+        return False
+    if tags.get("area") == "yes" or tags.get("foot") == "no" or tags.get("service") == "private":
+        return False
+    return not (tags.get("access") in {"private", "no"} and tags.get("foot") not in _FOOT_OK)
+
+
+def walk_kind(highway) -> str:
+    """Group an OSM ``highway`` value into the streets layer's ``walk_kind``.
+
+    Examples
+    --------
+    >>> walk_kind("residential"), walk_kind(["steps", "footway"]), walk_kind(None)
+    ('street', 'steps', 'other')
+    """
+    if isinstance(highway, list | tuple):
+        highway = highway[0] if highway else None
+    if highway in _STREET:
+        return "street"
+    if highway in {"footway", "corridor"}:
+        return "footway"
+    if highway in {"pedestrian", "path", "steps", "service", "track", "cycleway"}:
+        return highway
+    if highway == "bridleway":
+        return "path"
+    return "other"
+
+
+def _truthy(value) -> bool:
+    return value is not None and value not in {"no", "0", "false"}
+
+
+def osm_layers(raw: gpd.GeoDataFrame) -> dict[str, gpd.GeoDataFrame]:
+    """Apply the tag rules to raw OSM features.
+
+    Parameters
+    ----------
+    raw
+        Columns ``osm_type`` (node/way/relation), ``osm_id``, ``tags`` (dict) and geometry,
+        as returned by :func:`cpted.load.osm.read_osm_raw`.
+
+    Returns
+    -------
+    dict
+        Layer kind -> GeoDataFrame in the raw CRS, with canonical columns plus ``osm_type``
+        and ``osm_id``. Streets are whole ways, not yet split at junctions.
+    """
+    tags = raw["tags"]
+    geom = raw.geometry.values
+    dims = shapely.get_dimensions(geom)
+    is_node = (raw["osm_type"] == "node").to_numpy()
+    is_area = dims == 2
+    is_line = dims == 1
+
+    def frame(mask, columns: dict, geometry=None) -> gpd.GeoDataFrame:
+        mask = np.asarray(mask, dtype=bool)
+        data = {"osm_type": raw["osm_type"].to_numpy()[mask], "osm_id": raw["osm_id"].to_numpy()[mask]}
+        data.update({k: np.asarray(v)[mask] for k, v in columns.items()})
+        g = geom[mask] if geometry is None else geometry[mask]
+        return gpd.GeoDataFrame(data, geometry=g, crs=raw.crs).reset_index(drop=True)
+
+    get = lambda key: tags.map(lambda t: t.get(key)).to_numpy(dtype=object)  # noqa: E731
+    has = lambda key: tags.map(lambda t: _has(t, key)).to_numpy(dtype=bool)  # noqa: E731
+    height = np.array([parse_length(v) for v in get("height")], dtype=float)
+    levels = np.array([parse_length(v) for v in get("building:levels")], dtype=float)
+
+    layers: dict[str, gpd.GeoDataFrame] = {}
+    b = has("building") & is_area
+    h_src = np.where(~np.isnan(height), "osm:height", np.where(~np.isnan(levels), "osm:levels", None))
+    b_height = np.where(~np.isnan(height), height, levels * STOREY_HEIGHT)
+    layers["buildings"] = frame(
+        b,
+        {"height_m": b_height, "height_source": h_src.astype(object), "levels": levels,
+         "kind": get("building")},
+    )
+    layers["entrances"] = frame(has("entrance") & is_node, {"kind": get("entrance"), "access": get("access")})
+    bar = has("barrier") & (raw["osm_type"] != "relation").to_numpy()
+    kinds = np.array([k if k in BARRIER_KINDS else "other" for k in get("barrier")], dtype=object)
+    ring_geom = np.where(is_area, shapely.boundary(geom), geom)
+    layers["barriers"] = frame(bar, {"kind": kinds, "height_m": height}, geometry=ring_geom)
+    highway = get("highway")
+    layers["lamps"] = frame((highway == "street_lamp") & is_node, {"height_m": height})
+    layers["trees"] = frame((get("natural") == "tree") & is_node, {"height_m": height})
+
+    poi_cat = np.array([poi_category(t) for t in tags], dtype=object)
+    poi = pd.notna(poi_cat) & (is_node | is_area)
+    points = np.where(is_area, shapely.point_on_surface(geom), geom)
+    source = np.array(
+        [next((f"{k}={t[k]}" for k in ("amenity", "shop", "leisure", "healthcare", "office",
+                                        "craft", "tourism", "highway", "public_transport")
+               if k in t), None) for t in tags],
+        dtype=object,
+    )
+    layers["pois"] = frame(
+        poi, {"category": poi_cat, "name": get("name"), "source_category": source}, geometry=points
+    )
+    lu_cat = np.array([landuse_category(t) if a else None for t, a in zip(tags, is_area, strict=True)], dtype=object)
+    layers["landuse"] = frame(pd.notna(lu_cat), {"category": lu_cat, "access": get("access")})
+    walk = np.array([is_walkable(t) for t in tags], dtype=bool) & is_line
+    layers["streets"] = frame(
+        walk,
+        {
+            "highway": highway,
+            "name": get("name"),
+            "walk_kind": np.array([walk_kind(h) for h in highway], dtype=object),
+            "access": get("access"),
+            "tunnel": np.array([_truthy(v) for v in get("tunnel")], dtype=bool),
+            "bridge": np.array([_truthy(v) for v in get("bridge")], dtype=bool),
+        },
+    )
+    return layers
