@@ -1,0 +1,44 @@
+"""cpted: audit public spaces by the four principles of Crime Prevention Through Environmental Design.
+
+The public API is imported lazily, so ``import cpted`` stays light (for the QGIS plugin).
+
+Examples
+--------
+>>> import cpted
+>>> cpted.__version__
+'0.1.0'
+"""
+
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+_API = {
+    "Site": "cpted.prepare.site",
+    "read_layer": "cpted.load.layers",
+    "read_osm": "cpted.load.osm",
+    "read_graphml": "cpted.load.graph",
+    "read_raster": "cpted.load.raster",
+    "read_sites_file": "cpted.load.sites_file",
+    "fetch_osm": "cpted.load.fetch",
+    "analysis_grid": "cpted.prepare.grid",
+    "walk_graph": "cpted.prepare.network",
+    "completeness": "cpted.prepare.completeness",
+    "load_site": "cpted.pipeline",
+    "audit": "cpted.pipeline",
+    "batch": "cpted.pipeline",
+}
+__all__ = ["__version__", *_API]
+
+
+def __getattr__(name: str):
+    if name in _API:
+        return getattr(importlib.import_module(_API[name]), name)
+    msg = f"module 'cpted' has no attribute {name!r}"
+    raise AttributeError(msg)
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,142 @@
+"""The ``cpted`` command line: ``cpted batch``, ``cpted fetch`` and ``cpted sites``.
+
+It calls the public API only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import os
+import sys
+from pathlib import Path
+
+from cpted import __version__
+from cpted.errors import CptedError
+
+__all__ = ["main"]
+
+log = logging.getLogger("cpted")
+
+
+def _cache_dir(arg: str | None) -> Path:
+    if arg:
+        return Path(arg)
+    if os.environ.get("CPTED_CACHE_DIR"):
+        return Path(os.environ["CPTED_CACHE_DIR"])
+    return Path.home() / ".cache" / "cpted" / "osm"
+
+
+def _fmt(value, share: bool = False) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{value:.2f}" if share else f"{int(value)}"
+
+
+def _cmd_batch(args) -> int:
+    from tqdm import tqdm
+
+    from cpted.load.sites_file import read_sites_file
+    from cpted.pipeline import batch
+
+    sites = read_sites_file(args.sites_file, data_dir=args.data_dir)
+    total = len(args.site) if args.site else len(sites.sites)
+    bar = tqdm(total=total, unit="site", desc="audit", disable=args.quiet or None, file=sys.stderr)
+
+    def progress(site_id: str, done: int, total: int) -> None:
+        bar.set_postfix_str(site_id)
+        bar.update(1)
+
+    try:
+        result = batch(sites, args.out, site_ids=args.site, cache_dir=_cache_dir(args.cache_dir), progress=progress)
+    finally:
+        bar.close()
+    s = result.summary
+    print(f"\n{'site':<22}{'status':<8}{'cells':>8}{'streets':>9}{'buildings':>10}{'coverage':>10}{'bldg/ref':>10}")
+    for _, r in s.iterrows():
+        if r["status"] == "ok":
+            print(f"{r['site_id']:<22}{'ok':<8}{_fmt(r['n_cells']):>8}{_fmt(r['n_streets']):>9}"
+                  f"{_fmt(r['n_buildings']):>10}{_fmt(r['network_coverage'], True):>10}"
+                  f"{_fmt(r['building_completeness'], True):>10}")
+        else:
+            print(f"{r['site_id']:<22}{'ERROR':<8}{r['error']}")
+    print(f"\n{len(s) - len(result.failed)}/{len(s)} sites audited -> {result.out / 'summary.csv'}, {result.out / 'index.html'}")
+    return 1 if len(result.failed) else 0
+
+
+def _cmd_fetch(args) -> int:
+    from cpted.load.fetch import cache_path, fetch_osm
+    from cpted.load.sites_file import read_sites_file
+    from cpted.pipeline import site_area
+
+    sites = read_sites_file(args.sites_file, data_dir=args.data_dir)
+    specs = [sites.site(i) for i in args.site] if args.site else sites.sites
+    cache = _cache_dir(args.cache_dir)
+    failed = 0
+    for spec in specs:
+        try:
+            area = site_area(spec).to_crs(4326).iloc[0]
+            counts = fetch_osm(area, cache_path(cache, spec.id))
+        except Exception as exc:  # noqa: BLE001 - network errors of every kind
+            failed += 1
+            print(f"{spec.id}: fetch failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+            continue
+        print(f"{spec.id}: {counts['walk_edges']} walk edges, {counts['osm_features']} OSM features -> {cache_path(cache, spec.id)}")
+    return 1 if failed else 0
+
+
+def _cmd_sites(args) -> int:
+    from cpted.load.sites_file import read_sites_file
+
+    sites = read_sites_file(args.sites_file, data_dir=args.data_dir)
+    print(f"{sites.title}: {len(sites.sites)} sites (data directory: {sites.data_dir})")
+    for s in sites.sites:
+        shape = f"centre {s.centre} r={s.radius:g} m" if s.centre else (f"bbox {s.bbox}" if s.bbox else f"boundary {s.boundary.path}")
+        kinds = sorted(set(s.layers) | set(s.shared_layers))
+        print(f"  {s.id:<22}{shape}{' (approximate)' if s.approximate else ''}; layers: {', '.join(kinds) or 'none'}")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="cpted", description="CPTED audits of public spaces from open geodata.")
+    p.add_argument("--version", action="version", version=f"cpted {__version__}")
+    p.add_argument("-v", "--verbose", action="store_true", help="log what is read and reprojected")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def common(q):
+        q.add_argument("sites_file", type=Path, help="the sites file (TOML, see docs/sites_file.md)")
+        q.add_argument("--data-dir", help="where relative paths resolve (default: $CPTED_DATA_DIR, then ../shared/data)")
+        q.add_argument("--cache-dir", help="fetch cache (default: $CPTED_CACHE_DIR, then ~/.cache/cpted/osm)")
+        q.add_argument("--site", action="append", metavar="ID", help="only this site (repeatable)")
+
+    b = sub.add_parser("batch", help="audit every site and write audit.gpkg files, summary.csv and index.html")
+    common(b)
+    b.add_argument("--out", required=True, type=Path, help="output directory")
+    b.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    b.set_defaults(func=_cmd_batch)
+    f = sub.add_parser("fetch", help="download each site's OSM walk network and features (needs the internet)")
+    common(f)
+    f.set_defaults(func=_cmd_fetch)
+    s = sub.add_parser("sites", help="check a sites file and list its sites")
+    common(s)
+    s.set_defaults(func=_cmd_sites)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the ``cpted`` command; returns the exit code."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except CptedError as exc:
+        print(f"cpted: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("cpted: interrupted; files written so far are complete, nothing half-written was kept", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

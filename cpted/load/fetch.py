@@ -1,0 +1,143 @@
+"""Online OSM fetch through osmnx, into a per-site cache GeoPackage that later runs read offline.
+
+The cache ``<cache_dir>/<site_id>.gpkg`` holds two layers:
+
+- ``walk_edges``: the osmnx ``walk`` network of the site + context ring (streets schema,
+  with ``u``, ``v``, ``osmid``);
+- ``osm_features``: every feature matching :data:`FETCH_TAGS`, with ``osm_type``, ``osm_id``
+  and all its tags as JSON (``tags``), turned into layers by :mod:`cpted.load.osm_tags`.
+
+Point osmnx at another Overpass server with ``osmnx.settings.overpass_url``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+
+from cpted.errors import CorruptFileError, MissingDataError
+from cpted.load.graph import edges_to_streets
+from cpted.load.osm_tags import osm_layers
+from cpted.load.vector import read_vector
+from cpted.atomic import atomic_path
+
+__all__ = ["FETCH_TAGS", "fetch_osm", "read_fetch_cache", "cache_path"]
+
+log = logging.getLogger(__name__)
+
+#: The OSM tags fetched for every site (osmnx ``tags`` argument).
+FETCH_TAGS: dict[str, bool | list[str]] = {
+    "building": True,
+    "entrance": True,
+    "barrier": True,
+    "highway": ["street_lamp", "bus_stop"],
+    "natural": ["tree", "grass", "scrub", "wood"],
+    "amenity": True,
+    "shop": True,
+    "office": True,
+    "tourism": True,
+    "craft": True,
+    "healthcare": True,
+    "leisure": True,
+    "landuse": True,
+    "public_transport": ["platform", "stop_position", "station"],
+}
+
+
+def cache_path(cache_dir: str | Path, site_id: str) -> Path:
+    """The cache GeoPackage of a site.
+
+    Examples
+    --------
+    >>> cache_path("/tmp/c", "nantes_nord").name
+    'nantes_nord.gpkg'
+    """
+    return Path(cache_dir) / f"{site_id}.gpkg"
+
+
+def fetch_osm(area_lonlat, path: str | Path) -> dict[str, int]:
+    """Download the walk network and features of an area into a cache GeoPackage.
+
+    Parameters
+    ----------
+    area_lonlat
+        A shapely polygon in EPSG:4326 (the site plus its context ring).
+    path
+        The GeoPackage to write (atomically: an existing cache is replaced only on success).
+
+    Returns
+    -------
+    dict
+        Counts ``{"walk_edges": n, "osm_features": n}``.
+    """
+    import osmnx as ox
+
+    try:
+        graph = ox.graph.graph_from_polygon(area_lonlat, network_type="walk", simplify=True, retain_all=True)
+        edges = edges_to_streets(ox.convert.graph_to_gdfs(graph, nodes=False, fill_edge_geometry=True).reset_index())
+    except ox._errors.InsufficientResponseError:
+        edges = gpd.GeoDataFrame({"u": [], "v": [], "osmid": []}, geometry=gpd.GeoSeries([]), crs=4326)
+    try:
+        feats = ox.features.features_from_polygon(area_lonlat, tags=FETCH_TAGS)
+    except ox._errors.InsufficientResponseError:
+        feats = gpd.GeoDataFrame(geometry=gpd.GeoSeries([]), crs=4326)
+    raw = _raw_from_osmnx(feats)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        edges.to_file(tmp, layer="walk_edges", driver="GPKG")
+        raw.to_file(tmp, layer="osm_features", driver="GPKG", mode="a")
+    return {"walk_edges": len(edges), "osm_features": len(raw)}
+
+
+def _raw_from_osmnx(feats: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """osmnx features (one column per tag) -> osm_type, osm_id, tags (JSON), geometry."""
+    if feats.empty:
+        return gpd.GeoDataFrame({"osm_type": [], "osm_id": [], "tags": []}, geometry=gpd.GeoSeries([]), crs=4326)
+    feats = feats.reset_index()
+    tag_cols = [c for c in feats.columns if c not in {"element", "id", "element_type", "osmid", "geometry", "nodes", "ways"}]
+    values = feats[tag_cols].to_numpy(dtype=object)
+    tags = [
+        json.dumps({k: str(v) for k, v in zip(tag_cols, row, strict=True) if not _missing(v)}, ensure_ascii=False)
+        for row in values
+    ]
+    kind = feats["element"] if "element" in feats else feats["element_type"]
+    ident = feats["id"] if "id" in feats else feats["osmid"]
+    return gpd.GeoDataFrame(
+        {"osm_type": kind.to_numpy(dtype=object), "osm_id": ident.astype("int64").to_numpy(), "tags": tags},
+        geometry=feats.geometry.values,
+        crs=feats.crs,
+    )
+
+
+def _missing(v) -> bool:
+    return v is None or (isinstance(v, float) and np.isnan(v))
+
+
+def read_fetch_cache(path: str | Path) -> dict[str, gpd.GeoDataFrame]:
+    """Read a cache GeoPackage written by :func:`fetch_osm` into canonical layers (EPSG:4326).
+
+    Raises
+    ------
+    MissingDataError
+        When the cache does not exist (run ``cpted fetch``).
+    """
+    path = Path(path)
+    if not path.exists():
+        msg = f"no fetch cache at {str(path)!r}; run `cpted fetch SITES_FILE --site ...` first"
+        raise MissingDataError(msg)
+    raw = read_vector(path, layer="osm_features")
+    try:
+        tags = raw["tags"].map(lambda t: json.loads(t) if t else {})
+    except (ValueError, KeyError) as exc:
+        msg = f"fetch cache {str(path)!r} is damaged ({exc}); delete it and run `cpted fetch` again"
+        raise CorruptFileError(msg) from None
+    raw = raw.assign(tags=tags)
+    layers = osm_layers(raw) if len(raw) else {}
+    edges = read_vector(path, layer="walk_edges")
+    layers["streets"] = edges
+    return layers

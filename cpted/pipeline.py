@@ -1,0 +1,332 @@
+"""The stages composed: ``load -> prepare -> measure -> score -> report``.
+
+- :func:`load_site` reads a site of a sites file into a prepared :class:`~cpted.prepare.site.Site`;
+- :func:`audit` runs the measures available on a site and returns its output layers;
+- :func:`batch` audits every site of a sites file and writes the outputs.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from cpted import __version__
+from cpted.config import ATTRIBUTION
+from cpted.errors import InputError
+from cpted.load.fetch import cache_path, read_fetch_cache
+from cpted.load.layers import read_layer
+from cpted.load.osm import read_osm_raw
+from cpted.load.osm_tags import osm_layers
+from cpted.load.raster import read_raster
+from cpted.load.schema import LAYER_KINDS, conform
+from cpted.load.sites_file import LayerSpec, SitesFile, SiteSpec, read_sites_file
+from cpted.load.vector import read_vector
+from cpted.prepare.completeness import completeness
+from cpted.prepare.crs import choose_crs, to_crs
+from cpted.prepare.site import Site
+
+__all__ = ["SourceCache", "load_site", "site_boundary", "site_area", "AuditResult", "audit", "batch", "BatchResult"]
+
+log = logging.getLogger(__name__)
+_FORMAT_ATTRIBUTION = {
+    "osm": ATTRIBUTION["osm"],
+    "graphml": ATTRIBUTION["osm"],
+    "fetch": ATTRIBUTION["osm"],
+    "bdtopo": ATTRIBUTION["bdtopo"],
+    "nantes_equipements": ATTRIBUTION["nantes"],
+}
+_OSM_KINDS = tuple(k for k in LAYER_KINDS if k != "reports")  # what OSM tags provide
+
+
+class SourceCache:
+    """Files already read in this run, so a file shared by many sites is read once."""
+
+    def __init__(self) -> None:
+        self._layers: dict[tuple, tuple[gpd.GeoDataFrame, dict]] = {}
+        self._osm: dict[Path, dict[str, gpd.GeoDataFrame]] = {}
+        self._other: dict[tuple, object] = {}
+
+    def layer(self, spec: LayerSpec, kind: str) -> tuple[gpd.GeoDataFrame, dict]:
+        """The canonical layer ``kind`` of a source, with facts about the read."""
+        options = {k: v for k, v in spec.options.items() if k != "attribution"}
+        key = (spec.path, kind, repr(sorted(options.items())))
+        if key not in self._layers:
+            self._layers[key] = read_layer(spec.path, kind, **options)
+        gdf, info = self._layers[key]
+        info = {**info, "attribution": spec.attribution or _FORMAT_ATTRIBUTION.get(info.get("format"))}
+        return gdf, info
+
+    def osm(self, spec: LayerSpec) -> dict[str, gpd.GeoDataFrame]:
+        """Every canonical layer of an OSM file."""
+        if spec.path not in self._osm:
+            self._osm[spec.path] = osm_layers(read_osm_raw(spec.path))
+        return self._osm[spec.path]
+
+    def get(self, key: tuple, read: Callable[[], object]) -> object:
+        """Any other read (fetch caches, reference grids, rasters), memoised by ``key``."""
+        if key not in self._other:
+            self._other[key] = read()
+        return self._other[key]
+
+
+def site_boundary(spec: SiteSpec, crs) -> shapely.Geometry:
+    """The boundary polygon of a site spec in ``crs``: disc, box or polygon file."""
+    if spec.centre is not None:
+        point = gpd.GeoDataFrame(geometry=[shapely.Point(spec.centre)], crs=spec.centre_crs)
+        centre = to_crs(point, crs, layer=f"centre of site {spec.id!r}").geometry.iloc[0]
+        return centre.buffer(spec.radius, quad_segs=32)
+    if spec.bbox is not None:
+        return shapely.box(*spec.bbox)
+    shape = read_vector(spec.boundary.path, layer=spec.boundary.options.get("layer"),
+                        where=spec.boundary.options.get("where"))
+    if shape.empty:
+        msg = f"site {spec.id!r}: the boundary file {str(spec.boundary.path)!r} selects no feature"
+        raise InputError(msg)
+    return shapely.union_all(to_crs(shape, crs, layer=f"boundary of site {spec.id!r}").geometry.values)
+
+
+def site_area(spec: SiteSpec) -> gpd.GeoSeries:
+    """The site plus its context ring, as a one-row GeoSeries in the site CRS (nothing else is read)."""
+    crs = _site_crs(spec)
+    return gpd.GeoSeries([site_boundary(spec, crs).buffer(spec.context)], crs=crs)
+
+
+def _site_crs(spec: SiteSpec):
+    if spec.crs is not None:
+        return spec.crs
+    if spec.centre is not None:
+        lonlat = gpd.GeoSeries([shapely.Point(spec.centre)], crs=spec.centre_crs).to_crs(4326).iloc[0]
+    else:
+        shape = read_vector(spec.boundary.path, layer=spec.boundary.options.get("layer"))
+        lonlat = shapely.union_all(shape.to_crs(4326).geometry.values)
+    return choose_crs(lonlat)
+
+
+def load_site(
+    spec: SiteSpec,
+    *,
+    cache_dir: str | Path | None = None,
+    sources: SourceCache | None = None,
+) -> Site:
+    """Read a site of a sites file and prepare it.
+
+    For each layer kind, the sources are, in order of precedence: the site's own
+    ``[site.layers]``, then the fetch cache ``<cache_dir>/<site_id>.gpkg`` (written by
+    ``cpted fetch``), then the file-wide ``[layers]``. At each level, a source named for the
+    kind wins over an ``osm`` file of that level.
+
+    Parameters
+    ----------
+    spec
+        One site of :func:`cpted.load.sites_file.read_sites_file`.
+    cache_dir
+        Where ``cpted fetch`` wrote its caches.
+    sources
+        Files already read in this run.
+
+    Returns
+    -------
+    Site
+    """
+    sources = sources or SourceCache()
+    crs = _site_crs(spec)
+    boundary = site_boundary(spec, crs)
+    cache = cache_path(cache_dir, spec.id) if cache_dir is not None else None
+    fetched = (
+        sources.get(("fetch", cache), lambda: read_fetch_cache(cache)) if cache is not None and cache.exists() else {}
+    )
+    layers: dict[str, list[gpd.GeoDataFrame]] = {}
+    info: dict[str, list[dict]] = {}
+    for kind in LAYER_KINDS:
+        for level in (spec.layers, fetched, spec.shared_layers):
+            parts = _from_level(level, kind, sources, cache)
+            if parts is not None:
+                layers[kind] = [p for p, _ in parts]
+                info[kind] = [i for _, i in parts]
+                break
+    heights = _first_source(spec, "building_heights")
+    building_heights = None
+    if heights is not None:
+        building_heights, hinfo = sources.layer(heights, "buildings")
+        info["building_heights"] = [hinfo]
+    reference = _first_source(spec, "reference_buildings")
+    reference_gdf = None
+    if reference is not None:
+        reference_gdf = sources.get(("reference", reference.path), lambda: read_vector(reference.path))
+        if "n_buildings" not in reference_gdf.columns:
+            msg = f"reference grid {str(reference.path)!r} needs an 'n_buildings' column"
+            raise InputError(msg)
+        info["reference_buildings"] = [{"source": str(reference.path), "attribution": reference.attribution}]
+    rasters = {}
+    for r in spec.layers.get("rasters", spec.shared_layers.get("rasters", [])):
+        rasters[r.options["name"]] = sources.get(("raster", r.path), lambda r=r: read_raster(r.path))
+    attribution = tuple(i["attribution"] for facts in info.values() for i in facts if i.get("attribution"))
+    return Site.from_layers(
+        spec.id,
+        boundary,
+        crs=crs,
+        layers=layers,
+        name=spec.name,
+        approximate=spec.approximate,
+        context=spec.context,
+        cell_size=spec.cell_size,
+        building_heights=building_heights,
+        reference_buildings=reference_gdf,
+        rasters=rasters,
+        sources=info,
+        attribution=attribution,
+    )
+
+
+def _first_source(spec: SiteSpec, key: str) -> LayerSpec | None:
+    found = spec.layers.get(key) or spec.shared_layers.get(key)
+    return found[0] if found else None
+
+
+def _from_level(level, kind, sources: SourceCache, cache) -> list[tuple[gpd.GeoDataFrame, dict]] | None:
+    """The parts of ``kind`` a precedence level provides, or None."""
+    if level is None or not level:
+        return None
+    if isinstance(next(iter(level.values())), gpd.GeoDataFrame):  # the fetch cache
+        if kind not in level:
+            return None
+        gdf = conform(level[kind], kind, name=f"{kind} (fetch cache)")
+        return [(gdf, {"source": str(cache), "format": "fetch", "attribution": ATTRIBUTION["osm"]})]
+    if kind in level:
+        return [sources.layer(spec, kind) for spec in level[kind]]
+    if "osm" in level and kind in _OSM_KINDS:
+        out = []
+        for spec in level["osm"]:
+            gdf = conform(sources.osm(spec)[kind], kind, name=f"{kind} ({spec.path.name})")
+            out.append((gdf, {"source": str(spec.path), "format": "osm",
+                              "attribution": spec.attribution or ATTRIBUTION["osm"]}))
+        return out
+    return None
+
+
+@dataclass
+class AuditResult:
+    """What an audit of one site produced: its summary row and its output layers."""
+
+    site: Site
+    summary: dict[str, object]
+    layers: dict[str, gpd.GeoDataFrame] = field(default_factory=dict)
+
+
+def audit(site: Site) -> AuditResult:
+    """Audit one prepared site.
+
+    Returns the ``site`` layer (boundary with the site-level values), the ``cells`` grid, and
+    the ``streets`` of the site and its context ring (``in_site`` flags the site's own).
+    Principle measures add their columns and layers as they land.
+    """
+    facts = completeness(site)
+    summary: dict[str, object] = {
+        "site_id": site.id,
+        "name": site.name,
+        "approximate_boundary": site.approximate,
+        "crs": site.crs.to_string(),
+        "area_ha": site.boundary.area / 1e4,
+        "cell_size": site.cell_size,
+        **facts,
+        "attribution": " | ".join(site.attribution),
+        "cpted_version": __version__,
+    }
+    site_layer = gpd.GeoDataFrame({k: [v] for k, v in summary.items()}, geometry=[site.boundary], crs=site.crs)
+    cells = site.grid.assign(site_id=site.id)
+    layers = {"site": site_layer, "cells": cells}
+    if site.has("streets"):
+        streets = site.layer("streets")
+        in_site = np.zeros(len(streets), dtype=bool)
+        if len(streets):
+            in_site[streets.sindex.query(site.boundary, predicate="intersects")] = True
+        layers["streets"] = streets.assign(in_site=in_site)
+    return AuditResult(site=site, summary=summary, layers=layers)
+
+
+@dataclass
+class BatchResult:
+    """The summary table of a batch (one row per site) and where the outputs are."""
+
+    summary: pd.DataFrame
+    out: Path
+
+    @property
+    def failed(self) -> pd.DataFrame:
+        """Rows of the sites that failed."""
+        return self.summary[self.summary["status"] != "ok"]
+
+
+def batch(
+    sites: SitesFile | str | Path,
+    out: str | Path,
+    *,
+    site_ids: Iterable[str] | None = None,
+    data_dir: str | Path | None = None,
+    cache_dir: str | Path | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> BatchResult:
+    """Audit every site of a sites file and write ``out/<site_id>/audit.gpkg``,
+    ``out/summary.csv`` and ``out/index.html``.
+
+    A site that fails is reported in ``summary.csv`` (``status = error`` with the message)
+    and the others go on. Every file is written atomically.
+
+    Parameters
+    ----------
+    sites
+        A sites file or its path.
+    out
+        Output directory.
+    site_ids
+        Only these sites (all by default).
+    data_dir, cache_dir
+        See :func:`~cpted.load.sites_file.read_sites_file` and :func:`load_site`.
+    progress
+        Called as ``progress(site_id, done, total)`` after each site.
+
+    Returns
+    -------
+    BatchResult
+    """
+    from cpted.report.html import write_index
+    from cpted.report.outputs import write_audit, write_summary
+
+    if not isinstance(sites, SitesFile):
+        sites = read_sites_file(sites, data_dir=data_dir)
+    specs = sites.sites
+    if site_ids is not None:
+        wanted = list(site_ids)
+        specs = [sites.site(i) for i in wanted]
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    source_cache = SourceCache()
+    rows = []
+    for done, spec in enumerate(specs, start=1):
+        start = time.perf_counter()
+        try:
+            result = audit(load_site(spec, cache_dir=cache_dir, sources=source_cache))
+            write_audit(result, out / spec.id / "audit.gpkg")
+            row = {**result.summary, "status": "ok", "error": ""}
+        except Exception as exc:  # noqa: BLE001 - one failing site must not stop the batch
+            log.debug("site %s failed:\n%s", spec.id, traceback.format_exc())
+            row = {"site_id": spec.id, "name": spec.name, "status": "error", "error": f"{type(exc).__name__}: {exc}"}
+        row["seconds"] = round(time.perf_counter() - start, 2)
+        rows.append(row)
+        if progress is not None:
+            progress(spec.id, done, len(specs))
+    summary = pd.DataFrame(rows)
+    front = ["site_id", "name", "status"]
+    summary = summary[front + [c for c in summary.columns if c not in front]]
+    write_summary(summary, out / "summary.csv")
+    write_index(summary, out / "index.html", title=sites.title)
+    return BatchResult(summary=summary, out=out)

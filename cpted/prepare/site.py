@@ -1,0 +1,275 @@
+"""The Site: a boundary, a context ring, one metre CRS, the layers clipped to them, and a grid."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import geopandas as gpd
+import networkx as nx
+import pandas as pd
+import shapely
+from pyproj import CRS
+
+from cpted.config import CELL_SIZE, CONTEXT
+from cpted.errors import InputError, MissingDataError
+from cpted.load.raster import Raster
+from cpted.load.schema import LAYER_KINDS
+from cpted.load.sites_file import SITE_ID
+from cpted.prepare.buildings import assign_heights
+from cpted.prepare.crs import require_projected, to_crs
+from cpted.prepare.grid import analysis_grid
+from cpted.prepare.network import node_streets, walk_graph
+
+__all__ = ["Site"]
+
+log = logging.getLogger(__name__)
+_PRIVATE_ACCESS = {"private", "no", "customers", "residents"}
+
+
+@dataclass(eq=False)
+class Site:
+    """A prepared site: every layer in one projected metre CRS, clipped to the analysis area.
+
+    Build it with :meth:`Site.from_layers` (from GeoDataFrames) or
+    :func:`cpted.pipeline.load_site` (from a sites file).
+
+    Attributes
+    ----------
+    id, name
+        Identifier (safe as a file name) and display name.
+    boundary
+        The site polygon in ``crs``.
+    crs
+        The site's projected metre CRS.
+    approximate
+        True when the boundary is a disc around an approximate centre.
+    context
+        Width of the context ring (m): layers are kept within ``boundary.buffer(context)``.
+    cell_size
+        Side of the analysis grid cells (m).
+    layers
+        Canonical layers present for this site (kind -> GeoDataFrame). A kind absent here
+        had no source; a kind present but empty had a source with no feature in the area.
+    sources
+        Kind -> list of facts about each source read (path, format, repairs).
+    attribution
+        Attribution texts of the data used.
+    reference_buildings
+        A building-count grid (``n_buildings`` per polygon) for completeness, or None.
+    rasters
+        Name -> :class:`~cpted.load.raster.Raster`.
+    """
+
+    id: str
+    name: str
+    boundary: shapely.Geometry
+    crs: CRS
+    approximate: bool = False
+    context: float = CONTEXT
+    cell_size: float = CELL_SIZE
+    layers: dict[str, gpd.GeoDataFrame] = field(default_factory=dict)
+    sources: dict[str, list[dict]] = field(default_factory=dict)
+    attribution: tuple[str, ...] = ()
+    reference_buildings: gpd.GeoDataFrame | None = None
+    rasters: dict[str, Raster] = field(default_factory=dict)
+
+    @classmethod
+    def from_layers(
+        cls,
+        id: str,  # noqa: A002 - the site's id, as in the sites file
+        boundary,
+        *,
+        crs=None,
+        layers: Mapping[str, gpd.GeoDataFrame | list[gpd.GeoDataFrame]] | None = None,
+        name: str | None = None,
+        approximate: bool = False,
+        context: float = CONTEXT,
+        cell_size: float = CELL_SIZE,
+        building_heights: gpd.GeoDataFrame | None = None,
+        reference_buildings: gpd.GeoDataFrame | None = None,
+        rasters: Mapping[str, Raster] | None = None,
+        sources: Mapping[str, list[dict]] | None = None,
+        attribution: tuple[str, ...] = (),
+    ) -> Site:
+        """Prepare a site from a boundary and canonical layers in any CRS.
+
+        This is where layers are reprojected (once, to the site CRS), clipped to the site
+        plus its context ring, their heights filled and their streets split at junctions.
+
+        Parameters
+        ----------
+        id
+            Site identifier: letters, digits, ``_``, ``-``, ``.``.
+        boundary
+            A GeoSeries / GeoDataFrame (with CRS) whose union is the site, or a shapely
+            polygon already in ``crs``.
+        crs
+            The site CRS, projected with metre units; defaults to the boundary's CRS.
+        layers
+            Kind -> canonical GeoDataFrame (see :mod:`cpted.load.schema`), or a list of
+            them (several sources of one kind, concatenated).
+        building_heights
+            Buildings with heights (BD TOPO) that fill missing heights by overlap.
+        reference_buildings
+            Polygons with ``n_buildings``, the reference for building completeness.
+
+        Returns
+        -------
+        Site
+
+        Examples
+        --------
+        >>> import geopandas as gpd
+        >>> from shapely import box, LineString
+        >>> streets = gpd.GeoDataFrame({"walk_kind": ["street"]},
+        ...     geometry=[LineString([(0, 50), (100, 50)])], crs=2154)
+        >>> site = Site.from_layers("demo", box(0, 0, 100, 100), crs=2154,
+        ...                         layers={"streets": streets}, context=50, cell_size=10)
+        >>> len(site.grid), site.graph.number_of_edges()
+        (100, 1)
+        """
+        if not isinstance(id, str) or not SITE_ID.match(id) or ".." in id:
+            msg = f"site id {id!r} is not safe as a file name; use letters, digits, '_', '-', '.'"
+            raise InputError(msg)
+        if isinstance(boundary, gpd.GeoDataFrame | gpd.GeoSeries):
+            if crs is None:
+                crs = boundary.crs
+            require_projected(crs, layer=f"site {id!r}")
+            shape = gpd.GeoDataFrame(geometry=boundary.geometry.values, crs=boundary.crs)
+            boundary = shapely.union_all(to_crs(shape, crs, layer=f"site {id!r}").geometry.values)
+        crs = require_projected(crs, layer=f"site {id!r}")
+        if boundary is None or shapely.is_empty(boundary) or shapely.get_dimensions(boundary) != 2:
+            msg = f"site {id!r}: the boundary must be a non-empty polygon; check the boundary file"
+            raise InputError(msg)
+        if not shapely.is_valid(boundary):
+            boundary = shapely.make_valid(boundary)
+        area = boundary.buffer(context)
+        clipped: dict[str, gpd.GeoDataFrame] = {}
+        for kind, gdf in (layers or {}).items():
+            if kind not in LAYER_KINDS:
+                msg = f"site {id!r}: unknown layer kind {kind!r}; use one of {', '.join(LAYER_KINDS)}"
+                raise InputError(msg)
+            parts = gdf if isinstance(gdf, list | tuple) else [gdf]
+            clipped[kind] = _concat([_clip(p, area, crs, f"{kind} of site {id!r}") for p in parts], crs)
+        if building_heights is not None:
+            building_heights = _clip(building_heights, area, crs, f"building heights of site {id!r}")
+        if "buildings" in clipped:
+            clipped["buildings"] = assign_heights(clipped["buildings"], reference=building_heights)
+        if "streets" in clipped:
+            streets = clipped["streets"]
+            if {"u", "v", "osmid"} <= set(streets.columns):  # overlapping graphs merged
+                streets = streets.drop_duplicates(subset=["u", "v", "osmid"])
+            clipped["streets"] = node_streets(streets)
+        if reference_buildings is not None:
+            reference_buildings = _clip(reference_buildings, boundary, crs, "reference buildings")
+        site = cls(
+            id=id,
+            name=name or id,
+            boundary=boundary,
+            crs=crs,
+            approximate=approximate,
+            context=float(context),
+            cell_size=float(cell_size),
+            layers=clipped,
+            sources=dict(sources or {}),
+            attribution=tuple(dict.fromkeys(attribution)),
+            reference_buildings=reference_buildings,
+            rasters=dict(rasters or {}),
+        )
+        site._check_data_overlap(layers or {})
+        return site
+
+    def _check_data_overlap(self, given: Mapping) -> None:
+        nonempty = [k for k, g in given.items() if any(len(p) for p in (g if isinstance(g, list | tuple) else [g]))]
+        if nonempty and all(self.layers[k].empty for k in nonempty):
+            bounds = [round(b) for b in self.boundary.bounds]
+            msg = (
+                f"site {self.id!r}: its boundary {bounds} ({self.crs.name}) meets none of its "
+                f"layers ({', '.join(nonempty)}); check the site's centre / bbox and its crs "
+                f"(longitude comes before latitude in 'centre'), or point the layers at data "
+                f"that covers the site"
+            )
+            raise InputError(msg)
+
+    @property
+    def analysis_area(self):
+        """The site plus its context ring."""
+        return self.boundary.buffer(self.context)
+
+    def has(self, kind: str) -> bool:
+        """True when a source for ``kind`` was given (even if it had no feature here)."""
+        return kind in self.layers
+
+    def layer(self, kind: str, *, within_site: bool = False) -> gpd.GeoDataFrame:
+        """The layer of ``kind`` (site + context ring, or the site only).
+
+        Raises
+        ------
+        MissingDataError
+            When no source was given for ``kind``.
+        """
+        if kind not in self.layers:
+            msg = (
+                f"site {self.id!r} has no {kind} layer; add one under [layers] in the sites "
+                f"file or run `cpted fetch` for the site"
+            )
+            raise MissingDataError(msg)
+        gdf = self.layers[kind]
+        if within_site and len(gdf):
+            return gdf.iloc[gdf.sindex.query(self.boundary, predicate="intersects")].sort_index()
+        return gdf
+
+    @cached_property
+    def private_land(self) -> gpd.GeoSeries:
+        """Building footprints and private plots (land-use areas with private access)."""
+        parts = []
+        if "buildings" in self.layers:
+            parts.append(self.layers["buildings"].geometry)
+        if "landuse" in self.layers:
+            lu = self.layers["landuse"]
+            parts.append(lu.geometry[lu["access"].isin(_PRIVATE_ACCESS)])
+        if not parts:
+            return gpd.GeoSeries([], crs=self.crs)
+        return gpd.GeoSeries(pd.concat(parts, ignore_index=True), crs=self.crs)
+
+    @cached_property
+    def grid(self) -> gpd.GeoDataFrame:
+        """Analysis cells over the site's public open space (see :func:`analysis_grid`)."""
+        return analysis_grid(self.boundary, crs=self.crs, cell_size=self.cell_size, exclude=self.private_land)
+
+    @cached_property
+    def graph(self) -> nx.MultiGraph:
+        """The undirected walk graph of the site + context ring.
+
+        Raises
+        ------
+        MissingDataError
+            When the site has no streets layer or no walkable street in its area.
+        """
+        return walk_graph(self.layer("streets"), name=f"streets of site {self.id!r}")
+
+
+def _concat(parts: list[gpd.GeoDataFrame], crs) -> gpd.GeoDataFrame:
+    if len(parts) == 1:
+        return parts[0]
+    return gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=crs)
+
+
+def _clip(gdf: gpd.GeoDataFrame, area, crs, name: str) -> gpd.GeoDataFrame:
+    """Features of ``gdf`` meeting ``area`` (in ``crs``), reprojected to ``crs``.
+
+    The area is first taken to the layer's CRS so that only the features near the site are
+    reprojected.
+    """
+    if gdf.crs is None:
+        require_projected(None, layer=name)
+    if gdf.empty:
+        return to_crs(gdf, crs, layer=name)
+    local = gpd.GeoSeries([area], crs=crs).to_crs(gdf.crs).iloc[0]
+    near = gdf.iloc[gdf.sindex.query(local.envelope, predicate="intersects")]
+    near = to_crs(near, crs, layer=name)
+    keep = near.sindex.query(area, predicate="intersects")
+    return near.iloc[sorted(keep)]
