@@ -70,9 +70,14 @@ def _cmd_fetch(args) -> int:
     from cpted.load.sites_file import read_sites_file
     from cpted.pipeline import site_area
 
+    import osmnx as ox
+
     sites = read_sites_file(args.sites_file, data_dir=args.data_dir)
     specs = [sites.site(i) for i in args.site] if args.site else sites.sites
     cache = _cache_dir(args.cache_dir)
+    ox.settings.cache_folder = str(cache / "http")  # osmnx's own HTTP cache, not the cwd
+    if args.overpass_url:
+        ox.settings.overpass_url = args.overpass_url
     failed = 0
     for spec in specs:
         try:
@@ -117,6 +122,8 @@ def _parser() -> argparse.ArgumentParser:
     b.set_defaults(func=_cmd_batch)
     f = sub.add_parser("fetch", help="download each site's OSM walk network and features (needs the internet)")
     common(f)
+    f.add_argument("--overpass-url", default=os.environ.get("CPTED_OVERPASS_URL"),
+                   help="Overpass API endpoint (default: $CPTED_OVERPASS_URL, then osmnx's)")
     f.set_defaults(func=_cmd_fetch)
     s = sub.add_parser("sites", help="check a sites file and list its sites")
     common(s)

@@ -17,8 +17,8 @@ pois        features tagged amenity / shop / office / tourism / craft / healthca
             representative point
 landuse     areas tagged landuse / leisure / amenity (school, parking...) / natural=grass
 streets     ways tagged ``highway=*`` passing osmnx's ``walk`` filter (no motorways,
-            cycleways, construction, area=yes, foot=no, service=private; access
-            private/no unless foot=yes|designated|permissive)
+            cycleways, construction, platforms, area=yes, access=private, foot=no,
+            service=private, sidewalk=separate), so OSM files and ``cpted fetch`` agree
 ==========  ======================================================================
 """
 
@@ -70,7 +70,7 @@ def parse_length(value) -> float:
 
     Examples
     --------
-    >>> parse_length("12,5 m"), parse_length("10 ft"), np.isnan(parse_length("tall"))
+    >>> parse_length("12,5 m"), parse_length("10 ft"), bool(np.isnan(parse_length("tall")))
     (12.5, 3.048, True)
     """
     if value is None or (isinstance(value, float) and np.isnan(value)):
@@ -195,12 +195,24 @@ def landuse_category(tags: dict) -> str | None:
     return None
 
 
-_NOT_WALK = re.compile(
-    r"abandoned|bus_guideway|construction|cycleway|motor|no|planned|platform|proposed|raceway|razed"
-)
+# osmnx's "walk" network filter (osmnx._overpass._get_network_filter, with its default
+# access rule), as regular expressions that must NOT match the tag's value (Overpass "!~").
+_WALK_EXCLUDE = {
+    "area": re.compile("yes"),
+    "access": re.compile("private"),
+    "highway": re.compile(
+        "abandoned|bus_guideway|construction|cycleway|motor|no|planned|platform|proposed|"
+        "raceway|razed|rest_area|services"
+    ),
+    "foot": re.compile("no"),
+    "service": re.compile("private"),
+    "sidewalk": re.compile("separate"),
+    "sidewalk:both": re.compile("separate"),
+    "sidewalk:left": re.compile("separate"),
+    "sidewalk:right": re.compile("separate"),
+}
 _STREET = {"residential", "living_street", "unclassified", "road", "primary", "primary_link",
            "secondary", "secondary_link", "tertiary", "tertiary_link", "trunk", "trunk_link"}
-_FOOT_OK = {"yes", "designated", "permissive"}
 
 
 def is_walkable(tags: dict) -> bool:
@@ -213,12 +225,11 @@ def is_walkable(tags: dict) -> bool:
     >>> is_walkable({"highway": "service", "access": "private"})
     False
     """
-    highway = tags.get("highway")
-    if not highway or _NOT_WALK.search(highway):
+    if not tags.get("highway"):
         return False
-    if tags.get("area") == "yes" or tags.get("foot") == "no" or tags.get("service") == "private":
-        return False
-    return not (tags.get("access") in {"private", "no"} and tags.get("foot") not in _FOOT_OK)
+    return not any(
+        key in tags and pattern.search(tags[key]) for key, pattern in _WALK_EXCLUDE.items()
+    )
 
 
 def walk_kind(highway) -> str:

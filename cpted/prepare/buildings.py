@@ -51,8 +51,9 @@ def assign_heights(
     height = out["height_m"].to_numpy(dtype=float).copy()
     source = out["height_source"].to_numpy(dtype=object).copy()
     missing = np.isnan(height)
-    if reference is not None and missing.any() and len(reference):
+    if reference is not None:
         require_same_crs(("buildings", out), ("reference buildings", reference))
+    if reference is not None and missing.any() and len(reference):
         ref = reference[reference["height_m"].notna()]
         geoms = out.geometry.values[missing]
         left, right = ref.sindex.query(geoms, predicate="intersects")

@@ -16,7 +16,7 @@ from pyproj import CRS
 from cpted.config import CELL_SIZE, CONTEXT
 from cpted.errors import InputError, MissingDataError
 from cpted.load.raster import Raster
-from cpted.load.schema import LAYER_KINDS
+from cpted.load.schema import LAYER_KINDS, conform
 from cpted.load.sites_file import SITE_ID
 from cpted.prepare.buildings import assign_heights
 from cpted.prepare.crs import require_projected, to_crs
@@ -153,7 +153,8 @@ class Site:
                 msg = f"site {id!r}: unknown layer kind {kind!r}; use one of {', '.join(LAYER_KINDS)}"
                 raise InputError(msg)
             parts = gdf if isinstance(gdf, list | tuple) else [gdf]
-            clipped[kind] = _concat([_clip(p, area, crs, f"{kind} of site {id!r}") for p in parts], crs)
+            name = f"{kind} of site {id!r}"
+            clipped[kind] = _concat([_clip(conform(p, kind, name=name), area, crs, name) for p in parts], crs)
         if building_heights is not None:
             building_heights = _clip(building_heights, area, crs, f"building heights of site {id!r}")
         if "buildings" in clipped:

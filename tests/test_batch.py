@@ -1,0 +1,82 @@
+"""The batch end to end on the real sample sites (what the README's first command runs)."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pandas as pd
+import pyogrio
+import pytest
+
+from cpted.cli import main
+
+INSIDE_NANTES = ["bottiere_pin_sec", "nantes_nord", "dervallieres"]
+SIX = ["grand_bellevue", "bottiere_pin_sec", "nantes_nord", "dervallieres", "chateau_reze", "plaisance_orvault"]
+
+
+@pytest.fixture(scope="module")
+def nantes_batch(data, samples, tmp_path_factory):
+    out = tmp_path_factory.mktemp("nantes")
+    code = main(["batch", str(samples / "nantes_renewal.toml"), "--out", str(out), "--quiet",
+                 "--data-dir", str(data), "--cache-dir", str(out / "no-cache")])
+    return code, out
+
+
+def test_seven_audits_summary_and_index(nantes_batch):
+    code, out = nantes_batch
+    assert code == 0
+    summary = pd.read_csv(out / "summary.csv")
+    assert summary["site_id"].tolist() == [*SIX, "ile_de_nantes"]
+    assert (summary["status"] == "ok").all()
+    for column in ("n_streets", "n_buildings", "n_pois", "n_cells", "network_coverage",
+                   "building_completeness", "reference_buildings", "notes", "attribution"):
+        assert column in summary.columns
+    for site_id in summary["site_id"]:
+        layers = {name for name, _ in pyogrio.list_layers(out / site_id / "audit.gpkg")}
+        assert {"site", "cells", "streets"} <= layers
+    page = (out / "index.html").read_text(encoding="utf-8")
+    assert all(s in page for s in summary["site_id"])
+    assert "© OpenStreetMap contributors, ODbL 1.0" in page and "Nantes Métropole, ODbL 1.0" in page
+    assert "IGN BD TOPO, Licence Ouverte 2.0" in page
+
+
+def test_network_coverage_inside_and_outside_the_graphs(nantes_batch):
+    _, out = nantes_batch
+    cov = pd.read_csv(out / "summary.csv").set_index("site_id")["network_coverage"]
+    assert (cov[INSIDE_NANTES] > 0.5).all()
+    assert cov["chateau_reze"] > 0.5  # Rezé: reached by the 4 km graph
+    assert cov["plaisance_orvault"] < 0.1  # Orvault: outside both graphs, reported low
+
+
+def test_buildings_are_reported_missing_not_invented(nantes_batch):
+    _, out = nantes_batch
+    s = pd.read_csv(out / "summary.csv").set_index("site_id")
+    assert s.loc[SIX, "n_buildings"].isna().all()  # no source offline
+    assert (s.loc[SIX, "building_completeness"] == 0).all()
+    assert (s.loc[SIX, "reference_buildings"] > 300).all()
+    assert s.loc[SIX, "notes"].str.contains("no source for buildings").all()
+    assert s.loc["ile_de_nantes", "n_buildings"] > 1000
+    assert 0.5 < s.loc["ile_de_nantes", "building_completeness"] <= 1.05
+    assert s.loc[SIX, "approximate_boundary"].all() and not s.loc["ile_de_nantes", "approximate_boundary"]
+
+
+def test_cells_layer_is_the_open_space_grid(nantes_batch):
+    _, out = nantes_batch
+    cells = pyogrio.read_dataframe(out / "ile_de_nantes" / "audit.gpkg", layer="cells")
+    buildings = pyogrio.read_dataframe(out / "ile_de_nantes" / "audit.gpkg", layer="site")
+    assert cells.crs.to_epsg() == 2154
+    assert cells.geometry.area.round(6).eq(25).all()
+    assert cells["cell_id"].is_unique
+    assert len(buildings) == 1
+    with sqlite3.connect(out / "ile_de_nantes" / "audit.gpkg") as db:
+        (meta,) = db.execute("select metadata from gpkg_metadata").fetchone()
+    assert "IGN BD TOPO" in meta
+
+
+def test_full_tag_osm_sites(data, samples, tmp_path):
+    code = main(["batch", str(samples / "france_osm.toml"), "--out", str(tmp_path), "--quiet", "--data-dir", str(data)])
+    assert code == 0
+    s = pd.read_csv(tmp_path / "summary.csv").set_index("site_id")
+    assert (s[["n_buildings", "n_entrances", "n_barriers", "n_pois"]] > 0).all().all()
+    assert s.loc["nantes_graslin", "n_lamps"] == 23
+    assert (s["network_coverage"] > 0.5).all()
