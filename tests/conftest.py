@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).parent))  # test helpers (overpass_server) import by name
 DATA = Path(os.environ.get("CPTED_DATA_DIR") or ROOT.parent / "shared" / "data")
 
 

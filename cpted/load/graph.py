@@ -45,8 +45,8 @@ def read_graphml(path: str | Path) -> gpd.GeoDataFrame:
 
     Examples
     --------
-    >>> streets = read_graphml(DATA / "nantes/streets/walk_nantes_commune.graphml.bz2")  # doctest: +SKIP
-    >>> len(streets)  # doctest: +SKIP
+    >>> streets = read_graphml(DATA / "nantes/streets/walk_nantes_commune.graphml.bz2")
+    >>> len(streets)
     27168
     """
     import osmnx as ox  # heavy: imported when used

@@ -85,8 +85,8 @@ def read_osm_raw(path: str | Path) -> gpd.GeoDataFrame:
 
     Examples
     --------
-    >>> raw = read_osm_raw(DATA / "france/le_mans_centre.osm.pbf")  # doctest: +SKIP
-    >>> sorted(raw["osm_type"].unique())  # doctest: +SKIP
+    >>> raw = read_osm_raw(DATA / "france/le_mans_centre.osm.pbf")
+    >>> sorted(raw["osm_type"].unique())
     ['node', 'relation', 'way']
     """
     path = Path(path)
@@ -134,8 +134,8 @@ def read_osm(path: str | Path) -> dict[str, gpd.GeoDataFrame]:
 
     Examples
     --------
-    >>> layers = read_osm(DATA / "france/le_mans_centre.osm.pbf")  # doctest: +SKIP
-    >>> sorted(layers)  # doctest: +SKIP
+    >>> layers = read_osm(DATA / "france/le_mans_centre.osm.pbf")
+    >>> sorted(layers)
     ['barriers', 'buildings', 'entrances', 'lamps', 'landuse', 'pois', 'streets', 'trees']
     """
     return osm_layers(read_osm_raw(path))

@@ -69,8 +69,8 @@ def read_raster(path: str | Path, *, band: int = 1) -> Raster:
 
     Examples
     --------
-    >>> dem = read_raster(DATA / "rasters/dem_ancenis_15m_l93.asc.gz")  # doctest: +SKIP
-    >>> dem.values.shape, dem.crs.to_epsg()  # doctest: +SKIP
+    >>> dem = read_raster(DATA / "rasters/dem_ancenis_15m_l93.asc.gz")
+    >>> dem.values.shape, dem.crs.to_epsg()
     ((383, 514), 2154)
     """
     import rasterio  # heavy: imported when used

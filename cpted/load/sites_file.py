@@ -279,8 +279,8 @@ def read_sites_file(path: str | Path, *, data_dir: str | Path | None = None) -> 
 
     Examples
     --------
-    >>> sf = read_sites_file("sample_sites/nantes_renewal.toml")  # doctest: +SKIP
-    >>> [s.id for s in sf.sites][:2]  # doctest: +SKIP
+    >>> sf = read_sites_file("sample_sites/nantes_renewal.toml")
+    >>> [s.id for s in sf.sites][:2]
     ['grand_bellevue', 'bottiere_pin_sec']
     """
     path = Path(path)

@@ -33,8 +33,8 @@ def read_vector(path: str | Path, *, layer: str | None = None, where: str | None
 
     Examples
     --------
-    >>> b = read_vector(DATA / "nantes/ile_de_nantes_bdtopo_buildings.geojson")  # doctest: +SKIP
-    >>> b.crs.to_epsg(), len(b)  # doctest: +SKIP
+    >>> b = read_vector(DATA / "nantes/ile_de_nantes_bdtopo_buildings.geojson")
+    >>> b.crs.to_epsg(), len(b)
     (2154, 1543)
     """
     path = Path(path)

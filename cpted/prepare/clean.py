@@ -37,7 +37,7 @@ def check_geometries(
     >>> bowtie = Polygon([(0, 0), (1, 1), (1, 0), (0, 1)])
     >>> g = gpd.GeoDataFrame(geometry=[bowtie], crs=2154)
     >>> fixed, counts = check_geometries(g, layer="demo", repair=True)
-    >>> counts["repaired_invalid"], round(fixed.area.sum(), 2)
+    >>> counts["repaired_invalid"], round(float(fixed.area.sum()), 2)
     (1, 0.5)
     """
     geoms = gdf.geometry.values

@@ -113,7 +113,7 @@ def to_crs(gdf: gpd.GeoDataFrame, crs, *, layer: str) -> gpd.GeoDataFrame:
     >>> from shapely import Point
     >>> g = gpd.GeoDataFrame(geometry=[Point(-1.55, 47.21)], crs=4326)
     >>> round(to_crs(g, 2154, layer="demo").geometry.x.iloc[0])
-    356617
+    355796
     """
     if gdf.crs is None:
         require_projected(None, layer=layer)

@@ -1,0 +1,1 @@
+"""Stage 5, report: GeoPackages, the summary CSV and the HTML overview."""

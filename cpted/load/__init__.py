@@ -1,0 +1,1 @@
+"""Stage 1, load: files, OSM and rasters into canonical layers (see :mod:`cpted.load.schema`)."""
