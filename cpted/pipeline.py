@@ -147,12 +147,14 @@ def load_site(
     layers: dict[str, list[gpd.GeoDataFrame]] = {}
     info: dict[str, list[dict]] = {}
     for kind in LAYER_KINDS:
-        for level in (spec.layers, fetched, spec.shared_layers):
-            parts = _from_level(level, kind, sources, cache)
-            if parts is not None:
-                layers[kind] = [p for p, _ in parts]
-                info[kind] = [i for _, i in parts]
-                break
+        parts = (
+            _from_specs(spec.layers, kind, sources)
+            or _from_cache(fetched, kind, cache)
+            or _from_specs(spec.shared_layers, kind, sources)
+        )
+        if parts:
+            layers[kind] = [p for p, _ in parts]
+            info[kind] = [i for _, i in parts]
     heights = _first_source(spec, "building_heights")
     building_heights = None
     if heights is not None:
@@ -192,25 +194,27 @@ def _first_source(spec: SiteSpec, key: str) -> LayerSpec | None:
     return found[0] if found else None
 
 
-def _from_level(level, kind, sources: SourceCache, cache) -> list[tuple[gpd.GeoDataFrame, dict]] | None:
-    """The parts of ``kind`` a precedence level provides, or None."""
-    if level is None or not level:
-        return None
-    if isinstance(next(iter(level.values())), gpd.GeoDataFrame):  # the fetch cache
-        if kind not in level:
-            return None
-        gdf = conform(level[kind], kind, name=f"{kind} (fetch cache)")
-        return [(gdf, {"source": str(cache), "format": "fetch", "attribution": ATTRIBUTION["osm"]})]
+def _from_specs(level: dict[str, list[LayerSpec]], kind: str, sources: SourceCache) -> list[tuple]:
+    """The parts of ``kind`` a sites-file level provides: named sources, else its OSM files."""
     if kind in level:
         return [sources.layer(spec, kind) for spec in level[kind]]
-    if "osm" in level and kind in _OSM_KINDS:
-        out = []
-        for spec in level["osm"]:
-            gdf = conform(sources.osm(spec)[kind], kind, name=f"{kind} ({spec.path.name})")
-            out.append((gdf, {"source": str(spec.path), "format": "osm",
-                              "attribution": spec.attribution or ATTRIBUTION["osm"]}))
-        return out
-    return None
+    if kind not in _OSM_KINDS:
+        return []
+    return [
+        (
+            conform(sources.osm(spec)[kind], kind, name=f"{kind} ({spec.path.name})"),
+            {"source": str(spec.path), "format": "osm", "attribution": spec.attribution or ATTRIBUTION["osm"]},
+        )
+        for spec in level.get("osm", [])
+    ]
+
+
+def _from_cache(fetched: dict[str, gpd.GeoDataFrame], kind: str, cache: Path | None) -> list[tuple]:
+    """The part of ``kind`` a fetch cache provides."""
+    if kind not in fetched:
+        return []
+    gdf = conform(fetched[kind], kind, name=f"{kind} (fetch cache {cache})")
+    return [(gdf, {"source": str(cache), "format": "fetch", "attribution": ATTRIBUTION["osm"]})]
 
 
 @dataclass
