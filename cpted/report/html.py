@@ -15,7 +15,8 @@ from cpted.atomic import write_text_atomic
 __all__ = ["write_index"]
 
 _CSS = """
-body{font-family:system-ui,sans-serif;margin:2rem;color:#222;max-width:75rem}
+body{font-family:system-ui,sans-serif;margin:2rem;color:#222;max-width:95rem}
+td:last-child{min-width:18rem}
 table{border-collapse:collapse;width:100%;font-size:.9rem}
 th,td{border-bottom:1px solid #ddd;padding:.35rem .5rem;text-align:left;vertical-align:top}
 th{background:#f4f4f4} td.num{text-align:right;font-variant-numeric:tabular-nums}
@@ -58,7 +59,7 @@ def write_index(summary: pd.DataFrame, path: str | Path, *, title: str = "cpted 
     for _, r in summary.iterrows():
         sid = html.escape(str(r["site_id"]))
         name = html.escape(str(r.get("name", sid)))
-        approx = " (approximate boundary)" if r.get("approximate_boundary") is True else ""
+        approx = " (approximate boundary)" if r.get("approximate_boundary") == True else ""  # noqa: E712 - numpy bools
         if r["status"] == "ok":
             cells = [f'<a href="{sid}/audit.gpkg">{name}</a><br><small>{sid}{approx}</small>', "ok",
                      f'{r.get("area_ha", float("nan")):.1f}']
