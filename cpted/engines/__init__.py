@@ -1,0 +1,1 @@
+"""Shared heavy machinery: visibility (exact isovists, visibility queries) and the street network."""
