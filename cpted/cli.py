@@ -49,7 +49,8 @@ def _cmd_batch(args) -> int:
         bar.update(1)
 
     try:
-        result = batch(sites, args.out, site_ids=args.site, cache_dir=_cache_dir(args.cache_dir), progress=progress)
+        result = batch(sites, args.out, site_ids=args.site, cache_dir=_cache_dir(args.cache_dir), progress=progress,
+                       isovist_polygons=args.isovists)
     finally:
         bar.close()
     s = result.summary
@@ -119,6 +120,7 @@ def _parser() -> argparse.ArgumentParser:
     common(b)
     b.add_argument("--out", required=True, type=Path, help="output directory")
     b.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    b.add_argument("--isovists", action="store_true", help="also write every cell's isovist polygon (large)")
     b.set_defaults(func=_cmd_batch)
     f = sub.add_parser("fetch", help="download each site's OSM walk network and features (needs the internet)")
     common(f)

@@ -30,6 +30,7 @@ from cpted.load.raster import read_raster
 from cpted.load.schema import LAYER_KINDS, conform
 from cpted.load.sites_file import LayerSpec, SitesFile, SiteSpec, read_sites_file
 from cpted.load.vector import read_vector
+from cpted.measure.surveillance import surveillance
 from cpted.prepare.completeness import completeness
 from cpted.prepare.crs import choose_crs, to_crs
 from cpted.prepare.site import Site
@@ -226,14 +227,17 @@ class AuditResult:
     layers: dict[str, gpd.GeoDataFrame] = field(default_factory=dict)
 
 
-def audit(site: Site) -> AuditResult:
+def audit(site: Site, *, isovist_polygons: bool = False) -> AuditResult:
     """Audit one prepared site.
 
-    Returns the ``site`` layer (boundary with the site-level values), the ``cells`` grid, and
-    the ``streets`` of the site and its context ring (``in_site`` flags the site's own).
-    Principle measures add their columns and layers as they land.
+    Returns the ``site`` layer (boundary with the site-level values), the ``cells`` grid with
+    the per-place measures, the ``streets`` of the site and its context ring (``in_site`` flags
+    the site's own), and each principle's own layers (e.g. ``openings``, ``blind_spots``,
+    ``lamps``). ``isovist_polygons`` adds the ``isovists`` layer (one polygon per cell: large).
     """
     facts = completeness(site)
+    surv = surveillance(site, isovist_polygons=isovist_polygons)
+    facts["notes"] = "; ".join(n for n in [facts["notes"], *surv["reasons"]] if n)
     summary: dict[str, object] = {
         "site_id": site.id,
         "name": site.name,
@@ -242,11 +246,12 @@ def audit(site: Site) -> AuditResult:
         "area_ha": site.boundary.area / 1e4,
         "cell_size": site.cell_size,
         **facts,
+        **surv["summary"],
         "attribution": " | ".join(site.attribution),
         "cpted_version": __version__,
     }
     site_layer = gpd.GeoDataFrame({k: [v] for k, v in summary.items()}, geometry=[site.boundary], crs=site.crs)
-    cells = site.grid.assign(site_id=site.id)
+    cells = site.grid.assign(site_id=site.id).join(surv["cells"])
     layers = {"site": site_layer, "cells": cells}
     if site.has("streets"):
         streets = site.layer("streets")
@@ -254,6 +259,7 @@ def audit(site: Site) -> AuditResult:
         if len(streets):
             in_site[streets.sindex.query(site.boundary, predicate="intersects")] = True
         layers["streets"] = streets.assign(in_site=in_site)
+    layers.update(surv["layers"])
     return AuditResult(site=site, summary=summary, layers=layers)
 
 
@@ -278,6 +284,7 @@ def batch(
     data_dir: str | Path | None = None,
     cache_dir: str | Path | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    isovist_polygons: bool = False,
 ) -> BatchResult:
     """Audit every site of a sites file and write ``out/<site_id>/audit.gpkg``,
     ``out/summary.csv`` and ``out/index.html``.
@@ -297,6 +304,8 @@ def batch(
         See :func:`~cpted.load.sites_file.read_sites_file` and :func:`load_site`.
     progress
         Called as ``progress(site_id, done, total)`` after each site.
+    isovist_polygons
+        Also write each cell's isovist polygon (layer ``isovists``; large).
 
     Returns
     -------
@@ -318,7 +327,7 @@ def batch(
     for done, spec in enumerate(specs, start=1):
         start = time.perf_counter()
         try:
-            result = audit(load_site(spec, cache_dir=cache_dir, sources=source_cache))
+            result = audit(load_site(spec, cache_dir=cache_dir, sources=source_cache), isovist_polygons=isovist_polygons)
             write_audit(result, out / spec.id / "audit.gpkg")
             row = {**result.summary, "status": "ok", "error": ""}
         except Exception as exc:  # noqa: BLE001 - one failing site must not stop the batch

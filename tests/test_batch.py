@@ -73,10 +73,41 @@ def test_cells_layer_is_the_open_space_grid(nantes_batch):
     assert "IGN BD TOPO" in meta
 
 
+SURVEILLANCE = ["overseen_share", "reliably_overseen_share", "eyes_43_mean", "connectivity_mean",
+                "isovist_area_mean", "blind_spot_share"]
+CELL_COLUMNS = ["isovist_area", "isovist_compactness", "isovist_occlusivity", "connectivity", "eyes_15", "eyes_43"]
+
+
+def test_surveillance_is_nan_without_buildings_and_filled_with_them(nantes_batch):
+    _, out = nantes_batch
+    s = pd.read_csv(out / "summary.csv").set_index("site_id")
+    assert s.loc[SIX, SURVEILLANCE].isna().all().all()
+    assert s.loc[SIX, "notes"].str.contains("surveillance: no buildings loaded").all()
+    assert s.loc["ile_de_nantes", SURVEILLANCE].notna().all()
+    assert "lighting: no lamps loaded" in s.loc["ile_de_nantes", "notes"]
+    cells = pyogrio.read_dataframe(out / "ile_de_nantes" / "audit.gpkg", layer="cells", read_geometry=False)
+    assert (cells[CELL_COLUMNS].notna().mean() > 0.99).all()
+    layers = {name for name, _ in pyogrio.list_layers(out / "ile_de_nantes" / "audit.gpkg")}
+    assert {"openings", "blind_spots"} <= layers
+
+
 def test_full_tag_osm_sites(data, samples, tmp_path):
-    code = main(["batch", str(samples / "france_osm.toml"), "--out", str(tmp_path), "--quiet", "--data-dir", str(data)])
+    code = main(["batch", str(samples / "france_osm.toml"), "--out", str(tmp_path), "--quiet", "--data-dir", str(data),
+                 "--site", "nantes_graslin", "--site", "le_mans_centre", "--isovists"])
     assert code == 0
     s = pd.read_csv(tmp_path / "summary.csv").set_index("site_id")
     assert (s[["n_buildings", "n_entrances", "n_barriers", "n_pois"]] > 0).all().all()
     assert s.loc["nantes_graslin", "n_lamps"] == 23
     assert (s["network_coverage"] > 0.5).all()
+    assert s[SURVEILLANCE].notna().all().all()
+    assert s.loc["nantes_graslin", ["lux_avg", "lit_share", "night_overseen_share"]].notna().all()
+    for site_id in s.index:
+        gpkg = tmp_path / site_id / "audit.gpkg"
+        layers = {name for name, _ in pyogrio.list_layers(gpkg)}
+        assert {"openings", "blind_spots", "isovists"} <= layers
+        cells = pyogrio.read_dataframe(gpkg, layer="cells", read_geometry=False)
+        assert (cells[CELL_COLUMNS].notna().mean() > 0.99).all()
+        isos = pyogrio.read_dataframe(gpkg, layer="isovists")
+        assert len(isos) == len(cells)
+    lamps = pyogrio.read_dataframe(tmp_path / "nantes_graslin" / "audit.gpkg", layer="lamps")
+    assert len(lamps) == 23 and lamps["lit_cells"].sum() > 0

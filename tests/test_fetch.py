@@ -96,4 +96,5 @@ def test_batch_reads_the_cache_offline(fetched):
     assert s.loc["graslin", "n_buildings"] > 50
     assert s.loc["graslin", "n_lamps"] > 0
     assert s.loc["graslin", "network_coverage"] > 0.9
+    assert 0 < s.loc["graslin", "overseen_share"] <= 1  # fetched buildings fill surveillance
     assert "© OpenStreetMap contributors" in s.loc["graslin", "attribution"]

@@ -333,6 +333,7 @@ def osm_layers(raw: gpd.GeoDataFrame) -> dict[str, gpd.GeoDataFrame]:
             "access": get("access"),
             "tunnel": np.array([_truthy(v) for v in get("tunnel")], dtype=bool),
             "bridge": np.array([_truthy(v) for v in get("bridge")], dtype=bool),
+            "lit": get("lit"),
         },
     )
     return layers
