@@ -63,6 +63,13 @@ def test_floors_and_entrances_count():
     assert (eyes["entrances_15"], eyes["windows_15"], eyes["eyes_15"]) == (1, 4, 5)
 
 
+def test_blank_facades_give_no_windows():
+    b = _buildings(box(0, 0, 10, 10), box(30, 0, 40, 10)).assign(blank=[True, None])
+    o = openings(b, window_spacing=5, entrances=gpd.GeoDataFrame(geometry=[Point(5, 10)], crs=2154))
+    assert set(o.loc[o["kind"] == "window", "building"]) == {1}
+    assert (o["kind"] == "entrance").sum() == 1  # a blank building's door still counts
+
+
 def test_party_walls_have_no_windows():
     b = _buildings(box(0, 0, 10, 10), box(10, 0, 20, 10))
     o = openings(b, window_spacing=5)

@@ -90,7 +90,8 @@ def openings(
     """Entrances and window points of building façades facing open space.
 
     Windows are placed every ``window_spacing`` metres along each façade edge that is not a
-    party wall (an edge whose outside is another building), one point per position carrying the
+    party wall (an edge whose outside is another building) nor blank (a building whose optional
+    ``blank`` column is true has no window), one point per position carrying the
     number of floors at most ``max_floor_height`` up (floor levels 0, 3, 6, 9 m with the default
     3 m storeys, within the building's height). Entrances are snapped to the nearest façade
     within ``snap`` metres to get its normal. Points sit ``offset`` metres outside the wall.
@@ -133,6 +134,9 @@ def openings(
     hit, _ = tree.query(probe, predicate="within")
     facade = np.ones(len(a), dtype=bool)
     facade[hit] = False
+    if "blank" in buildings.columns:  # blank façades, where known, give no window
+        blank = buildings["blank"].fillna(False).astype(bool).to_numpy()
+        facade &= ~blank[edge_building]
     n_win = np.where(facade, np.floor(length / window_spacing + 1e-9), 0).astype(np.int64)  # robust to rounding
     edge = np.repeat(np.arange(len(a)), n_win)
     rank = np.arange(len(edge)) - np.repeat(np.cumsum(n_win) - n_win, n_win)
