@@ -1,0 +1,285 @@
+"""Compiled kernels of the network engine: one bounded Dijkstra per source, all radii at once.
+
+For each source the shortest-path search runs once, up to the largest radius, on a compact
+array graph (CSR). Every radius is then read off the same search: reach, farness, harmonic
+closeness and circuity from the settled distances, and betweenness by Brandes' backward
+accumulation restricted, radius by radius, to the targets within it. Predecessors are not
+stored: v precedes w exactly when ``cost[v] + c(v, w) == cost[w]``, recomputed in the backward
+pass with the same floating-point operation as the forward one (as networkx decides ties).
+
+The search minimises ``cost`` and limits by ``length``: for metric analysis both are the edge
+length; for angular analysis the cost is the turn angle and the radius is the metric length of
+the least-angle path (depthmapX's convention).
+
+Sources are processed in parallel chunks (numba prange), each with its own work arrays and its
+own betweenness accumulators, summed at the end.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+# per-source, per-radius output columns
+REACH, FARNESS, HARMONIC, COST_SUM, EUCLID_SUM = range(5)
+N_OUT = 5
+
+
+@njit(cache=True)
+def _push(hk, hv, size, key, val):
+    i = size
+    hk[i] = key
+    hv[i] = val
+    while i > 0:
+        p = (i - 1) >> 1
+        if hk[p] <= hk[i]:
+            break
+        hk[p], hk[i] = hk[i], hk[p]
+        hv[p], hv[i] = hv[i], hv[p]
+        i = p
+    return size + 1
+
+
+@njit(cache=True)
+def _pop(hk, hv, size):
+    key = hk[0]
+    val = hv[0]
+    size -= 1
+    hk[0] = hk[size]
+    hv[0] = hv[size]
+    i = 0
+    while True:
+        left = 2 * i + 1
+        if left >= size:
+            break
+        c = left
+        if left + 1 < size and hk[left + 1] < hk[left]:
+            c = left + 1
+        if hk[i] <= hk[c]:
+            break
+        hk[c], hk[i] = hk[i], hk[c]
+        hv[c], hv[i] = hv[i], hv[c]
+        i = c
+    return key, val, size
+
+
+@njit(cache=True)
+def _search(s, indptr, nbr, cost, length, rmax, dcost, dlen, sigma, done, order, hk, hv):
+    """Bounded Dijkstra from s: fills dcost, dlen, sigma; returns the number settled (in ``order``)."""
+    dcost[s] = 0.0
+    dlen[s] = 0.0
+    sigma[s] = 1.0
+    size = _push(hk, hv, 0, 0.0, s)
+    n_settled = 0
+    while size > 0:
+        key, v, size = _pop(hk, hv, size)
+        if done[v] or key > dcost[v]:
+            continue
+        done[v] = True
+        order[n_settled] = v
+        n_settled += 1
+        for a in range(indptr[v], indptr[v + 1]):
+            w = nbr[a]
+            if done[w]:
+                continue
+            alt = dcost[v] + cost[a]
+            alt_len = dlen[v] + length[a]
+            if alt_len > rmax:
+                continue
+            if alt < dcost[w]:
+                dcost[w] = alt
+                dlen[w] = alt_len
+                sigma[w] = sigma[v]
+                size = _push(hk, hv, size, alt, w)
+            elif alt == dcost[w]:
+                sigma[w] += sigma[v]
+                if alt_len < dlen[w]:
+                    dlen[w] = alt_len
+    return n_settled
+
+
+@njit(parallel=True, cache=True)
+def centrality(indptr, nbr, cost, length, eid, n_edges, xy, radii, sources, outside, chunks):
+    """Radius centralities of ``sources`` on the CSR graph.
+
+    Returns
+    -------
+    per_source : (len(sources), len(radii), N_OUT)
+        reach, farness (metric), harmonic closeness (metric), total cost (depth) and the sum of
+        straight-line distances to the nodes reached.
+    node_btw, edge_btw : (n, k), (n_edges, k)
+        Betweenness (pairs counted from both ends: halve for undirected graphs).
+    node_thru, edge_thru : same shapes
+        The part of it from pairs whose source and target both have ``outside`` set.
+    """
+    n = indptr.shape[0] - 1
+    k = radii.shape[0]
+    rmax = radii[k - 1]
+    per_source = np.zeros((sources.shape[0], k, N_OUT))
+    n_chunks = chunks.shape[0] - 1
+    node_btw_c = np.zeros((n_chunks, n, k))
+    edge_btw_c = np.zeros((n_chunks, n_edges, k))
+    node_thru_c = np.zeros((n_chunks, n, k))
+    edge_thru_c = np.zeros((n_chunks, n_edges, k))
+    m_adj = nbr.shape[0]
+    for c in prange(n_chunks):
+        dcost = np.full(n, np.inf)
+        dlen = np.full(n, np.inf)
+        sigma = np.zeros(n)
+        done = np.zeros(n, dtype=np.bool_)
+        order = np.empty(n, dtype=np.int64)
+        hk = np.empty(m_adj + 1)
+        hv = np.empty(m_adj + 1, dtype=np.int64)
+        delta = np.zeros((n, k))
+        delta_out = np.zeros((n, k))
+        for si in range(chunks[c], chunks[c + 1]):
+            s = sources[si]
+            ns = _search(s, indptr, nbr, cost, length, rmax, dcost, dlen, sigma, done, order, hk, hv)
+            src_out = outside[s]
+            for t in range(1, ns):
+                w = order[t]
+                for j in range(k):
+                    if dlen[w] <= radii[j]:
+                        per_source[si, j, REACH] += 1.0
+                        per_source[si, j, FARNESS] += dlen[w]
+                        if dlen[w] > 0.0:
+                            per_source[si, j, HARMONIC] += 1.0 / dlen[w]
+                        per_source[si, j, COST_SUM] += dcost[w]
+                        dx = xy[w, 0] - xy[s, 0]
+                        dy = xy[w, 1] - xy[s, 1]
+                        per_source[si, j, EUCLID_SUM] += np.sqrt(dx * dx + dy * dy)
+            # Brandes' accumulation, every radius at once
+            for t in range(ns - 1, 0, -1):
+                w = order[t]
+                for a in range(indptr[w], indptr[w + 1]):
+                    v = nbr[a]
+                    if not done[v] or dcost[v] + cost[a] != dcost[w]:
+                        continue
+                    ratio = sigma[v] / sigma[w]
+                    e = eid[a]
+                    w_out = 1.0 if outside[w] else 0.0
+                    for j in range(k):
+                        if dlen[w] > radii[j]:
+                            continue
+                        contrib = ratio * (1.0 + delta[w, j])
+                        delta[v, j] += contrib
+                        edge_btw_c[c, e, j] += contrib
+                        if src_out:
+                            contrib_out = ratio * (w_out + delta_out[w, j])
+                            delta_out[v, j] += contrib_out
+                            edge_thru_c[c, e, j] += contrib_out
+                for j in range(k):
+                    node_btw_c[c, w, j] += delta[w, j]
+                    node_thru_c[c, w, j] += delta_out[w, j]
+            # reset what this source touched
+            for t in range(ns):
+                w = order[t]
+                done[w] = False
+                dcost[w] = np.inf
+                dlen[w] = np.inf
+                sigma[w] = 0.0
+                for j in range(k):
+                    delta[w, j] = 0.0
+                    delta_out[w, j] = 0.0
+                for a in range(indptr[w], indptr[w + 1]):  # neighbours reached but not settled
+                    u = nbr[a]
+                    dcost[u] = np.inf
+                    dlen[u] = np.inf
+                    sigma[u] = 0.0
+    node_btw = np.zeros((n, k))
+    edge_btw = np.zeros((n_edges, k))
+    node_thru = np.zeros((n, k))
+    edge_thru = np.zeros((n_edges, k))
+    for c in range(n_chunks):
+        node_btw += node_btw_c[c]
+        edge_btw += edge_btw_c[c]
+        node_thru += node_thru_c[c]
+        edge_thru += edge_thru_c[c]
+    return per_source, node_btw, edge_btw, node_thru, edge_thru
+
+
+@njit(parallel=True, cache=True)
+def distances_within(indptr, nbr, length, sources, rmax, chunks):
+    """Metric distances from each source to every node within ``rmax``, as CSR rows.
+
+    Returns (offsets, nodes, dists) with the settled nodes of source i at offsets[i]:offsets[i+1].
+    """
+    n = indptr.shape[0] - 1
+    n_chunks = chunks.shape[0] - 1
+    m_adj = nbr.shape[0]
+    counts = np.zeros(sources.shape[0], dtype=np.int64)
+    # first pass: how many nodes each source reaches
+    for c in prange(n_chunks):
+        dcost = np.full(n, np.inf)
+        dlen = np.full(n, np.inf)
+        sigma = np.zeros(n)
+        done = np.zeros(n, dtype=np.bool_)
+        order = np.empty(n, dtype=np.int64)
+        hk = np.empty(m_adj + 1)
+        hv = np.empty(m_adj + 1, dtype=np.int64)
+        for si in range(chunks[c], chunks[c + 1]):
+            ns = _search(sources[si], indptr, nbr, length, length, rmax, dcost, dlen, sigma, done, order, hk, hv)
+            counts[si] = ns
+            for t in range(ns):
+                w = order[t]
+                done[w] = False
+                for a in range(indptr[w], indptr[w + 1]):
+                    dcost[nbr[a]] = np.inf
+                    dlen[nbr[a]] = np.inf
+                dcost[w] = np.inf
+                dlen[w] = np.inf
+    offsets = np.zeros(sources.shape[0] + 1, dtype=np.int64)
+    offsets[1:] = np.cumsum(counts)
+    nodes = np.empty(offsets[-1], dtype=np.int64)
+    dists = np.empty(offsets[-1])
+    for c in prange(n_chunks):
+        dcost = np.full(n, np.inf)
+        dlen = np.full(n, np.inf)
+        sigma = np.zeros(n)
+        done = np.zeros(n, dtype=np.bool_)
+        order = np.empty(n, dtype=np.int64)
+        hk = np.empty(m_adj + 1)
+        hv = np.empty(m_adj + 1, dtype=np.int64)
+        for si in range(chunks[c], chunks[c + 1]):
+            ns = _search(sources[si], indptr, nbr, length, length, rmax, dcost, dlen, sigma, done, order, hk, hv)
+            for t in range(ns):
+                w = order[t]
+                nodes[offsets[si] + t] = w
+                dists[offsets[si] + t] = dlen[w]
+            for t in range(ns):
+                w = order[t]
+                done[w] = False
+                for a in range(indptr[w], indptr[w + 1]):
+                    dcost[nbr[a]] = np.inf
+                    dlen[nbr[a]] = np.inf
+                dcost[w] = np.inf
+                dlen[w] = np.inf
+    return offsets, nodes, dists
+
+
+@njit(cache=True)
+def detour(indptr, nbr, length, eid, u, v, skip_edge, limit):
+    """Shortest u-v distance avoiding edge ``skip_edge``, or inf if above ``limit``."""
+    n = indptr.shape[0] - 1
+    dist = np.full(n, np.inf)
+    done = np.zeros(n, dtype=np.bool_)
+    hk = np.empty(nbr.shape[0] + 1)
+    hv = np.empty(nbr.shape[0] + 1, dtype=np.int64)
+    dist[u] = 0.0
+    size = _push(hk, hv, 0, 0.0, u)
+    while size > 0:
+        key, x, size = _pop(hk, hv, size)
+        if done[x] or key > dist[x]:
+            continue
+        if x == v:
+            return key
+        done[x] = True
+        for a in range(indptr[x], indptr[x + 1]):
+            if eid[a] == skip_edge:
+                continue
+            y = nbr[a]
+            alt = key + length[a]
+            if alt <= limit and alt < dist[y]:
+                dist[y] = alt
+                size = _push(hk, hv, size, alt, y)
+    return np.inf

@@ -1,0 +1,313 @@
+"""Street-network engine: radius centralities on the primal (metric) and segment (angular) graphs.
+
+A :class:`Network` is the walk graph of a site in compact array form (CSR), prepared once.
+:func:`node_centrality` is the researcher's entry point on any networkx graph.
+
+Definitions (all within a network radius r, in metres):
+
+- ``reach_r``: nodes within r, the source excluded (node count, NC);
+- ``farness_r``: the sum of their distances; ``harmonic_r``: the sum of their inverse distances;
+- ``betweenness_r``: for every unordered pair (s, t) with d(s, t) ≤ r, the share of the s–t
+  shortest paths through the node (endpoints excluded, ties split equally). With r = ∞ this is
+  networkx's ``betweenness_centrality(G, normalized=False)`` exactly.
+- angular (segment graph; Hillier, Yang & Turner 2012, JOSS 3(2)): cost = turn angle / 90°,
+  radius = metric length of the least-angle path; total depth ``TD``, choice ``CH``,
+  NACH = log(CH + 1) / log(TD + 3), NAIN = NC^1.2 / (TD + 2).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pandas as pd
+import shapely
+
+from cpted.config import column_name
+from cpted.engines import _paths
+from cpted.errors import InputError
+from cpted.prepare.crs import require_projected
+
+__all__ = ["RADII", "Network", "network_from_graph", "network_from_streets", "node_centrality", "segment_centrality", "nearest_edge", "chunks"]
+
+#: Default radii of centralities, metres.
+RADII = (400.0, 800.0, 1200.0)
+
+
+def chunks(n: int, per_thread: int = 8) -> np.ndarray:
+    """Chunk boundaries splitting n sources for the parallel kernels."""
+    import numba
+
+    parts = max(1, min(n, numba.get_num_threads() * per_thread))
+    return np.linspace(0, n, parts + 1).round().astype(np.int64)
+
+
+@dataclass(frozen=True)
+class Network:
+    """An undirected graph in CSR form.
+
+    Attributes
+    ----------
+    indptr, nbr, length, eid
+        Adjacency: the neighbours of node i are ``nbr[indptr[i]:indptr[i + 1]]``, through edge
+        ``eid`` of metric ``length``.
+    xy
+        Node coordinates (n, 2).
+    edges
+        (m, 2) node pairs of the edges; ``edge_length`` their lengths.
+    nodes
+        The original node labels, in CSR order.
+    """
+
+    indptr: np.ndarray
+    nbr: np.ndarray
+    length: np.ndarray
+    eid: np.ndarray
+    xy: np.ndarray
+    edges: np.ndarray
+    edge_length: np.ndarray
+    nodes: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return len(self.indptr) - 1
+
+
+def _csr(n: int, edges: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, ...]:
+    """CSR adjacency of an undirected edge list (each edge in both directions)."""
+    u = np.concatenate([edges[:, 0], edges[:, 1]])
+    v = np.concatenate([edges[:, 1], edges[:, 0]])
+    w = np.concatenate([weights, weights])
+    e = np.concatenate([np.arange(len(edges)), np.arange(len(edges))])
+    order = np.lexsort((v, u))
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.add.at(indptr, u + 1, 1)
+    return np.cumsum(indptr), v[order].astype(np.int64), w[order].astype(float), e[order].astype(np.int64)
+
+
+def _from_edge_list(labels, edges, lengths, xy) -> Network:
+    indptr, nbr, length, eid = _csr(len(labels), edges, lengths)
+    return Network(indptr, nbr, length, eid, np.ascontiguousarray(xy, dtype=float), edges, lengths, np.asarray(labels))
+
+
+def network_from_graph(graph: nx.Graph, *, weight: str = "length") -> Network:
+    """A :class:`Network` from an undirected networkx graph with metric edge weights.
+
+    Parallel edges keep their shortest; self-loops are dropped (they are on no shortest path).
+    Zero or negative weights are rejected: contract zero-length edges first.
+    """
+    if graph.is_directed():
+        msg = "the graph is directed; pass graph.to_undirected() (walk networks are undirected)"
+        raise InputError(msg)
+    crs = graph.graph.get("crs")
+    if crs is not None:
+        require_projected(crs, layer="graph")
+    labels = list(graph.nodes)
+    index = {node: i for i, node in enumerate(labels)}
+    best: dict[tuple[int, int], float] = {}
+    for u, v, data in graph.edges(data=True):
+        if u == v:
+            continue
+        w = data.get(weight)
+        if w is None or not math.isfinite(float(w)):
+            msg = f"edge ({u!r}, {v!r}) has no finite {weight!r}; give every edge a metric weight"
+            raise InputError(msg)
+        if float(w) <= 0:
+            msg = f"edge ({u!r}, {v!r}) has {weight} = {w}; contract zero-length edges (e.g. osmnx.simplification.consolidate_intersections) or drop them"
+            raise InputError(msg)
+        key = (min(index[u], index[v]), max(index[u], index[v]))
+        best[key] = min(best.get(key, math.inf), float(w))
+    edges = np.array(list(best), dtype=np.int64).reshape(-1, 2)
+    lengths = np.array(list(best.values()), dtype=float)
+    xy = np.array([(graph.nodes[n].get("x", 0.0), graph.nodes[n].get("y", 0.0)) for n in labels], dtype=float).reshape(-1, 2)
+    return _from_edge_list(labels, edges, lengths, xy)
+
+
+def network_from_streets(streets: gpd.GeoDataFrame) -> Network:
+    """A :class:`Network` from a noded streets layer (``u``, ``v``; lengths from the geometry).
+
+    Self-loops are dropped; edges shorter than 1 mm are contracted (their ends merged).
+    Edge ``i`` of the network is row ``i`` of ``streets`` (dropped rows get no edge).
+    """
+    require_projected(streets.crs, layer="streets")
+    geoms = streets.geometry.values
+    lengths = shapely.length(geoms)
+    first = shapely.get_coordinates(shapely.get_point(geoms, 0))
+    last = shapely.get_coordinates(shapely.get_point(geoms, -1))
+    u_lab = streets["u"].to_numpy()
+    v_lab = streets["v"].to_numpy()
+    labels, inverse = np.unique(np.concatenate([u_lab, v_lab]), return_inverse=True)
+    u, v = inverse[: len(u_lab)], inverse[len(u_lab):]
+    xy = np.zeros((len(labels), 2))
+    xy[u], xy[v] = first, last
+    # contract edges shorter than 1 mm: union-find on their ends
+    parent = np.arange(len(labels))
+
+    def find(a):
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    for a, b in zip(u[lengths < 1e-3], v[lengths < 1e-3], strict=True):
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    root = np.array([find(a) for a in range(len(labels))])
+    u, v = root[u], root[v]
+    keep = (u != v) & (lengths >= 1e-3)
+    edges = np.column_stack([u, v])
+    lengths = np.where(keep, lengths, np.inf)  # dropped edges keep their row, unreachable
+    return _from_edge_list(labels, edges[keep], lengths[keep], xy) if keep.all() else _with_gaps(labels, edges, lengths, keep, xy)
+
+
+def _with_gaps(labels, edges, lengths, keep, xy) -> Network:
+    """Keep edge ids equal to street rows when some rows are dropped."""
+    indptr, nbr, length, eid = _csr(len(labels), edges[keep], lengths[keep])
+    ids = np.flatnonzero(keep)[eid]
+    return Network(indptr, nbr, length, ids, np.ascontiguousarray(xy), edges, np.where(keep, lengths, np.nan), np.asarray(labels))
+
+
+def _run(net: Network, cost: np.ndarray, radii, sources, outside) -> tuple:
+    radii = np.asarray(sorted(float(r) if r is not None and math.isfinite(r) else np.inf for r in radii))
+    if (radii <= 0).any():
+        msg = f"radii must be positive metres, got {list(radii)}"
+        raise InputError(msg)
+    sources = np.arange(net.n) if sources is None else np.asarray(sources, dtype=np.int64)
+    outside = np.zeros(net.n, dtype=np.bool_) if outside is None else np.asarray(outside, dtype=np.bool_)
+    out = _paths.centrality(net.indptr, net.nbr, cost, net.length, net.eid, len(net.edges), net.xy, radii, sources,
+                            outside, chunks(len(sources)))
+    return radii, sources, out
+
+
+def node_centrality(
+    graph: nx.Graph | Network,
+    *,
+    radii=RADII,
+    weight: str = "length",
+    sources=None,
+) -> pd.DataFrame:
+    """Metric radius centralities of every node: harmonic closeness, betweenness, reach.
+
+    Parameters
+    ----------
+    graph
+        An undirected networkx graph with metric edge weights (or a prepared :class:`Network`).
+    radii
+        Radii in metres; pairs count when their shortest-path distance is ≤ r. ``math.inf``
+        gives the global measures.
+    weight
+        The edge attribute holding lengths.
+    sources
+        Compute closeness only for these node positions (betweenness then counts only
+        paths from them); all nodes by default.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by node: ``harmonic_<r>``, ``betweenness_<r>``, ``reach_<r>``, ``farness_<r>``.
+        Betweenness counts each unordered pair once, excludes the endpoints and splits ties
+        equally among equal shortest paths.
+
+    Examples
+    --------
+    >>> g = nx.path_graph(4)
+    >>> nx.set_edge_attributes(g, 100.0, "length")
+    >>> c = node_centrality(g, radii=[250, math.inf])
+    >>> c[["reach_250", "betweenness_250", "betweenness_inf"]].values.tolist()
+    [[2.0, 0.0, 0.0], [3.0, 1.0, 2.0], [3.0, 1.0, 2.0], [2.0, 0.0, 0.0]]
+    """
+    net = graph if isinstance(graph, Network) else network_from_graph(graph, weight=weight)
+    radii, sources, (per, node_btw, _, _, _) = _run(net, net.length, radii, sources, None)
+    table = {}
+    for j, r in enumerate(radii):
+        tag = "inf" if math.isinf(r) else f"{int(r)}" if r == int(r) else f"{r:g}"
+        harmonic = np.full(net.n, np.nan)
+        reach = np.full(net.n, np.nan)
+        far = np.full(net.n, np.nan)
+        harmonic[sources] = per[:, j, _paths.HARMONIC]
+        reach[sources] = per[:, j, _paths.REACH]
+        far[sources] = per[:, j, _paths.FARNESS]
+        table[f"harmonic_{tag}"] = harmonic
+        table[f"betweenness_{tag}"] = node_btw[:, j] / 2.0
+        table[f"reach_{tag}"] = reach
+        table[f"farness_{tag}"] = far
+    return pd.DataFrame(table, index=pd.Index(net.nodes, name="node"))
+
+
+def _turn_angles(streets: gpd.GeoDataFrame, net: Network) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Segment-graph edges (pairs of street rows sharing a node) and their turn angles (degrees)."""
+    geoms = streets.geometry.values
+    coords = [np.asarray(g.coords) for g in geoms]
+    ends = net.edges  # node positions of each street row
+    incident: dict[int, list[tuple[int, np.ndarray]]] = {}
+    for i, c in enumerate(coords):
+        if not np.isfinite(net.edge_length[i]):
+            continue
+        u, v = ends[i]
+        # direction leaving the node along the segment
+        incident.setdefault(u, []).append((i, c[1] - c[0]))
+        incident.setdefault(v, []).append((i, c[-2] - c[-1]))
+    a, b, ang = [], [], []
+    for items in incident.values():
+        for x in range(len(items)):
+            for y in range(x + 1, len(items)):
+                (i, di), (j, dj) = items[x], items[y]
+                if i == j:
+                    continue
+                # arriving along i (opposite of leaving) then leaving along j
+                cosv = -np.dot(di, dj) / (np.linalg.norm(di) * np.linalg.norm(dj))
+                a.append(i)
+                b.append(j)
+                ang.append(math.degrees(math.acos(max(-1.0, min(1.0, cosv)))))
+    return np.array(a, dtype=np.int64), np.array(b, dtype=np.int64), np.array(ang, dtype=float)
+
+
+def segment_centrality(streets: gpd.GeoDataFrame, net: Network, *, radii=RADII, sources=None) -> pd.DataFrame:
+    """Angular segment analysis (depthmapX's conventions) on the segment graph of a streets layer.
+
+    Segments are nodes; two are linked where they share an end, with cost = turn angle / 90°
+    (0 straight on, 2 for a U-turn) and length = half of each segment. A segment counts within
+    radius r when the metric length of its least-angle path is ≤ r.
+
+    Returns per street row: ``angular_reach_<r>`` (NC), ``angular_depth_<r>`` (TD),
+    ``angular_choice_<r>`` (CH, pairs once), ``nach_<r>`` and ``nain_<r>``.
+    Source: Hillier, Yang & Turner (2012), Normalising least angle choice in Depthmap, JOSS 3(2).
+    """
+    a, b, angle = _turn_angles(streets, net)
+    seg_len = np.nan_to_num(net.edge_length, nan=0.0, posinf=0.0)
+    m = len(streets)
+    edges = np.column_stack([a, b]) if len(a) else np.zeros((0, 2), dtype=np.int64)
+    indptr, nbr, cost, eid = _csr(m, edges, angle / 90.0)
+    _, _, length, _ = _csr(m, edges, (seg_len[a] + seg_len[b]) / 2.0 if len(a) else np.zeros(0))
+    mid = shapely.get_coordinates(shapely.line_interpolate_point(streets.geometry.values, 0.5, normalized=True))
+    dual = Network(indptr, nbr, length, eid, mid, edges, np.zeros(len(edges)), np.arange(m))
+    radii, sources, (per, node_btw, _, _, _) = _run(dual, cost, radii, sources, None)
+    table = {}
+    for j, r in enumerate(radii):
+        nc = np.full(m, np.nan)
+        td = np.full(m, np.nan)
+        nc[sources] = per[:, j, _paths.REACH] + 1.0  # depthmapX counts the segment itself
+        td[sources] = per[:, j, _paths.COST_SUM]
+        ch = node_btw[:, j] / 2.0
+        table[column_name("angular_reach", r)] = nc
+        table[column_name("angular_depth", r)] = td
+        table[column_name("angular_choice", r)] = ch
+        table[column_name("nach", r)] = np.log(ch + 1.0) / np.log(td + 3.0)
+        table[column_name("nain", r)] = nc**1.2 / (td + 2.0)
+    return pd.DataFrame(table, index=streets.index)
+
+
+def nearest_edge(points: np.ndarray, streets: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each point: the nearest street row, the position along it (metres from its start)
+    and the distance to it. Rows are positions in ``streets``."""
+    geoms = streets.geometry.values
+    pts = shapely.points(points)
+    (pi, ei), dist = shapely.STRtree(geoms).query_nearest(pts, return_distance=True, all_matches=False)
+    order = np.argsort(pi)
+    edge = np.asarray(ei)[order]
+    along = shapely.line_locate_point(geoms[edge], pts)
+    return edge, along, np.asarray(dist)[order]
