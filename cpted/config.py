@@ -15,6 +15,7 @@ __all__ = [
     "STOREY_HEIGHT",
     "DEFAULT_BUILDING_HEIGHT",
     "COVERAGE_DISTANCE",
+    "MIN_NETWORK_COVERAGE",
     "POI_CATEGORIES",
     "REPORT_CATEGORIES",
     "BARRIER_KINDS",
@@ -38,6 +39,10 @@ DEFAULT_BUILDING_HEIGHT: float = 9.0
 #: A grid cell counts as covered by the walk network when a walkable edge lies
 #: within this distance, in metres.
 COVERAGE_DISTANCE: float = 50.0
+
+#: Below this network coverage (share of cells within COVERAGE_DISTANCE of a walkable street)
+#: network measures (access control, activity support) are NaN: too little network to judge.
+MIN_NETWORK_COVERAGE: float = 0.5
 
 #: The one vocabulary of POI / land-use categories (``category`` column).
 POI_CATEGORIES: tuple[str, ...] = (

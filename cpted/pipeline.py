@@ -20,7 +20,7 @@ import pandas as pd
 import shapely
 
 from cpted import __version__
-from cpted.config import ATTRIBUTION
+from cpted.config import ATTRIBUTION, MIN_NETWORK_COVERAGE
 from cpted.errors import InputError
 from cpted.load.fetch import cache_path, read_fetch_cache
 from cpted.load.layers import read_layer
@@ -30,6 +30,9 @@ from cpted.load.raster import read_raster
 from cpted.load.schema import LAYER_KINDS, conform
 from cpted.load.sites_file import LayerSpec, SitesFile, SiteSpec, read_sites_file
 from cpted.load.vector import read_vector
+from cpted.engines.network import nearest_edge, network_from_streets, street_centrality
+from cpted.measure.access_control import access_control
+from cpted.measure.activity import activity
 from cpted.measure.surveillance import surveillance
 from cpted.prepare.completeness import completeness
 from cpted.prepare.crs import choose_crs, to_crs
@@ -227,17 +230,41 @@ class AuditResult:
     layers: dict[str, gpd.GeoDataFrame] = field(default_factory=dict)
 
 
+def _network(site: Site, coverage: float):
+    """The site's network and street centralities, or the reason there are none."""
+    if not site.has("streets"):
+        return None, None, None, None, "no streets layer given"
+    if not coverage >= MIN_NETWORK_COVERAGE:
+        return None, None, None, None, (
+            f"the walk network covers {coverage:.0%} of the site (< {MIN_NETWORK_COVERAGE:.0%}): "
+            f"add streets or run `cpted fetch`"
+        )
+    streets = site.layer("streets")
+    net = network_from_streets(streets)
+    outside = ~shapely.contains_xy(site.boundary, net.xy[:, 0], net.xy[:, 1])
+    segments, circuity = street_centrality(streets, net, outside=outside)
+    nearest = nearest_edge(site.grid[["x", "y"]].to_numpy(), streets)[0]
+    return net, segments, circuity, nearest, None
+
+
 def audit(site: Site, *, isovist_polygons: bool = False) -> AuditResult:
     """Audit one prepared site.
 
     Returns the ``site`` layer (boundary with the site-level values), the ``cells`` grid with
     the per-place measures, the ``streets`` of the site and its context ring (``in_site`` flags
-    the site's own), and each principle's own layers (e.g. ``openings``, ``blind_spots``,
-    ``lamps``). ``isovist_polygons`` adds the ``isovists`` layer (one polygon per cell: large).
+    the site's own), and each principle's own layers (``openings``, ``blind_spots``, ``lamps``,
+    ``segments``, ``entry_points``, ``movement_predictors``). ``isovist_polygons`` adds the
+    ``isovists`` layer (one polygon per cell: large). A principle whose inputs are missing gets
+    NaN values and its reason in ``notes``.
     """
     facts = completeness(site)
-    surv = surveillance(site, isovist_polygons=isovist_polygons)
-    facts["notes"] = "; ".join(n for n in [facts["notes"], *surv["reasons"]] if n)
+    net, segments, circuity, nearest, why = _network(site, facts["network_coverage"])
+    parts = [
+        surveillance(site, isovist_polygons=isovist_polygons),
+        access_control(site, net, segments, circuity, nearest, reason=why),
+        activity(site, net, reason=why),
+    ]
+    facts["notes"] = "; ".join(n for n in [facts["notes"], *(r for p in parts for r in p["reasons"])] if n)
     summary: dict[str, object] = {
         "site_id": site.id,
         "name": site.name,
@@ -246,12 +273,14 @@ def audit(site: Site, *, isovist_polygons: bool = False) -> AuditResult:
         "area_ha": site.boundary.area / 1e4,
         "cell_size": site.cell_size,
         **facts,
-        **surv["summary"],
+        **{k: v for p in parts for k, v in p["summary"].items()},
         "attribution": " | ".join(site.attribution),
         "cpted_version": __version__,
     }
     site_layer = gpd.GeoDataFrame({k: [v] for k, v in summary.items()}, geometry=[site.boundary], crs=site.crs)
-    cells = site.grid.assign(site_id=site.id).join(surv["cells"])
+    cells = site.grid.assign(site_id=site.id)
+    for p in parts:
+        cells = cells.join(p["cells"])
     layers = {"site": site_layer, "cells": cells}
     if site.has("streets"):
         streets = site.layer("streets")
@@ -259,7 +288,8 @@ def audit(site: Site, *, isovist_polygons: bool = False) -> AuditResult:
         if len(streets):
             in_site[streets.sindex.query(site.boundary, predicate="intersects")] = True
         layers["streets"] = streets.assign(in_site=in_site)
-    layers.update(surv["layers"])
+    for p in parts:
+        layers.update(p["layers"])
     return AuditResult(site=site, summary=summary, layers=layers)
 
 

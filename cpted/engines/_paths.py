@@ -283,3 +283,73 @@ def detour(indptr, nbr, length, eid, u, v, skip_edge, limit):
                 dist[y] = alt
                 size = _push(hk, hv, size, alt, y)
     return np.inf
+
+
+@njit(parallel=True, cache=True)
+def reach_targets(place_edge, place_along, place_offset, edge_u, edge_v, edge_len,
+                  src_index, d_offsets, d_nodes, d_dists,
+                  node_ptr, node_tgt, node_extra, edge_tptr, edge_tgt, tgt_along, tgt_offset,
+                  tgt_cat, n_cat, radii, betas):
+    """Targets (POIs) reachable from places along the network, counted by category and radius.
+
+    Places and targets sit on edges at their true position (``along`` from the edge's first
+    node, ``offset`` from the edge). A place reaches a target through either end of its edge
+    and the network distances from that end (``d_*`` rows, one per source node, found by
+    ``src_index``), or directly along their shared edge.
+
+    Returns (counts, weighted): (n_places, n_radii, n_cat) plain counts and counts weighted by
+    exp(-beta_r d).
+    """
+    n = place_edge.shape[0]
+    k = radii.shape[0]
+    rmax = radii[k - 1]
+    n_tgt = tgt_cat.shape[0]
+    counts = np.zeros((n, k, n_cat))
+    weighted = np.zeros((n, k, n_cat))
+    n_chunks = min(n, 64)
+    bounds = np.linspace(0, n, n_chunks + 1).astype(np.int64) if n > 0 else np.zeros(1, dtype=np.int64)
+    for c in prange(n_chunks):
+        best = np.full(n_tgt, np.inf)
+        touched = np.empty(n_tgt, dtype=np.int64)
+        for p in range(bounds[c], bounds[c + 1]):
+            e = place_edge[p]
+            if e < 0:
+                continue
+            m = 0
+            base_off = place_offset[p]
+            for side in range(2):
+                node = edge_u[e] if side == 0 else edge_v[e]
+                base = base_off + (place_along[p] if side == 0 else edge_len[e] - place_along[p])
+                row = src_index[node]
+                if row < 0 or base > rmax:
+                    continue
+                for q in range(d_offsets[row], d_offsets[row + 1]):
+                    w = d_nodes[q]
+                    dw = base + d_dists[q]
+                    if dw > rmax:
+                        continue
+                    for t in range(node_ptr[w], node_ptr[w + 1]):
+                        g = node_tgt[t]
+                        d = dw + node_extra[t]
+                        if d < best[g]:
+                            if best[g] == np.inf:
+                                touched[m] = g
+                                m += 1
+                            best[g] = d
+            for t in range(edge_tptr[e], edge_tptr[e + 1]):  # along the shared edge
+                g = edge_tgt[t]
+                d = base_off + abs(tgt_along[g] - place_along[p]) + tgt_offset[g]
+                if d < best[g]:
+                    if best[g] == np.inf:
+                        touched[m] = g
+                        m += 1
+                    best[g] = d
+            for t in range(m):
+                g = touched[t]
+                d = best[g]
+                for j in range(k):
+                    if d <= radii[j]:
+                        counts[p, j, tgt_cat[g]] += 1.0
+                        weighted[p, j, tgt_cat[g]] += np.exp(-betas[j] * d)
+                best[g] = np.inf
+    return counts, weighted

@@ -311,3 +311,31 @@ def nearest_edge(points: np.ndarray, streets: gpd.GeoDataFrame) -> tuple[np.ndar
     edge = np.asarray(ei)[order]
     along = shapely.line_locate_point(geoms[edge], pts)
     return edge, along, np.asarray(dist)[order]
+
+
+def street_centrality(streets: gpd.GeoDataFrame, net: Network, *, outside: np.ndarray, radii=RADII) -> tuple[pd.DataFrame, np.ndarray]:
+    """Metric and angular centralities per street row, and each node's circuity within 800 m.
+
+    Per street row and radius r: ``harmonic_<r>``, ``reach_<r>`` (means of the two end nodes),
+    ``betweenness_<r>`` (edge betweenness, pairs once), ``through_share_<r>`` (the part of it from
+    pairs whose ends both have ``outside`` set ÷ all of it; NaN where no path crosses), and the
+    angular measures of :func:`segment_centrality`.
+    """
+    radii_arr, _, (per, _, edge_btw, _, edge_thru) = _run(net, net.length, radii, None, outside)
+    u, v = net.edges[:, 0], net.edges[:, 1]
+    table = {}
+    for j, r in enumerate(radii_arr):
+        table[column_name("harmonic", r)] = (per[u, j, _paths.HARMONIC] + per[v, j, _paths.HARMONIC]) / 2
+        table[column_name("reach", r)] = (per[u, j, _paths.REACH] + per[v, j, _paths.REACH]) / 2
+        btw = edge_btw[:, j] / 2.0
+        table[column_name("betweenness", r)] = btw
+        with np.errstate(invalid="ignore", divide="ignore"):
+            table[column_name("through_share", r)] = np.where(btw > 0, edge_thru[:, j] / 2.0 / np.where(btw > 0, btw, 1), np.nan)
+    frame = pd.DataFrame(table, index=streets.index)
+    missing = ~np.isfinite(net.edge_length)
+    frame.loc[missing, :] = np.nan
+    angular = segment_centrality(streets, net, radii=radii)
+    j800 = int(np.argmin(np.abs(radii_arr - 800.0)))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        circuity = per[:, j800, _paths.FARNESS] / per[:, j800, _paths.EUCLID_SUM]
+    return frame.join(angular), circuity

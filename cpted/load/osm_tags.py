@@ -319,7 +319,9 @@ def osm_layers(raw: gpd.GeoDataFrame) -> dict[str, gpd.GeoDataFrame]:
         dtype=object,
     )
     layers["pois"] = frame(
-        poi, {"category": poi_cat, "name": get("name"), "source_category": source}, geometry=points
+        poi,
+        {"category": poi_cat, "name": get("name"), "source_category": source, "opening_hours": get("opening_hours")},
+        geometry=points,
     )
     lu_cat = np.array([landuse_category(t) if a else None for t, a in zip(tags, is_area, strict=True)], dtype=object)
     layers["landuse"] = frame(pd.notna(lu_cat), {"category": lu_cat, "access": get("access")})

@@ -1,0 +1,182 @@
+"""Activity support: the land-use mix within walking distance, by day and by night.
+
+Destinations bring people, and people bring natural surveillance (Jacobs 1961). For each place
+the POIs reachable along the walk network within each radius are counted by category, and their
+diversity is summarised by Hill numbers (Jost 2006, Oikos 113:363; Cervero & Kockelman 1997,
+Transportation Research D 2:199), plain and distance-weighted:
+
+.. math:: D_q = \\Big(\\sum_i p_i^q\\Big)^{1/(1-q)}, \\quad D_0 = \\text{richness},\\quad
+          D_1 = e^{H},\\quad D_2 = 1/\\sum_i p_i^2,\\quad H_{norm} = H / \\ln K
+
+with :math:`p_i` the share of category *i* and *K* the size of the category vocabulary
+(:data:`cpted.config.POI_CATEGORIES`). Weighted variants weigh each POI by
+:math:`e^{-\\beta d}` with :math:`\\beta = 4 / r` (a POI at the radius weighs 0.018).
+With no POI within reach every Hill number is 0.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from cpted.config import POI_CATEGORIES, column_name
+from cpted.engines import _paths
+from cpted.engines.network import RADII, Network, chunks, nearest_edge
+
+__all__ = ["hill_numbers", "land_use_mix", "open_at_night", "NIGHT_FROM"]
+
+#: POIs open at any time from this hour to midnight count as night-time activity.
+NIGHT_FROM = 20
+
+
+def hill_numbers(counts: np.ndarray) -> dict[str, np.ndarray]:
+    """Hill numbers D0, D1, D2 and normalised Shannon entropy of category counts (last axis).
+
+    Examples
+    --------
+    >>> h = hill_numbers(np.array([[2.0, 2.0, 0.0], [4.0, 0.0, 0.0], [0.0, 0.0, 0.0]]))
+    >>> h["d0"].tolist(), np.round(h["d1"], 6).tolist(), h["d2"].tolist()
+    ([2.0, 1.0, 0.0], [2.0, 1.0, 0.0], [2.0, 1.0, 0.0])
+    """
+    total = counts.sum(axis=-1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = np.where(total > 0, counts / total, 0.0)
+        plogp = np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0)
+        shannon = -plogp.sum(axis=-1)
+        simpson = (p**2).sum(axis=-1)
+        has = total[..., 0] > 0
+        return {
+            "d0": (counts > 0).sum(axis=-1).astype(float),
+            "d1": np.where(has, np.exp(shannon), 0.0),
+            "d2": np.where(has, 1.0 / np.where(has, simpson, 1.0), 0.0),
+            "entropy": np.where(has, shannon / math.log(len(POI_CATEGORIES)), 0.0),
+        }
+
+
+_WEEK = [dt.datetime(2026, 6, 8) + dt.timedelta(days=d) for d in range(7)]  # a week with no holiday
+_NIGHT_TIMES = [day.replace(hour=h, minute=m) for day in _WEEK for h in range(NIGHT_FROM, 24) for m in (0, 30)]
+
+
+def open_at_night(opening_hours: pd.Series) -> pd.Series:
+    """True for OSM ``opening_hours`` values open at some time from 20:00 to midnight in an
+    ordinary week; False when closed then; NaN when absent or unparsable.
+
+    Uses the maintained ``opening-hours-py`` parser (PyPI).
+
+    Examples
+    --------
+    >>> open_at_night(pd.Series(["Mo-Sa 08:00-22:00", "Mo-Fr 09:00-18:00", None, "bogus"])).tolist()
+    [True, False, nan, nan]
+    """
+    from opening_hours import OpeningHours
+
+    def one(value):
+        if value is None or (isinstance(value, float) and math.isnan(value)) or not str(value).strip():
+            return np.nan
+        try:
+            oh = OpeningHours(str(value))
+            return any(oh.is_open(t) for t in _NIGHT_TIMES)
+        except Exception:  # noqa: BLE001 - the parser raises its own errors for bad syntax
+            return np.nan
+
+    return opening_hours.map(one).astype(object)
+
+
+def land_use_mix(
+    places: gpd.GeoSeries,
+    pois: gpd.GeoDataFrame,
+    streets: gpd.GeoDataFrame,
+    net: Network,
+    *,
+    radii=RADII,
+) -> pd.DataFrame:
+    """POI counts and land-use mix within network radii of each place.
+
+    Places and POIs attach to their nearest street at their true position along it; the
+    distance is the walk along the network plus both attachment offsets.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Aligned to ``places``, for each radius r: ``pois_<r>`` (count), ``mix_d0_<r>``,
+        ``mix_d1_<r>``, ``mix_d2_<r>``, ``mix_entropy_<r>``, the weighted ``mix_w_d1_<r>``,
+        ``mix_w_d2_<r>``, and ``night_pois_<r>`` (POIs open after 20:00; 0 where no POI
+        has opening hours).
+    """
+    radii = np.asarray(sorted(float(r) for r in radii))
+    pxy = np.column_stack([places.x.to_numpy(), places.y.to_numpy()])
+    cats = pd.Categorical(pois["category"], categories=POI_CATEGORIES)
+    night = open_at_night(pois["opening_hours"]) if "opening_hours" in pois else pd.Series(np.nan, index=pois.index)
+    # a second "category" axis slot counts the night POIs
+    codes = np.asarray(cats.codes, dtype=np.int64)
+    counts, weighted = _reach(pxy, pois, codes, len(POI_CATEGORIES), streets, net, radii)
+    night_codes = np.where(night.fillna(False).astype(bool).to_numpy(), 0, -1)
+    night_counts, _ = _reach(pxy, pois[night_codes >= 0], night_codes[night_codes >= 0], 1, streets, net, radii)
+    out = {}
+    plain, wh = hill_numbers(counts), hill_numbers(weighted)
+    for j, r in enumerate(radii):
+        out[column_name("pois", r)] = counts[:, j, :].sum(axis=1)
+        for key in ("d0", "d1", "d2", "entropy"):
+            out[column_name(f"mix_{key}", r)] = plain[key][:, j]
+        out[column_name("mix_w_d1", r)] = wh["d1"][:, j]
+        out[column_name("mix_w_d2", r)] = wh["d2"][:, j]
+        out[column_name("night_pois", r)] = night_counts[:, j, 0]
+    return pd.DataFrame(out, index=places.index)
+
+
+def _reach(pxy, pois, codes, n_cat, streets, net: Network, radii):
+    n = len(pxy)
+    k = len(radii)
+    if n == 0 or len(pois) == 0 or len(streets) == 0:
+        return np.zeros((n, k, n_cat)), np.zeros((n, k, n_cat))
+    p_edge, p_along, p_off = nearest_edge(pxy, streets)
+    txy = np.column_stack([pois.geometry.x.to_numpy(), pois.geometry.y.to_numpy()])
+    t_edge, t_along, t_off = nearest_edge(txy, streets)
+    edge_u, edge_v = net.edges[:, 0].astype(np.int64), net.edges[:, 1].astype(np.int64)
+    edge_len = np.nan_to_num(net.edge_length, nan=np.inf, posinf=np.inf)
+    usable = np.isfinite(edge_len[p_edge])
+    p_edge = np.where(usable, p_edge, -1)
+    # targets seen from each node: through the ends of their edge
+    ends = np.concatenate([edge_u[t_edge], edge_v[t_edge]])
+    extra = np.concatenate([t_along + t_off, edge_len[t_edge] - t_along + t_off])
+    tgt = np.concatenate([np.arange(len(txy)), np.arange(len(txy))])
+    ok = np.isfinite(extra)
+    ends, extra, tgt = ends[ok], extra[ok], tgt[ok]
+    order = np.argsort(ends, kind="stable")
+    node_ptr = np.concatenate([[0], np.cumsum(np.bincount(ends, minlength=net.n))])
+    e_order = np.argsort(t_edge, kind="stable")
+    edge_tptr = np.concatenate([[0], np.cumsum(np.bincount(t_edge, minlength=len(net.edges)))])
+    sources = np.unique(np.concatenate([edge_u[p_edge[usable]], edge_v[p_edge[usable]]]))
+    src_index = np.full(net.n, -1, dtype=np.int64)
+    src_index[sources] = np.arange(len(sources))
+    offsets, nodes, dists = _paths.distances_within(net.indptr, net.nbr, net.length, sources, float(radii[-1]), chunks(len(sources)))
+    return _paths.reach_targets(
+        p_edge.astype(np.int64), p_along, p_off, edge_u, edge_v, edge_len, src_index, offsets, nodes, dists,
+        node_ptr.astype(np.int64), tgt[order].astype(np.int64), extra[order], edge_tptr.astype(np.int64),
+        e_order.astype(np.int64), t_along, t_off, codes.astype(np.int64), n_cat, radii, 4.0 / radii,
+    )
+
+
+def activity(site, net: Network | None, *, radii=RADII, reason: str | None = None) -> dict:
+    """Activity-support measures of a site: land-use mix per cell and site means.
+
+    Returns a dict with ``cells``, ``layers`` (none), ``summary`` and ``reasons``; NaN with
+    ``reason`` when ``net`` is None, and NaN with "no POIs loaded" without a POI layer.
+    """
+    cells = site.grid
+    centres = gpd.GeoSeries(gpd.points_from_xy(cells["x"], cells["y"]), index=cells.index, crs=site.crs)
+    summary = {"pois_800_mean": np.nan, "mix_d1_800_mean": np.nan, "mix_entropy_800_mean": np.nan, "night_pois_800_mean": np.nan}
+    pois = site.layers.get("pois")
+    why = f"activity: {reason}" if net is None else ("activity: no POIs loaded" if pois is None else None)
+    if why:
+        cols = [column_name(c, r) for r in sorted(radii) for c in ("pois", "mix_d0", "mix_d1", "mix_d2", "mix_entropy",
+                                                                   "mix_w_d1", "mix_w_d2", "night_pois")]
+        return {"cells": pd.DataFrame(np.nan, index=cells.index, columns=cols), "layers": {}, "summary": summary, "reasons": [why]}
+    mix = land_use_mix(centres, pois, site.layer("streets"), net, radii=radii)
+    for key in summary:
+        summary[key] = float(mix[key.removesuffix("_mean")].mean())
+    return {"cells": mix, "layers": {}, "summary": summary, "reasons": []}
