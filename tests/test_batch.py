@@ -91,6 +91,27 @@ def test_surveillance_is_nan_without_buildings_and_filled_with_them(nantes_batch
     assert {"openings", "blind_spots"} <= layers
 
 
+NETWORK = ["intersection_density", "link_node_ratio", "dead_end_share", "sinuosity", "through_share_800",
+           "single_escape_share", "pois_800_mean", "mix_d1_800_mean"]
+
+
+def test_access_control_and_activity_where_the_network_covers_the_site(nantes_batch):
+    _, out = nantes_batch
+    s = pd.read_csv(out / "summary.csv").set_index("site_id")
+    covered = [*INSIDE_NANTES, "chateau_reze", "ile_de_nantes"]
+    assert s.loc[covered, NETWORK].notna().all().all()
+    assert s.loc["plaisance_orvault", NETWORK].isna().all()
+    assert "access control: the walk network covers 2% of the site" in s.loc["plaisance_orvault", "notes"]
+    assert "activity: the walk network covers" in s.loc["plaisance_orvault", "notes"]
+    gpkg = out / "dervallieres" / "audit.gpkg"
+    layers = {name for name, _ in pyogrio.list_layers(gpkg)}
+    assert {"segments", "entry_points", "movement_predictors"} <= layers
+    cells = pyogrio.read_dataframe(gpkg, layer="cells", read_geometry=False)
+    for col in ("betweenness_800", "through_share_800", "nach_800", "escape_routes", "mix_d1_800", "pois_400"):
+        assert cells[col].notna().mean() > 0.5, col
+    assert set(cells["escape_routes"].dropna().unique()) <= {0, 1, 2}
+
+
 def test_full_tag_osm_sites(data, samples, tmp_path):
     code = main(["batch", str(samples / "france_osm.toml"), "--out", str(tmp_path), "--quiet", "--data-dir", str(data),
                  "--site", "nantes_graslin", "--site", "le_mans_centre", "--isovists"])

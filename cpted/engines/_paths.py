@@ -64,8 +64,11 @@ def _pop(hk, hv, size):
 
 
 @njit(cache=True)
-def _search(s, indptr, nbr, cost, length, rmax, dcost, dlen, sigma, done, order, hk, hv):
-    """Bounded Dijkstra from s: fills dcost, dlen, sigma; returns the number settled (in ``order``)."""
+def _search(s, indptr, nbr, cost, length, rmax, dcost, dlen, sigma, done, order, hk, hv, terminal):
+    """Bounded Dijkstra from s: fills dcost, dlen, sigma; returns the number settled (in ``order``).
+
+    Nodes flagged ``terminal`` are reached and settled but not expanded (except the source).
+    """
     dcost[s] = 0.0
     dlen[s] = 0.0
     sigma[s] = 1.0
@@ -78,6 +81,8 @@ def _search(s, indptr, nbr, cost, length, rmax, dcost, dlen, sigma, done, order,
         done[v] = True
         order[n_settled] = v
         n_settled += 1
+        if terminal[v] and v != s:
+            continue
         for a in range(indptr[v], indptr[v + 1]):
             w = nbr[a]
             if done[w]:
@@ -99,8 +104,15 @@ def _search(s, indptr, nbr, cost, length, rmax, dcost, dlen, sigma, done, order,
 
 
 @njit(parallel=True, cache=True)
-def centrality(indptr, nbr, cost, length, eid, n_edges, xy, radii, sources, outside, chunks):
+def centrality(indptr, nbr, cost, length, eid, n_edges, xy, radii, sources, outside, chunks,
+               rindptr, rnbr, rcost, reid, terminal, target, group):
     """Radius centralities of ``sources`` on the CSR graph.
+
+    ``rindptr, rnbr, rcost, reid`` give the incoming adjacency (the same arrays for an
+    undirected graph). Only nodes flagged ``target`` count as destinations (reach, depth,
+    pairs of betweenness); nodes flagged ``terminal`` end paths (see :func:`_search`). Nodes of
+    one ``group`` stand for one place (the directed halves of a segment): a node gets no
+    betweenness from pairs that start or end in its own group.
 
     Returns
     -------
@@ -132,12 +144,16 @@ def centrality(indptr, nbr, cost, length, eid, n_edges, xy, radii, sources, outs
         hv = np.empty(m_adj + 1, dtype=np.int64)
         delta = np.zeros((n, k))
         delta_out = np.zeros((n, k))
+        own = np.zeros((n, k))
+        own_out = np.zeros((n, k))
         for si in range(chunks[c], chunks[c + 1]):
             s = sources[si]
-            ns = _search(s, indptr, nbr, cost, length, rmax, dcost, dlen, sigma, done, order, hk, hv)
+            ns = _search(s, indptr, nbr, cost, length, rmax, dcost, dlen, sigma, done, order, hk, hv, terminal)
             src_out = outside[s]
             for t in range(1, ns):
                 w = order[t]
+                if not target[w]:
+                    continue
                 for j in range(k):
                     if dlen[w] <= radii[j]:
                         per_source[si, j, REACH] += 1.0
@@ -151,26 +167,34 @@ def centrality(indptr, nbr, cost, length, eid, n_edges, xy, radii, sources, outs
             # Brandes' accumulation, every radius at once
             for t in range(ns - 1, 0, -1):
                 w = order[t]
-                for a in range(indptr[w], indptr[w + 1]):
-                    v = nbr[a]
-                    if not done[v] or dcost[v] + cost[a] != dcost[w]:
+                w_tgt = 1.0 if target[w] else 0.0
+                for a in range(rindptr[w], rindptr[w + 1]):
+                    v = rnbr[a]
+                    if not done[v] or dcost[v] + rcost[a] != dcost[w]:
+                        continue
+                    if terminal[v] and v != s:
                         continue
                     ratio = sigma[v] / sigma[w]
-                    e = eid[a]
-                    w_out = 1.0 if outside[w] else 0.0
+                    e = reid[a]
+                    w_out = w_tgt if outside[w] else 0.0
                     for j in range(k):
                         if dlen[w] > radii[j]:
                             continue
-                        contrib = ratio * (1.0 + delta[w, j])
+                        contrib = ratio * (w_tgt + delta[w, j])
                         delta[v, j] += contrib
                         edge_btw_c[c, e, j] += contrib
+                        if group[v] == group[w]:  # the pair ends in v's own group
+                            own[v, j] += ratio * w_tgt
                         if src_out:
                             contrib_out = ratio * (w_out + delta_out[w, j])
                             delta_out[v, j] += contrib_out
                             edge_thru_c[c, e, j] += contrib_out
-                for j in range(k):
-                    node_btw_c[c, w, j] += delta[w, j]
-                    node_thru_c[c, w, j] += delta_out[w, j]
+                            if group[v] == group[w]:
+                                own_out[v, j] += ratio * w_out
+                if not terminal[w] and group[w] != group[s]:
+                    for j in range(k):
+                        node_btw_c[c, w, j] += delta[w, j] - own[w, j]
+                        node_thru_c[c, w, j] += delta_out[w, j] - own_out[w, j]
             # reset what this source touched
             for t in range(ns):
                 w = order[t]
@@ -181,6 +205,8 @@ def centrality(indptr, nbr, cost, length, eid, n_edges, xy, radii, sources, outs
                 for j in range(k):
                     delta[w, j] = 0.0
                     delta_out[w, j] = 0.0
+                    own[w, j] = 0.0
+                    own_out[w, j] = 0.0
                 for a in range(indptr[w], indptr[w + 1]):  # neighbours reached but not settled
                     u = nbr[a]
                     dcost[u] = np.inf
@@ -204,6 +230,7 @@ def distances_within(indptr, nbr, length, sources, rmax, chunks):
 
     Returns (offsets, nodes, dists) with the settled nodes of source i at offsets[i]:offsets[i+1].
     """
+    terminal = np.zeros(indptr.shape[0] - 1, dtype=np.bool_)
     n = indptr.shape[0] - 1
     n_chunks = chunks.shape[0] - 1
     m_adj = nbr.shape[0]
@@ -218,7 +245,7 @@ def distances_within(indptr, nbr, length, sources, rmax, chunks):
         hk = np.empty(m_adj + 1)
         hv = np.empty(m_adj + 1, dtype=np.int64)
         for si in range(chunks[c], chunks[c + 1]):
-            ns = _search(sources[si], indptr, nbr, length, length, rmax, dcost, dlen, sigma, done, order, hk, hv)
+            ns = _search(sources[si], indptr, nbr, length, length, rmax, dcost, dlen, sigma, done, order, hk, hv, terminal)
             counts[si] = ns
             for t in range(ns):
                 w = order[t]
@@ -241,7 +268,7 @@ def distances_within(indptr, nbr, length, sources, rmax, chunks):
         hk = np.empty(m_adj + 1)
         hv = np.empty(m_adj + 1, dtype=np.int64)
         for si in range(chunks[c], chunks[c + 1]):
-            ns = _search(sources[si], indptr, nbr, length, length, rmax, dcost, dlen, sigma, done, order, hk, hv)
+            ns = _search(sources[si], indptr, nbr, length, length, rmax, dcost, dlen, sigma, done, order, hk, hv, terminal)
             for t in range(ns):
                 w = order[t]
                 nodes[offsets[si] + t] = w

@@ -171,15 +171,20 @@ def _with_gaps(labels, edges, lengths, keep, xy) -> Network:
     return Network(indptr, nbr, length, ids, np.ascontiguousarray(xy), edges, np.where(keep, lengths, np.nan), np.asarray(labels))
 
 
-def _run(net: Network, cost: np.ndarray, radii, sources, outside) -> tuple:
+def _run(net: Network, cost: np.ndarray, radii, sources, outside, *, reverse=None, terminal=None, target=None,
+         group=None) -> tuple:
     radii = np.asarray(sorted(float(r) if r is not None and math.isfinite(r) else np.inf for r in radii))
     if (radii <= 0).any():
         msg = f"radii must be positive metres, got {list(radii)}"
         raise InputError(msg)
     sources = np.arange(net.n) if sources is None else np.asarray(sources, dtype=np.int64)
     outside = np.zeros(net.n, dtype=np.bool_) if outside is None else np.asarray(outside, dtype=np.bool_)
+    terminal = np.zeros(net.n, dtype=np.bool_) if terminal is None else terminal
+    target = np.ones(net.n, dtype=np.bool_) if target is None else target
+    group = np.arange(net.n, dtype=np.int64) if group is None else group
+    rev = (net.indptr, net.nbr, cost, net.eid) if reverse is None else reverse
     out = _paths.centrality(net.indptr, net.nbr, cost, net.length, net.eid, len(net.edges), net.xy, radii, sources,
-                            outside, chunks(len(sources)))
+                            outside, chunks(len(sources)), *rev, terminal, target, group)
     return radii, sources, out
 
 
@@ -238,61 +243,90 @@ def node_centrality(
     return pd.DataFrame(table, index=pd.Index(net.nodes, name="node"))
 
 
-def _turn_angles(streets: gpd.GeoDataFrame, net: Network) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Segment-graph edges (pairs of street rows sharing a node) and their turn angles (degrees)."""
+def _directed_dual(streets: gpd.GeoDataFrame, net: Network):
+    """The directed segment graph: 2 directed nodes per segment (traversed u->v: i, v->u: m + i)
+    and a hub per segment (2m + i) that starts and ends paths on it.
+
+    Returns (tails, heads, turn cost in units of 90°, metric length, midpoints).
+    """
+    m = len(streets)
     geoms = streets.geometry.values
-    coords = [np.asarray(g.coords) for g in geoms]
-    ends = net.edges  # node positions of each street row
-    incident: dict[int, list[tuple[int, np.ndarray]]] = {}
-    for i, c in enumerate(coords):
-        if not np.isfinite(net.edge_length[i]):
-            continue
-        u, v = ends[i]
-        # direction leaving the node along the segment
-        incident.setdefault(u, []).append((i, c[1] - c[0]))
-        incident.setdefault(v, []).append((i, c[-2] - c[-1]))
-    a, b, ang = [], [], []
+    ok = np.isfinite(net.edge_length)
+    seg_len = np.where(ok, np.nan_to_num(net.edge_length, posinf=0.0), 0.0)
+    incident: dict[int, list[tuple[int, bool, np.ndarray]]] = {}
+    for i in np.flatnonzero(ok):
+        c = np.asarray(geoms[i].coords)
+        u, v = net.edges[i]
+        incident.setdefault(int(u), []).append((int(i), True, c[1] - c[0]))  # leaving u, along u->v
+        incident.setdefault(int(v), []).append((int(i), False, c[-2] - c[-1]))  # leaving v, along v->u
+    tails, heads, cost, length = [], [], [], []
     for items in incident.values():
-        for x in range(len(items)):
-            for y in range(x + 1, len(items)):
-                (i, di), (j, dj) = items[x], items[y]
-                if i == j:
+        for i, i_at_u, di in items:
+            arrive = m + i if i_at_u else i  # arriving at this node along i
+            for j, j_at_u, dj in items:
+                if j == i:
                     continue
-                # arriving along i (opposite of leaving) then leaving along j
+                depart = j if j_at_u else m + j
+                # direction of travel arriving is -di; the turn is the angle between -di and dj
                 cosv = -np.dot(di, dj) / (np.linalg.norm(di) * np.linalg.norm(dj))
-                a.append(i)
-                b.append(j)
-                ang.append(math.degrees(math.acos(max(-1.0, min(1.0, cosv)))))
-    return np.array(a, dtype=np.int64), np.array(b, dtype=np.int64), np.array(ang, dtype=float)
+                tails.append(arrive)
+                heads.append(depart)
+                cost.append(math.degrees(math.acos(max(-1.0, min(1.0, cosv)))) / 90.0)
+                length.append((seg_len[i] + seg_len[j]) / 2.0)
+    hubs = 2 * m + np.flatnonzero(ok)
+    for hub in hubs:
+        i = hub - 2 * m
+        for node in (i, m + i):
+            tails += [hub, node]
+            heads += [node, hub]
+            cost += [0.0, 0.0]
+            length += [0.0, 0.0]
+    mid = shapely.get_coordinates(shapely.line_interpolate_point(geoms, 0.5, normalized=True))
+    return (np.asarray(tails, dtype=np.int64), np.asarray(heads, dtype=np.int64), np.asarray(cost, dtype=float),
+            np.asarray(length, dtype=float), np.vstack([mid, mid, mid]))
+
+
+def _directed_csr(n: int, tails, heads, values: list[np.ndarray]):
+    order = np.lexsort((heads, tails))
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(tails, minlength=n))]).astype(np.int64)
+    return indptr, heads[order].astype(np.int64), [v[order] for v in values], order
 
 
 def segment_centrality(streets: gpd.GeoDataFrame, net: Network, *, radii=RADII, sources=None) -> pd.DataFrame:
-    """Angular segment analysis (depthmapX's conventions) on the segment graph of a streets layer.
+    """Angular segment analysis (depthmapX's conventions) on the directed segment graph.
 
-    Segments are nodes; two are linked where they share an end, with cost = turn angle / 90°
-    (0 straight on, 2 for a U-turn) and length = half of each segment. A segment counts within
-    radius r when the metric length of its least-angle path is ≤ r.
+    A walker on a segment leaves it by the end it walks towards; turning onto the next segment
+    costs the turn angle / 90° (0 straight on, 2 for a U-turn). The metric length of a path is
+    measured between segment midpoints, and a segment counts within radius r when the length
+    of its least-angle path is ≤ r.
 
-    Returns per street row: ``angular_reach_<r>`` (NC), ``angular_depth_<r>`` (TD),
-    ``angular_choice_<r>`` (CH, pairs once), ``nach_<r>`` and ``nain_<r>``.
-    Source: Hillier, Yang & Turner (2012), Normalising least angle choice in Depthmap, JOSS 3(2).
+    Returns per street row: ``angular_reach_<r>`` (NC, the segment itself included),
+    ``angular_depth_<r>`` (TD), ``angular_choice_<r>`` (CH, pairs once), ``nach_<r>`` and
+    ``nain_<r>``. Source: Hillier, Yang & Turner (2012), Normalising least angle choice in
+    Depthmap, JOSS 3(2); Turner (2007), From axial to road-centre lines, EPB 34(3).
     """
-    a, b, angle = _turn_angles(streets, net)
-    seg_len = np.nan_to_num(net.edge_length, nan=0.0, posinf=0.0)
     m = len(streets)
-    edges = np.column_stack([a, b]) if len(a) else np.zeros((0, 2), dtype=np.int64)
-    indptr, nbr, cost, eid = _csr(m, edges, angle / 90.0)
-    _, _, length, _ = _csr(m, edges, (seg_len[a] + seg_len[b]) / 2.0 if len(a) else np.zeros(0))
-    mid = shapely.get_coordinates(shapely.line_interpolate_point(streets.geometry.values, 0.5, normalized=True))
-    dual = Network(indptr, nbr, length, eid, mid, edges, np.zeros(len(edges)), np.arange(m))
-    radii, sources, (per, node_btw, _, _, _) = _run(dual, cost, radii, sources, None)
+    tails, heads, cost, length, xy = _directed_dual(streets, net)
+    n = 3 * m
+    indptr, nbr, (cost_f, len_f), _ = _directed_csr(n, tails, heads, [cost, length])
+    rindptr, rnbr, (cost_r,), _ = _directed_csr(n, heads, tails, [cost])
+    eid = np.arange(len(nbr), dtype=np.int64)
+    dual = Network(indptr, nbr, len_f, eid, xy, np.zeros((len(nbr), 2), dtype=np.int64), np.zeros(len(nbr)), np.arange(n))
+    terminal = np.zeros(n, dtype=np.bool_)
+    terminal[2 * m:] = True
+    ok = np.isfinite(net.edge_length)
+    hubs = 2 * m + (np.flatnonzero(ok) if sources is None else np.asarray(sources))
+    radii, hubs, (per, node_btw, _, _, _) = _run(dual, cost_f, radii, hubs, None, reverse=(rindptr, rnbr, cost_r, eid),
+                                                 terminal=terminal, target=terminal.copy(), group=np.tile(np.arange(m), 3))
     table = {}
+    rows = hubs - 2 * m
     for j, r in enumerate(radii):
         nc = np.full(m, np.nan)
         td = np.full(m, np.nan)
-        nc[sources] = per[:, j, _paths.REACH] + 1.0  # depthmapX counts the segment itself
-        td[sources] = per[:, j, _paths.COST_SUM]
-        ch = node_btw[:, j] / 2.0
+        nc[rows] = per[:, j, _paths.REACH] + 1.0  # depthmapX counts the segment itself
+        td[rows] = per[:, j, _paths.COST_SUM]
+        ch = (node_btw[:m, j] + node_btw[m : 2 * m, j]) / 2.0
+        ch = np.where(ok, ch, np.nan)
         table[column_name("angular_reach", r)] = nc
         table[column_name("angular_depth", r)] = td
         table[column_name("angular_choice", r)] = ch

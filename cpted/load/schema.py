@@ -205,7 +205,7 @@ def _coerce(values: pd.Series, dtype: str, label: str, col: str) -> pd.Series:
         if dtype == "float":
             return pd.to_numeric(values, errors="raise").astype("float64")
         if dtype == "bool":
-            return values.fillna(False).astype(bool)
+            return values.map(lambda v: bool(v) if pd.notna(v) else False).astype(bool)
         if dtype == "datetime":
             return pd.to_datetime(values, errors="raise")
     except (ValueError, TypeError) as exc:

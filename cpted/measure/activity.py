@@ -114,7 +114,7 @@ def land_use_mix(
     # a second "category" axis slot counts the night POIs
     codes = np.asarray(cats.codes, dtype=np.int64)
     counts, weighted = _reach(pxy, pois, codes, len(POI_CATEGORIES), streets, net, radii)
-    night_codes = np.where(night.fillna(False).astype(bool).to_numpy(), 0, -1)
+    night_codes = np.where(night.map(lambda v: v is True).to_numpy(dtype=bool), 0, -1)
     night_counts, _ = _reach(pxy, pois[night_codes >= 0], night_codes[night_codes >= 0], 1, streets, net, radii)
     out = {}
     plain, wh = hill_numbers(counts), hill_numbers(weighted)

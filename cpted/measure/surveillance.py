@@ -135,7 +135,7 @@ def openings(
     facade = np.ones(len(a), dtype=bool)
     facade[hit] = False
     if "blank" in buildings.columns:  # blank façades, where known, give no window
-        blank = buildings["blank"].fillna(False).astype(bool).to_numpy()
+        blank = buildings["blank"].map(lambda v: bool(v) if pd.notna(v) else False).to_numpy(dtype=bool)
         facade &= ~blank[edge_building]
     n_win = np.where(facade, np.floor(length / window_spacing + 1e-9), 0).astype(np.int64)  # robust to rounding
     edge = np.repeat(np.arange(len(a)), n_win)
