@@ -47,6 +47,13 @@ def test_graphml_undirected_edges_match_osmnx(small_graphml):
 def test_graphml_bz2_whole_commune(data):
     streets = read_graphml(data / "nantes/streets/walk_nantes_commune.graphml.bz2")
     assert len(streets) == 27168  # osmnx.convert.to_undirected gives 27,168 edges
+    # every edge's geometry runs from its u node to its v node
+    starts = shapely.get_coordinates(shapely.get_point(streets.geometry.values, 0))
+    ends = shapely.get_coordinates(shapely.get_point(streets.geometry.values, -1))
+    position = {}
+    for node, xy in zip(np.concatenate([streets["u"], streets["v"]]), np.concatenate([starts, ends]), strict=True):
+        position.setdefault(node, xy)
+        assert np.allclose(position[node], xy), node
     assert streets.crs.to_epsg() == 4326
     assert set(streets["walk_kind"]) <= {"street", "footway", "pedestrian", "path", "steps", "service", "track", "cycleway", "other"}
 

@@ -224,66 +224,6 @@ def centrality(indptr, nbr, cost, length, eid, n_edges, xy, radii, sources, outs
     return per_source, node_btw, edge_btw, node_thru, edge_thru
 
 
-@njit(parallel=True, cache=True)
-def distances_within(indptr, nbr, length, sources, rmax, chunks):
-    """Metric distances from each source to every node within ``rmax``, as CSR rows.
-
-    Returns (offsets, nodes, dists) with the settled nodes of source i at offsets[i]:offsets[i+1].
-    """
-    terminal = np.zeros(indptr.shape[0] - 1, dtype=np.bool_)
-    n = indptr.shape[0] - 1
-    n_chunks = chunks.shape[0] - 1
-    m_adj = nbr.shape[0]
-    counts = np.zeros(sources.shape[0], dtype=np.int64)
-    # first pass: how many nodes each source reaches
-    for c in prange(n_chunks):
-        dcost = np.full(n, np.inf)
-        dlen = np.full(n, np.inf)
-        sigma = np.zeros(n)
-        done = np.zeros(n, dtype=np.bool_)
-        order = np.empty(n, dtype=np.int64)
-        hk = np.empty(m_adj + 1)
-        hv = np.empty(m_adj + 1, dtype=np.int64)
-        for si in range(chunks[c], chunks[c + 1]):
-            ns = _search(sources[si], indptr, nbr, length, length, rmax, dcost, dlen, sigma, done, order, hk, hv, terminal)
-            counts[si] = ns
-            for t in range(ns):
-                w = order[t]
-                done[w] = False
-                for a in range(indptr[w], indptr[w + 1]):
-                    dcost[nbr[a]] = np.inf
-                    dlen[nbr[a]] = np.inf
-                dcost[w] = np.inf
-                dlen[w] = np.inf
-    offsets = np.zeros(sources.shape[0] + 1, dtype=np.int64)
-    offsets[1:] = np.cumsum(counts)
-    nodes = np.empty(offsets[-1], dtype=np.int64)
-    dists = np.empty(offsets[-1])
-    for c in prange(n_chunks):
-        dcost = np.full(n, np.inf)
-        dlen = np.full(n, np.inf)
-        sigma = np.zeros(n)
-        done = np.zeros(n, dtype=np.bool_)
-        order = np.empty(n, dtype=np.int64)
-        hk = np.empty(m_adj + 1)
-        hv = np.empty(m_adj + 1, dtype=np.int64)
-        for si in range(chunks[c], chunks[c + 1]):
-            ns = _search(sources[si], indptr, nbr, length, length, rmax, dcost, dlen, sigma, done, order, hk, hv, terminal)
-            for t in range(ns):
-                w = order[t]
-                nodes[offsets[si] + t] = w
-                dists[offsets[si] + t] = dlen[w]
-            for t in range(ns):
-                w = order[t]
-                done[w] = False
-                for a in range(indptr[w], indptr[w + 1]):
-                    dcost[nbr[a]] = np.inf
-                    dlen[nbr[a]] = np.inf
-                dcost[w] = np.inf
-                dlen[w] = np.inf
-    return offsets, nodes, dists
-
-
 @njit(cache=True)
 def detour(indptr, nbr, length, eid, u, v, skip_edge, limit):
     """Shortest u-v distance avoiding edge ``skip_edge``, or inf if above ``limit``."""
@@ -312,17 +252,87 @@ def detour(indptr, nbr, length, eid, u, v, skip_edge, limit):
     return np.inf
 
 
+@njit(cache=True)
+def _search_from_edge(a, da, b, db, indptr, nbr, length, rmax, dist, done, order, hk, hv):
+    """Dijkstra from a point on an edge: its two ends start at distances da and db."""
+    size = 0
+    if da <= rmax:
+        dist[a] = da
+        size = _push(hk, hv, size, da, a)
+    if db <= rmax and db < dist[b]:
+        dist[b] = db
+        size = _push(hk, hv, size, db, b)
+    n_settled = 0
+    while size > 0:
+        key, v, size = _pop(hk, hv, size)
+        if done[v] or key > dist[v]:
+            continue
+        done[v] = True
+        order[n_settled] = v
+        n_settled += 1
+        for e in range(indptr[v], indptr[v + 1]):
+            w = nbr[e]
+            alt = key + length[e]
+            if alt <= rmax and alt < dist[w]:
+                dist[w] = alt
+                size = _push(hk, hv, size, alt, w)
+    return n_settled
+
+
+@njit(parallel=True, cache=True)
+def target_distances(indptr, nbr, length, tgt_a, tgt_da, tgt_b, tgt_db, rmax, chunks):
+    """Network distances from every target (a point on an edge) to the nodes within ``rmax``.
+
+    Returns (offsets, nodes, dists): the nodes reached from target i and their distances at
+    offsets[i]:offsets[i+1].
+    """
+    n = indptr.shape[0] - 1
+    n_tgt = tgt_a.shape[0]
+    n_chunks = chunks.shape[0] - 1
+    counts = np.zeros(n_tgt, dtype=np.int64)
+    offsets = np.zeros(n_tgt + 1, dtype=np.int64)
+    for phase in range(2):
+        if phase == 1:
+            offsets[1:] = np.cumsum(counts)
+        nodes = np.empty(offsets[-1] if phase == 1 else 0, dtype=np.int64)
+        dists = np.empty(offsets[-1] if phase == 1 else 0)
+        for c in prange(n_chunks):
+            dist = np.full(n, np.inf)
+            done = np.zeros(n, dtype=np.bool_)
+            order = np.empty(n, dtype=np.int64)
+            hk = np.empty(nbr.shape[0] + 2)
+            hv = np.empty(nbr.shape[0] + 2, dtype=np.int64)
+            for i in range(chunks[c], chunks[c + 1]):
+                ns = _search_from_edge(tgt_a[i], tgt_da[i], tgt_b[i], tgt_db[i], indptr, nbr, length, rmax, dist, done, order, hk, hv)
+                if phase == 0:
+                    counts[i] = ns
+                else:
+                    for t in range(ns):
+                        nodes[offsets[i] + t] = order[t]
+                        dists[offsets[i] + t] = dist[order[t]]
+                for t in range(ns):
+                    w = order[t]
+                    done[w] = False
+                    for e in range(indptr[w], indptr[w + 1]):
+                        dist[nbr[e]] = np.inf
+                    dist[w] = np.inf
+                dist[tgt_a[i]] = np.inf
+                dist[tgt_b[i]] = np.inf
+        if phase == 1:
+            return offsets, nodes, dists
+    return offsets, np.empty(0, dtype=np.int64), np.empty(0)
+
+
 @njit(parallel=True, cache=True)
 def reach_targets(place_edge, place_along, place_offset, edge_u, edge_v, edge_len,
-                  src_index, d_offsets, d_nodes, d_dists,
-                  node_ptr, node_tgt, node_extra, edge_tptr, edge_tgt, tgt_along, tgt_offset,
+                  node_ptr, node_tgt, node_dist, edge_tptr, edge_tgt, tgt_along, tgt_offset,
                   tgt_cat, n_cat, radii, betas):
     """Targets (POIs) reachable from places along the network, counted by category and radius.
 
     Places and targets sit on edges at their true position (``along`` from the edge's first
-    node, ``offset`` from the edge). A place reaches a target through either end of its edge
-    and the network distances from that end (``d_*`` rows, one per source node, found by
-    ``src_index``), or directly along their shared edge.
+    node, ``offset`` from the edge). A place reaches a target through either end of its edge,
+    whose distances to the targets are listed per node (``node_*``, from
+    :func:`target_distances`), or directly along a shared edge.
 
     Returns (counts, weighted): (n_places, n_radii, n_cat) plain counts and counts weighted by
     exp(-beta_r d).
@@ -347,22 +357,16 @@ def reach_targets(place_edge, place_along, place_offset, edge_u, edge_v, edge_le
             for side in range(2):
                 node = edge_u[e] if side == 0 else edge_v[e]
                 base = base_off + (place_along[p] if side == 0 else edge_len[e] - place_along[p])
-                row = src_index[node]
-                if row < 0 or base > rmax:
+                if base > rmax:
                     continue
-                for q in range(d_offsets[row], d_offsets[row + 1]):
-                    w = d_nodes[q]
-                    dw = base + d_dists[q]
-                    if dw > rmax:
-                        continue
-                    for t in range(node_ptr[w], node_ptr[w + 1]):
-                        g = node_tgt[t]
-                        d = dw + node_extra[t]
-                        if d < best[g]:
-                            if best[g] == np.inf:
-                                touched[m] = g
-                                m += 1
-                            best[g] = d
+                for q in range(node_ptr[node], node_ptr[node + 1]):
+                    g = node_tgt[q]
+                    d = base + node_dist[q]
+                    if d < best[g]:
+                        if best[g] == np.inf:
+                            touched[m] = g
+                            m += 1
+                        best[g] = d
             for t in range(edge_tptr[e], edge_tptr[e + 1]):  # along the shared edge
                 g = edge_tgt[t]
                 d = base_off + abs(tgt_along[g] - place_along[p]) + tgt_offset[g]

@@ -90,6 +90,9 @@ def edges_to_streets(edges: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     ...     geometry=[LineString([(0, 0), (1, 0)]), LineString([(1, 0), (0, 0)])], crs=2154)
     >>> edges_to_streets(e)[["u", "v", "walk_kind"]].values.tolist()
     [[1, 2, 'footway']]
+    >>> s = edges_to_streets(e)  # the geometry runs from u to v
+    >>> list(s.geometry.iloc[0].coords)[0]
+    (0.0, 0.0)
     """
     e = edges.copy()
     lo = np.minimum(e["u"].to_numpy(), e["v"].to_numpy())
@@ -102,7 +105,7 @@ def edges_to_streets(edges: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     else:
         length = pd.Series(shapely.length(e.geometry.values), index=e.index).round(9)
     keep = ~pd.DataFrame({"lo": lo, "hi": hi, "osmid": osmid, "len": length}).duplicated().to_numpy()
-    e, lo, hi = e.loc[keep], lo[keep], hi[keep]
+    e = e.loc[keep]  # u -> v as osmnx has it: the geometry runs from u to v
     col = lambda name: e[name] if name in e.columns else pd.Series(None, index=e.index)  # noqa: E731
     highway = col("highway").map(_first)
     flag = lambda name: col(name).map(  # noqa: E731
@@ -116,8 +119,8 @@ def edges_to_streets(edges: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
             "access": col("access").map(_first).to_numpy(dtype=object),
             "tunnel": flag("tunnel").to_numpy(dtype=bool),
             "bridge": flag("bridge").to_numpy(dtype=bool),
-            "u": lo,
-            "v": hi,
+            "u": e["u"].to_numpy(),
+            "v": e["v"].to_numpy(),
             "osmid": osmid.loc[e.index].to_numpy(dtype=object),
         },
         geometry=e.geometry.values,

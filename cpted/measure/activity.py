@@ -138,26 +138,25 @@ def _reach(pxy, pois, codes, n_cat, streets, net: Network, radii):
     t_edge, t_along, t_off = nearest_edge(txy, streets)
     edge_u, edge_v = net.edges[:, 0].astype(np.int64), net.edges[:, 1].astype(np.int64)
     edge_len = np.nan_to_num(net.edge_length, nan=np.inf, posinf=np.inf)
-    usable = np.isfinite(edge_len[p_edge])
-    p_edge = np.where(usable, p_edge, -1)
-    # targets seen from each node: through the ends of their edge
-    ends = np.concatenate([edge_u[t_edge], edge_v[t_edge]])
-    extra = np.concatenate([t_along + t_off, edge_len[t_edge] - t_along + t_off])
-    tgt = np.concatenate([np.arange(len(txy)), np.arange(len(txy))])
-    ok = np.isfinite(extra)
-    ends, extra, tgt = ends[ok], extra[ok], tgt[ok]
-    order = np.argsort(ends, kind="stable")
-    node_ptr = np.concatenate([[0], np.cumsum(np.bincount(ends, minlength=net.n))])
-    e_order = np.argsort(t_edge, kind="stable")
-    edge_tptr = np.concatenate([[0], np.cumsum(np.bincount(t_edge, minlength=len(net.edges)))])
-    sources = np.unique(np.concatenate([edge_u[p_edge[usable]], edge_v[p_edge[usable]]]))
-    src_index = np.full(net.n, -1, dtype=np.int64)
-    src_index[sources] = np.arange(len(sources))
-    offsets, nodes, dists = _paths.distances_within(net.indptr, net.nbr, net.length, sources, float(radii[-1]), chunks(len(sources)))
+    p_edge = np.where(np.isfinite(edge_len[p_edge]), p_edge, -1)
+    t_ok = np.isfinite(edge_len[t_edge])
+    # distances from each POI (a point on its edge) to the nodes within the largest radius
+    rmax = float(radii[-1])
+    tgt_chunks = chunks(len(txy))
+    offsets, nodes, dists = _paths.target_distances(
+        net.indptr, net.nbr, net.length, edge_u[t_edge], np.where(t_ok, t_along + t_off, np.inf),
+        edge_v[t_edge], np.where(t_ok, edge_len[t_edge] - t_along + t_off, np.inf), rmax, tgt_chunks,
+    )
+    owner = np.repeat(np.arange(len(txy)), np.diff(offsets))
+    order = np.argsort(nodes, kind="stable")
+    node_ptr = np.concatenate([[0], np.cumsum(np.bincount(nodes, minlength=net.n))]).astype(np.int64)
+    t_edge_ok = np.where(t_ok, t_edge, len(net.edges))  # unusable POIs sit on no edge
+    e_order = np.argsort(t_edge_ok, kind="stable")
+    edge_tptr = np.concatenate([[0], np.cumsum(np.bincount(t_edge_ok, minlength=len(net.edges) + 1))[:-1]]).astype(np.int64)
     return _paths.reach_targets(
-        p_edge.astype(np.int64), p_along, p_off, edge_u, edge_v, edge_len, src_index, offsets, nodes, dists,
-        node_ptr.astype(np.int64), tgt[order].astype(np.int64), extra[order], edge_tptr.astype(np.int64),
-        e_order.astype(np.int64), t_along, t_off, codes.astype(np.int64), n_cat, radii, 4.0 / radii,
+        p_edge.astype(np.int64), p_along, p_off, edge_u, edge_v, edge_len,
+        node_ptr, owner[order].astype(np.int64), dists[order], edge_tptr, e_order.astype(np.int64),
+        t_along, t_off, codes.astype(np.int64), n_cat, radii, 4.0 / radii,
     )
 
 

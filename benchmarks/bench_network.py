@@ -1,0 +1,182 @@
+"""Benchmark: radius centralities and land-use mix of cpted against cityseer, igraph and networkx.
+
+Run on demand (not part of the tests):
+
+    python benchmarks/bench_network.py [--skip-networkx]
+
+Graphs: the real Nantes commune walk graph (OSMnx GraphML in ../shared/data, Lambert-93) and a
+site subgraph (Dervallières + 400 m). Metrics: harmonic closeness and betweenness at 400, 800 and
+1200 m for every node; land-use mix (Hill numbers) of the Nantes Métropole facilities within
+the same radii. Every tool gets the same graph; the script prints wall time, cpted's speed-up
+and how far each tool's betweenness is from the exact value.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import logging
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import shapely
+
+from cpted.engines.network import network_from_streets, node_centrality
+from cpted.load.graph import read_graphml
+from cpted.load.layers import read_layer
+from cpted.measure.activity import land_use_mix
+from cpted.prepare.network import node_streets, walk_graph
+
+DATA = Path(os.environ.get("CPTED_DATA_DIR") or Path(__file__).resolve().parents[2] / "shared" / "data")
+RADII = [400, 800, 1200]
+
+
+def graphs():
+    streets = node_streets(read_graphml(DATA / "nantes/streets/walk_nantes_commune.graphml.bz2").to_crs(2154))
+    centre = gpd.GeoSeries([shapely.Point(-1.5965, 47.2232)], crs=4326).to_crs(2154).iloc[0]
+    site = streets[streets.intersects(centre.buffer(900))]
+    out = {}
+    for name, s in (("Nantes commune", streets), ("site (Dervallières + 400 m)", node_streets(site.reset_index(drop=True)))):
+        g = nx.Graph(crs="EPSG:2154")
+        for u, v, d in walk_graph(s).edges(data=True):
+            if u != v and d["length"] > 0:
+                if not g.has_edge(u, v) or d["length"] < g[u][v]["length"]:
+                    g.add_edge(u, v, length=d["length"], geom=d["geometry"])
+        for n, d in walk_graph(s).nodes(data=True):
+            if n in g:
+                g.nodes[n]["x"], g.nodes[n]["y"] = d["x"], d["y"]
+        out[name] = (g, s)
+    return out
+
+
+def timed(fn):
+    t = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - t, out
+
+
+def run_cpted(g, threads):
+    import numba
+
+    numba.set_num_threads(threads)
+    return timed(lambda: node_centrality(g, radii=RADII))
+
+
+def run_igraph(g):
+    import igraph as ig
+
+    nodes = list(g.nodes)
+    index = {n: i for i, n in enumerate(nodes)}
+    h = ig.Graph(n=len(nodes), edges=[(index[u], index[v]) for u, v in g.edges])
+    h.es["length"] = [d["length"] for *_, d in g.edges(data=True)]
+
+    def go():
+        out = {}
+        for r in RADII:
+            out[f"harmonic_{r}"] = np.array(h.harmonic_centrality(cutoff=r, weights="length", normalized=False)) * (len(nodes) - 1)
+            out[f"betweenness_{r}"] = np.array(h.betweenness(cutoff=r, weights="length"))
+        return out
+
+    return timed(go)
+
+
+def run_cityseer(g):
+    from cityseer.metrics import networks
+    from cityseer.tools import io
+
+    mg = nx.relabel_nodes(nx.MultiGraph(g), {n: str(n) for n in g})  # cityseer wants string keys
+    mg.graph["crs"] = "EPSG:2154"
+    nodes_gdf, _, structure = io.network_structure_from_nx(mg)
+    t, res = timed(lambda: networks.node_centrality_shortest(structure, nodes_gdf, distances=RADII, compute_closeness=True, compute_betweenness=True))
+    return t, res, nodes_gdf
+
+
+def run_networkx(g):
+    def go():
+        out = {}
+        for r in RADII:
+            out[f"harmonic_{r}"] = {n: sum(1 / d for t, d in nx.single_source_dijkstra_path_length(g, n, cutoff=r, weight="length").items() if t != n) for n in g}
+        out["betweenness_inf"] = nx.betweenness_centrality(g, normalized=False, weight="length")
+        return out
+
+    return timed(go)
+
+
+def run_mix(g, streets, pois):
+    net = network_from_streets(streets)
+    places = gpd.GeoSeries(gpd.points_from_xy([d["x"] for _, d in g.nodes(data=True)], [d["y"] for _, d in g.nodes(data=True)]), crs=2154)
+    land_use_mix(places.iloc[:10], pois, streets, net, radii=RADII)  # compile
+    return timed(lambda: land_use_mix(places, pois, streets, net, radii=RADII))
+
+
+def run_cityseer_mix(g, pois):
+    from cityseer.metrics import layers
+    from cityseer.tools import io
+
+    mg = nx.relabel_nodes(nx.MultiGraph(g), {n: str(n) for n in g})
+    mg.graph["crs"] = "EPSG:2154"
+    nodes_gdf, _, structure = io.network_structure_from_nx(mg)
+    data = pois[["category", "geometry"]].reset_index(drop=True)
+    data["uid"] = data.index.astype(str)
+    return timed(lambda: layers.compute_mixed_uses(data, "category", nodes_gdf, structure, distances=RADII, compute_hill=True, data_id_col="uid"))
+
+
+def main() -> int:
+    logging.getLogger("cityseer").setLevel(logging.WARNING)
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--skip-networkx", action="store_true", help="networkx takes minutes even on the site graph")
+    args = ap.parse_args()
+    if not DATA.is_dir():
+        print(f"data not found at {DATA}; set CPTED_DATA_DIR", file=sys.stderr)
+        return 1
+    pois, _ = read_layer(DATA / "nantes/equipements_2014.gpkg", "pois")
+    pois = pois.to_crs(2154)
+    cores = os.cpu_count() or 1
+    for name, (g, streets) in graphs().items():
+        print(f"\n== {name}: {g.number_of_nodes()} nodes, {g.number_of_edges()} edges; radii {RADII} m; {cores} cores")
+        node_centrality(g.subgraph(list(g)[:50]).copy(), radii=RADII)  # compile outside the timing
+        t1, ours = run_cpted(g, 1)
+        tn, _ = run_cpted(g, cores)
+        rows = [("cpted, 1 thread", t1, 0.0), (f"cpted, {cores} threads", tn, 0.0)]
+        try:
+            t, ig_res = run_igraph(g)
+            err = max(np.max(np.abs(ig_res[f"betweenness_{r}"] - ours[f"betweenness_{r}"].to_numpy()) / np.maximum(ours[f"betweenness_{r}"].to_numpy(), 1)) for r in RADII)
+            rows.append(("igraph (cutoff), 1 thread", t, err))
+        except ImportError as exc:
+            print(f"igraph skipped: {exc}")
+        try:
+            t, cs, nodes_gdf = run_cityseer(g)
+            order = [ours.index.get_loc(int(n)) for n in nodes_gdf.index]
+            err = 0.0
+            for r in RADII:
+                col = next(c for c in cs.columns if c.startswith("cc_betweenness") and c.endswith(f"_{r}"))
+                mine = ours[f"betweenness_{r}"].to_numpy()[order]
+                err = max(err, float(np.max(np.abs(cs[col].to_numpy() - mine) / np.maximum(mine, 1))))
+            rows.append((f"cityseer, {cores} threads", t, err))
+        except ImportError as exc:
+            print(f"cityseer skipped: {exc}")
+        if not args.skip_networkx and g.number_of_nodes() < 5000:
+            t, _ = run_networkx(g)
+            rows.append(("networkx (global betweenness)", t, float("nan")))
+        print(f"{'tool':<34}{'seconds':>9}{'cpted speed-up (same threads)':>31}{'max betweenness error':>24}")
+        for tool, t, err in rows:
+            same = tn if (str(cores) in tool and "cpted" not in tool) else t1
+            print(f"{tool:<34}{t:>9.2f}{t / same:>30.1f}x{err:>24.2e}")
+        t_mix, _ = run_mix(g, streets, pois)
+        line = f"land-use mix of {len(pois)} facilities at every node: cpted {t_mix:.2f} s"
+        try:
+            t_cs, _ = run_cityseer_mix(g, pois)
+            line += f", cityseer {t_cs:.2f} s ({t_cs / t_mix:.1f}x)"
+        except ImportError:
+            pass
+        print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
