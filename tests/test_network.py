@@ -193,7 +193,8 @@ def test_land_use_mix_equals_a_direct_count():
     pois = gpd.GeoDataFrame({"category": ["shop", "shop", "education", "park"],
                              "opening_hours": ["Mo-Su 10:00-23:00", None, "Mo-Fr 08:00-17:00", None]},
                             geometry=[Point(150, 5), Point(250, 203), Point(10, 290), Point(295, 296)], crs=2154)
-    mix = land_use_mix(gpd.GeoSeries([Point(50, 2)], crs=2154), pois, streets, net, radii=[150, 400, 800])
+    mix = land_use_mix(gpd.GeoSeries([Point(50, 2)], crs=2154), pois, streets, net, radii=[150, 400, 800], by_category=True)
+    assert mix.loc[0, ["pois_shop_800", "pois_education_800", "pois_park_800", "pois_health_800"]].tolist() == [2, 1, 1, 0]
     # walks: shop 2+50+50+5 = 107; education 2+50+290+10 = 352; shop 2+50+200+150+3 = 405; park 2+250+295+4 = 551
     assert mix.loc[0, ["pois_150", "pois_400", "pois_800"]].tolist() == [1, 2, 4]
     assert mix.loc[0, "mix_d0_400"] == 2 and mix.loc[0, "mix_d1_400"] == pytest.approx(2.0)

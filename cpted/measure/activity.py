@@ -93,6 +93,7 @@ def land_use_mix(
     net: Network,
     *,
     radii=RADII,
+    by_category: bool = False,
 ) -> pd.DataFrame:
     """POI counts and land-use mix within network radii of each place.
 
@@ -105,7 +106,8 @@ def land_use_mix(
         Aligned to ``places``, for each radius r: ``pois_<r>`` (count), ``mix_d0_<r>``,
         ``mix_d1_<r>``, ``mix_d2_<r>``, ``mix_entropy_<r>``, the weighted ``mix_w_d1_<r>``,
         ``mix_w_d2_<r>``, and ``night_pois_<r>`` (POIs open after 20:00; 0 where no POI
-        has opening hours).
+        has opening hours). With ``by_category``, also ``pois_<category>_<r>`` for every
+        category of :data:`cpted.config.POI_CATEGORIES`.
     """
     radii = np.asarray(sorted(float(r) for r in radii))
     pxy = np.column_stack([places.x.to_numpy(), places.y.to_numpy()])
@@ -125,6 +127,9 @@ def land_use_mix(
         out[column_name("mix_w_d1", r)] = wh["d1"][:, j]
         out[column_name("mix_w_d2", r)] = wh["d2"][:, j]
         out[column_name("night_pois", r)] = night_counts[:, j, 0]
+        if by_category:
+            for c, name in enumerate(POI_CATEGORIES):
+                out[column_name(f"pois_{name}", r)] = counts[:, j, c]
     return pd.DataFrame(out, index=places.index)
 
 
