@@ -33,7 +33,9 @@ from cpted.load.vector import read_vector
 from cpted.engines.network import nearest_edge, network_from_streets, street_centrality
 from cpted.measure.access_control import access_control
 from cpted.measure.activity import activity
+from cpted.measure.maintenance import maintenance
 from cpted.measure.surveillance import surveillance
+from cpted.measure.territoriality import territoriality
 from cpted.prepare.completeness import completeness
 from cpted.prepare.crs import choose_crs, to_crs
 from cpted.prepare.site import Site
@@ -253,7 +255,8 @@ def audit(site: Site, *, isovist_polygons: bool = False) -> AuditResult:
     Returns the ``site`` layer (boundary with the site-level values), the ``cells`` grid with
     the per-place measures, the ``streets`` of the site and its context ring (``in_site`` flags
     the site's own), and each principle's own layers (``openings``, ``blind_spots``, ``lamps``,
-    ``segments``, ``entry_points``, ``movement_predictors``). ``isovist_polygons`` adds the
+    ``segments``, ``entry_points``, ``movement_predictors``, ``boundaries``, ``ambiguous_space``,
+    ``reports``, ``vegetation_obstruction``). ``isovist_polygons`` adds the
     ``isovists`` layer (one polygon per cell: large). A principle whose inputs are missing gets
     NaN values and its reason in ``notes``.
     """
@@ -263,6 +266,8 @@ def audit(site: Site, *, isovist_polygons: bool = False) -> AuditResult:
         surveillance(site, isovist_polygons=isovist_polygons),
         access_control(site, net, segments, circuity, nearest, reason=why),
         activity(site, net, reason=why),
+        territoriality(site, net),
+        maintenance(site),
     ]
     facts["notes"] = "; ".join(n for n in [facts["notes"], *(r for p in parts for r in p["reasons"])] if n)
     summary: dict[str, object] = {

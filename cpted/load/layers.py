@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -181,6 +182,15 @@ def _categories(gdf, kind, name, options) -> tuple[gpd.GeoDataFrame, str]:
         raise MissingColumnsError(msg)
     values = pd.Series(values, index=gdf.index)
     bad = sorted(set(values.dropna()) - set(vocabulary))
+    if bad and kind == "reports":  # observations are kept: unknown categories become "other"
+        unknown = values.isin(bad)
+        warnings.warn(
+            f"layer {name!r}: {int(unknown.sum())} reports with categories outside the vocabulary "
+            f"({', '.join(map(str, bad[:8]))}) were mapped to 'other'; map them with category_map",
+            stacklevel=3,
+        )
+        values = values.where(~unknown, "other")
+        bad = []
     if bad:
         msg = (
             f"layer {name!r} ({kind}) has categories outside the vocabulary: {bad[:8]}; map them "

@@ -253,6 +253,21 @@ def walk_kind(highway) -> str:
     return "other"
 
 
+def _derelict(tags: dict) -> bool:
+    """Vacant or derelict: building=ruins, abandoned/disused flags or keys, brownfield land.
+
+    Examples
+    --------
+    >>> _derelict({"building": "ruins"}), _derelict({"disused:shop": "bakery"}), _derelict({"shop": "bakery"})
+    (True, True, False)
+    """
+    if tags.get("building") == "ruins" or tags.get("landuse") in {"brownfield", "vacant"}:
+        return True
+    if tags.get("abandoned") == "yes" or tags.get("disused") == "yes" or tags.get("ruins") == "yes":
+        return True
+    return any(k.startswith(("disused:", "abandoned:")) for k in tags)
+
+
 def _truthy(value) -> bool:
     return value is not None and value not in {"no", "0", "false"}
 
@@ -295,10 +310,11 @@ def osm_layers(raw: gpd.GeoDataFrame) -> dict[str, gpd.GeoDataFrame]:
     b = has("building") & is_area
     h_src = np.where(~np.isnan(height), "osm:height", np.where(~np.isnan(levels), "osm:levels", None))
     b_height = np.where(~np.isnan(height), height, levels * STOREY_HEIGHT)
+    derelict = np.array([_derelict(t) for t in tags], dtype=bool)
     layers["buildings"] = frame(
         b,
         {"height_m": b_height, "height_source": h_src.astype(object), "levels": levels,
-         "kind": get("building")},
+         "kind": get("building"), "derelict": derelict},
     )
     layers["entrances"] = frame(has("entrance") & is_node, {"kind": get("entrance"), "access": get("access")})
     bar = has("barrier") & (raw["osm_type"] != "relation").to_numpy()
@@ -324,7 +340,7 @@ def osm_layers(raw: gpd.GeoDataFrame) -> dict[str, gpd.GeoDataFrame]:
         geometry=points,
     )
     lu_cat = np.array([landuse_category(t) if a else None for t, a in zip(tags, is_area, strict=True)], dtype=object)
-    layers["landuse"] = frame(pd.notna(lu_cat), {"category": lu_cat, "access": get("access")})
+    layers["landuse"] = frame(pd.notna(lu_cat), {"category": lu_cat, "access": get("access"), "derelict": derelict})
     walk = np.array([is_walkable(t) for t in tags], dtype=bool) & is_line
     layers["streets"] = frame(
         walk,
