@@ -104,6 +104,14 @@ def _cmd_sites(args) -> int:
     return 0
 
 
+def _cmd_template(args) -> int:
+    from cpted.measure.maintenance import write_walk_audit_template
+
+    write_walk_audit_template(args.out, crs=args.crs)
+    print(f"empty walk-audit GeoPackage written: {args.out} (layer walk_audit; see docs/methods/maintenance.md)")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="cpted", description="CPTED audits of public spaces from open geodata.")
     p.add_argument("--version", action="version", version=f"cpted {__version__}")
@@ -127,6 +135,10 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("--overpass-url", default=os.environ.get("CPTED_OVERPASS_URL"),
                    help="Overpass API endpoint (default: $CPTED_OVERPASS_URL, then osmnx's)")
     f.set_defaults(func=_cmd_fetch)
+    t = sub.add_parser("walk-audit-template", help="write an empty walk-audit GeoPackage to fill in QGIS / QField")
+    t.add_argument("out", type=Path, help="the GeoPackage to write")
+    t.add_argument("--crs", default="EPSG:2154", help="its CRS (default Lambert-93)")
+    t.set_defaults(func=_cmd_template)
     s = sub.add_parser("sites", help="check a sites file and list its sites")
     common(s)
     s.set_defaults(func=_cmd_sites)

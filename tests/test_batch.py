@@ -112,6 +112,17 @@ def test_access_control_and_activity_where_the_network_covers_the_site(nantes_ba
     assert set(cells["escape_routes"].dropna().unique()) <= {0, 1, 2}
 
 
+def test_territoriality_and_maintenance_from_real_data(nantes_batch):
+    _, out = nantes_batch
+    s = pd.read_csv(out / "summary.csv").set_index("site_id")
+    # waste points are real data for every site; territoriality needs buildings
+    assert s.loc[SIX, "waste_points_per_ha"].notna().all()
+    assert s.loc[SIX, ["fronted_share", "ambiguous_share"]].isna().all().all()
+    assert s.loc[SIX, "notes"].str.contains("territoriality: no buildings loaded").all()
+    assert s.loc["ile_de_nantes", ["fronted_share", "ambiguous_share", "cell_depth_mean"]].notna().all()
+    assert "maintenance: no reports loaded" in s.loc["ile_de_nantes", "notes"]
+
+
 def test_full_tag_osm_sites(data, samples, tmp_path):
     code = main(["batch", str(samples / "france_osm.toml"), "--out", str(tmp_path), "--quiet", "--data-dir", str(data),
                  "--site", "nantes_graslin", "--site", "le_mans_centre", "--isovists"])
@@ -130,5 +141,11 @@ def test_full_tag_osm_sites(data, samples, tmp_path):
         assert (cells[CELL_COLUMNS].notna().mean() > 0.99).all()
         isos = pyogrio.read_dataframe(gpkg, layer="isovists")
         assert len(isos) == len(cells)
+    terr = ["fronted_share", "entrances_per_100m", "entrances_intervisible_share", "cell_depth_mean", "ambiguous_share",
+            "waste_points_per_ha", "n_derelict_buildings", "derelict_land_share"]
+    assert s[terr].notna().all().all()
+    assert s.loc["le_mans_centre", "boundary_defined_share"] > 0
+    layers = {name for name, _ in pyogrio.list_layers(tmp_path / "le_mans_centre" / "audit.gpkg")}
+    assert {"boundaries", "ambiguous_space"} <= layers
     lamps = pyogrio.read_dataframe(tmp_path / "nantes_graslin" / "audit.gpkg", layer="lamps")
     assert len(lamps) == 23 and lamps["lit_cells"].sum() > 0
