@@ -161,6 +161,12 @@ def load_site(
         if parts:
             layers[kind] = [p for p, _ in parts]
             info[kind] = [i for _, i in parts]
+    audits = spec.layers.get("walk_audits") or spec.shared_layers.get("walk_audits") or []
+    for audit_spec in audits:
+        gdf, ainfo = sources.layer(audit_spec, "reports")
+        layers.setdefault("reports", [p.assign(source="reports") for p in layers.get("reports", [])])
+        layers["reports"].append(gdf.assign(source="walk_audit"))
+        info.setdefault("reports", []).append({**ainfo, "format": "walk_audit"})
     heights = _first_source(spec, "building_heights")
     building_heights = None
     if heights is not None:

@@ -241,3 +241,26 @@ def test_le_mans_against_an_independent_reading(data, samples):
     ours_count = ours["entrances_per_100m"] * ours_local.length.sum() / 100
     assert ours_count == pytest.approx(len(near), abs=1)
     assert len(entrances) == 35
+
+
+def test_walk_audits_in_a_batch(data, tmp_path):
+    from cpted.pipeline import batch
+
+    filled = gpd.GeoDataFrame({"category": ["bulky_waste", "graffiti"], "severity": [2, 1],
+                               "date": pd.to_datetime(["2026-03-01", "2026-03-01"]), "comment": ["encombrants", "tag"],
+                               "photo": [None, None], "walk": ["marche exploratoire"] * 2},
+                              geometry=[Point(355100, 6688100), Point(355300, 6688300)], crs=2154)
+    filled.to_file(tmp_path / "walk.gpkg", layer="walk_audit")
+    sites = tmp_path / "s.toml"
+    sites.write_text(
+        '[[site]]\nid = "a"\nbbox = [355000, 6688000, 355400, 6688400]\ncrs = "EPSG:2154"\n[site.layers]\n'
+        f'buildings = "{data}/nantes/ile_de_nantes_bdtopo_buildings.geojson"\n'
+        f'walk_audits = "{tmp_path}/walk.gpkg"\n'
+    )
+    result = batch(sites, tmp_path / "out")
+    row = result.summary.iloc[0]
+    assert row["status"] == "ok" and row["n_reports"] == 2
+    audit_layer = pyogrio.read_dataframe(tmp_path / "out" / "a" / "audit.gpkg", layer="walk_audit")
+    assert audit_layer["comment"].tolist() == ["encombrants", "tag"]
+    cells = pyogrio.read_dataframe(tmp_path / "out" / "a" / "audit.gpkg", layer="cells", read_geometry=False)
+    assert cells["disorder_density"].max() > 0

@@ -26,8 +26,9 @@ else:  # pragma: no cover
 __all__ = ["LayerSpec", "SiteSpec", "SitesFile", "read_sites_file", "resolve_data_dir", "SITE_ID"]
 
 #: Layer keys beyond the canonical kinds: an OSM file giving every kind, the reference
-#: building-count grid, reference building heights (BD TOPO) and rasters.
-EXTRA_LAYER_KEYS = ("osm", "reference_buildings", "building_heights", "rasters")
+#: building-count grid, reference building heights (BD TOPO), rasters, and walk-audit
+#: GeoPackages (read as reports, and kept as their own layer).
+EXTRA_LAYER_KEYS = ("osm", "reference_buildings", "building_heights", "rasters", "walk_audits")
 SITE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _SITE_KEYS = {"id", "name", "centre", "centre_crs", "bbox", "boundary", "crs", "radius",
               "context", "cell_size", "approximate", "layers"}

@@ -209,7 +209,8 @@ def maintenance(site) -> dict:
     """Every maintenance / image measure of a prepared site.
 
     Returns a dict with ``cells`` (``disorder_density``, ``waste_points_100m``), ``layers``
-    (``reports``, ``vegetation_obstruction``), ``summary`` and ``reasons``.
+    (``reports``, ``walk_audit`` for the observations of walk-audit GeoPackages,
+    ``vegetation_obstruction``), ``summary`` and ``reasons``.
     """
     cells = site.grid
     xy = cells[["x", "y"]].to_numpy()
@@ -234,6 +235,8 @@ def maintenance(site) -> dict:
             local = streets.iloc[streets.sindex.query(site.boundary, predicate="intersects")]
             summary["reports_per_100m"] = reports_per_100m(inside, local)
         layers["reports"] = reports
+        if "source" in reports and (reports["source"] == "walk_audit").any():
+            layers["walk_audit"] = reports[reports["source"] == "walk_audit"]
     pois = site.layers.get("pois")
     if pois is None:
         reasons.append("maintenance: no waste points (POIs) loaded")

@@ -358,9 +358,11 @@ def territoriality(site, net: Network | None) -> dict:
         summary.update(frontage(local, buildings, entrances))
         if entrances is None:
             reasons.append("frontage: no entrances loaded")
+    entrance_layer = None
     if entrances is not None and len(entrances) and buildings is not None:
         seen = entrance_intervisibility(entrances, buildings)
         inside = shapely.contains_xy(site.boundary, entrances.geometry.x.to_numpy(), entrances.geometry.y.to_numpy())
+        entrance_layer = entrances.assign(entrances_in_view=seen.to_numpy())[inside]
         if inside.any():
             summary["entrances_intervisible_share"] = float((seen[inside] >= 1).mean())
     # depth from the public network
@@ -369,8 +371,9 @@ def territoriality(site, net: Network | None) -> dict:
         out["depth_m"] = depth["depth_m"].to_numpy()
         out["depth_steps"] = depth["depth_steps"].to_numpy()
         summary["cell_depth_mean"] = float(np.nanmean(depth["depth_m"])) if depth["depth_m"].notna().any() else np.nan
-        if entrances is not None and len(entrances):
-            e_depth = depth_from_public(np.column_stack([entrances.geometry.x, entrances.geometry.y]), streets, net)
+        if entrance_layer is not None and len(entrance_layer):
+            e_depth = depth_from_public(np.column_stack([entrance_layer.geometry.x, entrance_layer.geometry.y]), streets, net)
+            entrance_layer = entrance_layer.assign(depth_m=e_depth["depth_m"].to_numpy(), depth_steps=e_depth["depth_steps"].to_numpy())
             summary["entrance_depth_mean"] = float(np.nanmean(e_depth["depth_m"])) if e_depth["depth_m"].notna().any() else np.nan
     else:
         reasons.append("depth: no usable walk network")
@@ -380,4 +383,6 @@ def territoriality(site, net: Network | None) -> dict:
         out["ambiguous"] = flag.astype(float)
         summary["ambiguous_share"] = float(flag.mean())
         layers["ambiguous_space"] = polys
+    if entrance_layer is not None:
+        layers["entrances"] = entrance_layer
     return {"cells": out, "layers": layers, "summary": summary, "reasons": reasons}
