@@ -440,14 +440,23 @@ def isovist_vertices(obs, radius, segs, start, items, cell, nx, ny, gx0, gy0, ar
     return out
 
 
+@njit(cache=True)
+def _visible_candidates(ox, oy, r, segs, start, items, cell, nx, ny, gx0, gy0,
+                        tgt, t_start, t_items, t_cell, t_nx, t_ny, t_gx0, t_gy0):
+    """The targets within r of an observer and which of them it sees."""
+    events, nearest, pieces = isovist(ox, oy, r, segs, start, items, cell, nx, ny, gx0, gy0)
+    cand = _query(ox, oy, r, t_start, t_items, t_cell, t_nx, t_ny, t_gx0, t_gy0)
+    return cand, visible_mask(events, nearest, pieces, r, tgt[cand, 0] - ox, tgt[cand, 1] - oy)
+
+
 @njit(parallel=True, cache=True)
 def visible_targets(obs, radius, segs, start, items, cell, nx, ny, gx0, gy0,
                     tgt, t_start, t_items, t_cell, t_nx, t_ny, t_gx0, t_gy0, weights):
-    """For each observer, sums over visible targets within its radius.
+    """For each observer, the count of visible targets within its radius and weighted sums.
 
     ``weights`` (n_targets, w): per target a row of weights; the result (n_obs, w + 1) holds
-    per observer the count of visible targets and the weighted sums. Targets whose weight
-    rows depend on direction or distance are handled by :func:`visible_pairs`.
+    per observer the count of visible targets, then the weighted sums (NaN rows where the
+    radius is NaN).
     """
     n = obs.shape[0]
     w = weights.shape[1]
@@ -457,13 +466,8 @@ def visible_targets(obs, radius, segs, start, items, cell, nx, ny, gx0, gy0,
         if not r > 0.0:
             out[i, :] = np.nan
             continue
-        ox = obs[i, 0]
-        oy = obs[i, 1]
-        events, nearest, pieces = isovist(ox, oy, r, segs, start, items, cell, nx, ny, gx0, gy0)
-        cand = _query(ox, oy, r, t_start, t_items, t_cell, t_nx, t_ny, t_gx0, t_gy0)
-        tx = tgt[cand, 0] - ox
-        ty = tgt[cand, 1] - oy
-        vis = visible_mask(events, nearest, pieces, r, tx, ty)
+        cand, vis = _visible_candidates(obs[i, 0], obs[i, 1], r, segs, start, items, cell, nx, ny, gx0, gy0,
+                                        tgt, t_start, t_items, t_cell, t_nx, t_ny, t_gx0, t_gy0)
         for j in range(cand.shape[0]):
             if vis[j]:
                 out[i, 0] += 1.0
@@ -473,39 +477,18 @@ def visible_targets(obs, radius, segs, start, items, cell, nx, ny, gx0, gy0,
 
 
 @njit(parallel=True, cache=True)
-def visible_pairs_count(obs, radius, segs, start, items, cell, nx, ny, gx0, gy0,
-                        tgt, t_start, t_items, t_cell, t_nx, t_ny, t_gx0, t_gy0):
-    """Number of visible targets per observer (first pass of :func:`visible_pairs`)."""
-    n = obs.shape[0]
-    counts = np.zeros(n, dtype=np.int64)
-    for i in prange(n):
-        r = radius[i]
-        if not r > 0.0:
-            continue
-        ox = obs[i, 0]
-        oy = obs[i, 1]
-        events, nearest, pieces = isovist(ox, oy, r, segs, start, items, cell, nx, ny, gx0, gy0)
-        cand = _query(ox, oy, r, t_start, t_items, t_cell, t_nx, t_ny, t_gx0, t_gy0)
-        vis = visible_mask(events, nearest, pieces, r, tgt[cand, 0] - ox, tgt[cand, 1] - oy)
-        counts[i] = vis.sum()
-    return counts
-
-
-@njit(parallel=True, cache=True)
 def visible_pairs(obs, radius, segs, start, items, cell, nx, ny, gx0, gy0,
                   tgt, t_start, t_items, t_cell, t_nx, t_ny, t_gx0, t_gy0, offsets):
-    """Every (observer, visible target) pair, observer rows offsets[i]:offsets[i+1]."""
+    """Every (observer, visible target) pair, observer rows offsets[i]:offsets[i+1]
+    (offsets from the counts of :func:`visible_targets`)."""
     n = obs.shape[0]
     pairs = np.empty(offsets[-1], dtype=np.int64)
     for i in prange(n):
         r = radius[i]
         if not r > 0.0:
             continue
-        ox = obs[i, 0]
-        oy = obs[i, 1]
-        events, nearest, pieces = isovist(ox, oy, r, segs, start, items, cell, nx, ny, gx0, gy0)
-        cand = _query(ox, oy, r, t_start, t_items, t_cell, t_nx, t_ny, t_gx0, t_gy0)
-        vis = visible_mask(events, nearest, pieces, r, tgt[cand, 0] - ox, tgt[cand, 1] - oy)
+        cand, vis = _visible_candidates(obs[i, 0], obs[i, 1], r, segs, start, items, cell, nx, ny, gx0, gy0,
+                                        tgt, t_start, t_items, t_cell, t_nx, t_ny, t_gx0, t_gy0)
         m = offsets[i]
         for j in range(cand.shape[0]):
             if vis[j]:

@@ -389,7 +389,8 @@ def visible_pairs(
     if not len(txy) or not len(xy):
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     tindex = _targets_index(txy, scene, max(float(np.nanmax(r)) / 4, 5.0) if np.isfinite(r).any() else 25.0)
-    counts = _sweep.visible_pairs_count(xy, r, *scene.index, *tindex)
+    counts = _sweep.visible_targets(xy, r, *scene.index, *tindex, np.zeros((len(txy), 0)))[:, 0]
+    counts = np.nan_to_num(counts).astype(np.int64)
     offsets = np.concatenate([[0], np.cumsum(counts)])
     tgt = _sweep.visible_pairs(xy, r, *scene.index, *tindex, offsets)
     return np.repeat(np.arange(len(xy)), counts), tgt
