@@ -280,47 +280,40 @@ def _search_from_edge(a, da, b, db, indptr, nbr, length, rmax, dist, done, order
 
 
 @njit(parallel=True, cache=True)
-def target_distances(indptr, nbr, length, tgt_a, tgt_da, tgt_b, tgt_db, rmax, chunks):
+def target_distances(indptr, nbr, length, tgt_a, tgt_da, tgt_b, tgt_db, rmax, chunks, offsets):
     """Network distances from every target (a point on an edge) to the nodes within ``rmax``.
 
-    Returns (offsets, nodes, dists): the nodes reached from target i and their distances at
-    offsets[i]:offsets[i+1].
+    ``offsets`` reserve room per target (an upper bound, e.g. the nodes within the same
+    straight-line distance); the nodes reached from target i and their distances are written
+    from offsets[i], and their number is returned.
     """
     n = indptr.shape[0] - 1
-    n_tgt = tgt_a.shape[0]
     n_chunks = chunks.shape[0] - 1
-    counts = np.zeros(n_tgt, dtype=np.int64)
-    offsets = np.zeros(n_tgt + 1, dtype=np.int64)
-    for phase in range(2):
-        if phase == 1:
-            offsets[1:] = np.cumsum(counts)
-        nodes = np.empty(offsets[-1] if phase == 1 else 0, dtype=np.int64)
-        dists = np.empty(offsets[-1] if phase == 1 else 0)
-        for c in prange(n_chunks):
-            dist = np.full(n, np.inf)
-            done = np.zeros(n, dtype=np.bool_)
-            order = np.empty(n, dtype=np.int64)
-            hk = np.empty(nbr.shape[0] + 2)
-            hv = np.empty(nbr.shape[0] + 2, dtype=np.int64)
-            for i in range(chunks[c], chunks[c + 1]):
-                ns = _search_from_edge(tgt_a[i], tgt_da[i], tgt_b[i], tgt_db[i], indptr, nbr, length, rmax, dist, done, order, hk, hv)
-                if phase == 0:
-                    counts[i] = ns
-                else:
-                    for t in range(ns):
-                        nodes[offsets[i] + t] = order[t]
-                        dists[offsets[i] + t] = dist[order[t]]
-                for t in range(ns):
-                    w = order[t]
-                    done[w] = False
-                    for e in range(indptr[w], indptr[w + 1]):
-                        dist[nbr[e]] = np.inf
-                    dist[w] = np.inf
-                dist[tgt_a[i]] = np.inf
-                dist[tgt_b[i]] = np.inf
-        if phase == 1:
-            return offsets, nodes, dists
-    return offsets, np.empty(0, dtype=np.int64), np.empty(0)
+    counts = np.zeros(tgt_a.shape[0], dtype=np.int64)
+    nodes = np.empty(offsets[-1], dtype=np.int64)
+    dists = np.empty(offsets[-1])
+    for c in prange(n_chunks):
+        dist = np.full(n, np.inf)
+        done = np.zeros(n, dtype=np.bool_)
+        order = np.empty(n, dtype=np.int64)
+        hk = np.empty(nbr.shape[0] + 2)
+        hv = np.empty(nbr.shape[0] + 2, dtype=np.int64)
+        for i in range(chunks[c], chunks[c + 1]):
+            settled = _search_from_edge(tgt_a[i], tgt_da[i], tgt_b[i], tgt_db[i], indptr, nbr, length, rmax, dist, done, order, hk, hv)
+            ns = min(settled, offsets[i + 1] - offsets[i])  # never past the reserved room (a safe bound)
+            counts[i] = ns
+            for t in range(ns):
+                nodes[offsets[i] + t] = order[t]
+                dists[offsets[i] + t] = dist[order[t]]
+            for t in range(settled):  # reset what the search touched
+                w = order[t]
+                done[w] = False
+                for e in range(indptr[w], indptr[w + 1]):
+                    dist[nbr[e]] = np.inf
+                dist[w] = np.inf
+            dist[tgt_a[i]] = np.inf
+            dist[tgt_b[i]] = np.inf
+    return counts, nodes, dists
 
 
 @njit(parallel=True, cache=True)

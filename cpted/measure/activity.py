@@ -113,11 +113,11 @@ def land_use_mix(
     pxy = np.column_stack([places.x.to_numpy(), places.y.to_numpy()])
     cats = pd.Categorical(pois["category"], categories=POI_CATEGORIES)
     night = open_at_night(pois["opening_hours"]) if "opening_hours" in pois else pd.Series(np.nan, index=pois.index)
-    # a second "category" axis slot counts the night POIs
     codes = np.asarray(cats.codes, dtype=np.int64)
-    counts, weighted = _reach(pxy, pois, codes, len(POI_CATEGORIES), streets, net, radii)
-    night_codes = np.where(night.map(lambda v: v is True).to_numpy(dtype=bool), 0, -1)
-    night_counts, _ = _reach(pxy, pois[night_codes >= 0], night_codes[night_codes >= 0], 1, streets, net, radii)
+    attached = _attach(pxy, streets, net) if len(pxy) and len(streets) else None
+    counts, weighted = _reach(attached, pxy, pois, codes, len(POI_CATEGORIES), streets, net, radii)
+    is_night = night.map(lambda v: v is True).to_numpy(dtype=bool)
+    night_counts, _ = _reach(attached, pxy, pois[is_night], np.zeros(int(is_night.sum()), dtype=np.int64), 1, streets, net, radii)
     out = {}
     plain, wh = hill_numbers(counts), hill_numbers(weighted)
     for j, r in enumerate(radii):
@@ -133,33 +133,45 @@ def land_use_mix(
     return pd.DataFrame(out, index=places.index)
 
 
-def _reach(pxy, pois, codes, n_cat, streets, net: Network, radii):
+def _attach(pxy: np.ndarray, streets: gpd.GeoDataFrame, net: Network):
+    """Places on their nearest usable edge: (edge or -1, along, offset)."""
+    edge, along, offset = nearest_edge(pxy, streets)
+    usable = np.isfinite(net.edge_length[edge])
+    return np.where(usable, edge, -1).astype(np.int64), along, offset
+
+
+def _reach(attached, pxy, pois, codes, n_cat, streets, net: Network, radii):
+    from scipy.spatial import cKDTree
+
     n = len(pxy)
     k = len(radii)
-    if n == 0 or len(pois) == 0 or len(streets) == 0:
+    if attached is None or len(pois) == 0:
         return np.zeros((n, k, n_cat)), np.zeros((n, k, n_cat))
-    p_edge, p_along, p_off = nearest_edge(pxy, streets)
+    p_edge, p_along, p_off = attached
     txy = np.column_stack([pois.geometry.x.to_numpy(), pois.geometry.y.to_numpy()])
     t_edge, t_along, t_off = nearest_edge(txy, streets)
     edge_u, edge_v = net.edges[:, 0].astype(np.int64), net.edges[:, 1].astype(np.int64)
     edge_len = np.nan_to_num(net.edge_length, nan=np.inf, posinf=np.inf)
-    p_edge = np.where(np.isfinite(edge_len[p_edge]), p_edge, -1)
     t_ok = np.isfinite(edge_len[t_edge])
-    # distances from each POI (a point on its edge) to the nodes within the largest radius
+    # distances from each POI (a point on its edge) to the nodes within the largest radius; the
+    # nodes within that straight-line distance of the POI bound how many it can reach
     rmax = float(radii[-1])
-    tgt_chunks = chunks(len(txy))
-    offsets, nodes, dists = _paths.target_distances(
+    room = cKDTree(net.xy).query_ball_point(txy, r=rmax, return_length=True).astype(np.int64)
+    offsets = np.concatenate([[0], np.cumsum(room)]).astype(np.int64)
+    found, nodes, dists = _paths.target_distances(
         net.indptr, net.nbr, net.length, edge_u[t_edge], np.where(t_ok, t_along + t_off, np.inf),
-        edge_v[t_edge], np.where(t_ok, edge_len[t_edge] - t_along + t_off, np.inf), rmax, tgt_chunks,
+        edge_v[t_edge], np.where(t_ok, edge_len[t_edge] - t_along + t_off, np.inf), rmax, chunks(len(txy)), offsets,
     )
-    owner = np.repeat(np.arange(len(txy)), np.diff(offsets))
+    keep = np.arange(offsets[-1]) - np.repeat(offsets[:-1], room) < np.repeat(found, room)
+    owner = np.repeat(np.arange(len(txy)), room)[keep]
+    nodes, dists = nodes[keep], dists[keep]
     order = np.argsort(nodes, kind="stable")
     node_ptr = np.concatenate([[0], np.cumsum(np.bincount(nodes, minlength=net.n))]).astype(np.int64)
     t_edge_ok = np.where(t_ok, t_edge, len(net.edges))  # unusable POIs sit on no edge
     e_order = np.argsort(t_edge_ok, kind="stable")
     edge_tptr = np.concatenate([[0], np.cumsum(np.bincount(t_edge_ok, minlength=len(net.edges) + 1))[:-1]]).astype(np.int64)
     return _paths.reach_targets(
-        p_edge.astype(np.int64), p_along, p_off, edge_u, edge_v, edge_len,
+        p_edge, p_along, p_off, edge_u, edge_v, edge_len,
         node_ptr, owner[order].astype(np.int64), dists[order], edge_tptr, e_order.astype(np.int64),
         t_along, t_off, codes.astype(np.int64), n_cat, radii, 4.0 / radii,
     )
