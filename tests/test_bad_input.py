@@ -197,7 +197,7 @@ def test_site_with_no_streets_at_all(tmp_path, data):
     sites = _write_sites(tmp_path / "s.toml", body)
     site = load_site(read_sites_file(sites).sites[0])
     with pytest.raises(MissingDataError, match="no walkable street in the analysis area"):
-        site.graph
+        _ = site.graph
     result = batch(sites, tmp_path / "out")
     row = result.summary.iloc[0]
     assert row["status"] == "ok" and row["network_coverage"] == 0.0

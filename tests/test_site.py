@@ -139,7 +139,7 @@ def test_missing_layers_are_nan_with_a_reason():
     assert np.isnan(facts["network_coverage"]) and np.isnan(facts["n_buildings"])
     assert "no streets layer given" in facts["notes"]
     with pytest.raises(MissingDataError, match="has no streets layer"):
-        site.graph
+        _ = site.graph
 
 
 def test_site_with_no_streets_in_its_area():
@@ -148,7 +148,7 @@ def test_site_with_no_streets_in_its_area():
     site = Site.from_layers("x", box(0, 0, 100, 100), crs=2154, layers={"streets": far, "buildings": near}, context=50)
     assert network_coverage(site) == (0.0, "no walkable street in the site's area")
     with pytest.raises(MissingDataError, match="no walkable street"):
-        site.graph
+        _ = site.graph
 
 
 def test_geographic_site_crs_is_rejected():
