@@ -50,16 +50,16 @@ def _cmd_batch(args) -> int:
 
     try:
         result = batch(sites, args.out, site_ids=args.site, cache_dir=_cache_dir(args.cache_dir), progress=progress,
-                       isovist_polygons=args.isovists)
+                       isovist_polygons=args.isovists, weights=args.weights)
     finally:
         bar.close()
     s = result.summary
-    print(f"\n{'site':<22}{'status':<8}{'cells':>8}{'streets':>9}{'buildings':>10}{'coverage':>10}{'bldg/ref':>10}")
+    print(f"\n{'site':<22}{'status':<8}{'cells':>8}{'streets':>9}{'buildings':>10}{'coverage':>10}{'bldg/ref':>10}{'index':>7}")
     for _, r in s.iterrows():
         if r["status"] == "ok":
             print(f"{r['site_id']:<22}{'ok':<8}{_fmt(r['n_cells']):>8}{_fmt(r['n_streets']):>9}"
                   f"{_fmt(r['n_buildings']):>10}{_fmt(r['network_coverage'], True):>10}"
-                  f"{_fmt(r['building_completeness'], True):>10}")
+                  f"{_fmt(r['building_completeness'], True):>10}{_fmt(r.get('cpted_index')):>7}")
         else:
             print(f"{r['site_id']:<22}{'ERROR':<8}{r['error']}")
     print(f"\n{len(s) - len(result.failed)}/{len(s)} sites audited -> {result.out / 'summary.csv'}, {result.out / 'index.html'}")
@@ -129,6 +129,7 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--out", required=True, type=Path, help="output directory")
     b.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     b.add_argument("--isovists", action="store_true", help="also write every cell's isovist polygon (large)")
+    b.add_argument("--weights", type=Path, help="weights file for the scores (default: cpted/score/weights.toml)")
     b.set_defaults(func=_cmd_batch)
     f = sub.add_parser("fetch", help="download each site's OSM walk network and features (needs the internet)")
     common(f)

@@ -36,6 +36,7 @@ from cpted.measure.activity import activity
 from cpted.measure.maintenance import maintenance
 from cpted.measure.surveillance import surveillance
 from cpted.measure.territoriality import territoriality
+from cpted.score.scores import problem_places, read_weights, score_cells, site_scores
 from cpted.prepare.completeness import completeness
 from cpted.prepare.crs import choose_crs, to_crs
 from cpted.prepare.site import Site
@@ -255,7 +256,7 @@ def _network(site: Site, coverage: float):
     return net, segments, circuity, nearest, None
 
 
-def audit(site: Site, *, isovist_polygons: bool = False) -> AuditResult:
+def audit(site: Site, *, isovist_polygons: bool = False, weights: dict | None = None) -> AuditResult:
     """Audit one prepared site.
 
     Returns the ``site`` layer (boundary with the site-level values), the ``cells`` grid with
@@ -264,7 +265,9 @@ def audit(site: Site, *, isovist_polygons: bool = False) -> AuditResult:
     ``segments``, ``entry_points``, ``movement_predictors``, ``boundaries``, ``ambiguous_space``,
     ``reports``, ``vegetation_obstruction``). ``isovist_polygons`` adds the
     ``isovists`` layer (one polygon per cell: large). A principle whose inputs are missing gets
-    NaN values and its reason in ``notes``.
+    NaN values and its reason in ``notes``. Scores (0–100 per principle, the CPTED index, the
+    night surveillance score, drivers) and the ``problem_places`` layer follow ``weights``
+    (:func:`cpted.score.scores.read_weights`; the defaults when None).
     """
     facts = completeness(site)
     net, segments, circuity, nearest, why = _network(site, facts["network_coverage"])
@@ -288,11 +291,14 @@ def audit(site: Site, *, isovist_polygons: bool = False) -> AuditResult:
         "attribution": " | ".join(site.attribution),
         "cpted_version": __version__,
     }
-    site_layer = gpd.GeoDataFrame({k: [v] for k, v in summary.items()}, geometry=[site.boundary], crs=site.crs)
     cells = site.grid.assign(site_id=site.id)
     for p in parts:
         cells = cells.join(p["cells"])
-    layers = {"site": site_layer, "cells": cells}
+    scored = score_cells(cells, weights)
+    cells = cells.join(scored)
+    summary.update(site_scores(cells, scored))
+    site_layer = gpd.GeoDataFrame({k: [v] for k, v in summary.items()}, geometry=[site.boundary], crs=site.crs)
+    layers = {"site": site_layer, "cells": cells, "problem_places": problem_places(cells)}
     if site.has("streets"):
         streets = site.layer("streets")
         in_site = np.zeros(len(streets), dtype=bool)
@@ -326,6 +332,7 @@ def batch(
     cache_dir: str | Path | None = None,
     progress: Callable[[str, int, int], None] | None = None,
     isovist_polygons: bool = False,
+    weights: str | Path | None = None,
 ) -> BatchResult:
     """Audit every site of a sites file and write ``out/<site_id>/audit.gpkg``,
     ``out/summary.csv`` and ``out/index.html``.
@@ -347,6 +354,8 @@ def batch(
         Called as ``progress(site_id, done, total)`` after each site.
     isovist_polygons
         Also write each cell's isovist polygon (layer ``isovists``; large).
+    weights
+        A weights file (TOML) for the scores; the packaged defaults when None.
 
     Returns
     -------
@@ -364,11 +373,13 @@ def batch(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     source_cache = SourceCache()
+    weight_table = read_weights(weights)  # validated before any site runs
     rows = []
     for done, spec in enumerate(specs, start=1):
         start = time.perf_counter()
         try:
-            result = audit(load_site(spec, cache_dir=cache_dir, sources=source_cache), isovist_polygons=isovist_polygons)
+            result = audit(load_site(spec, cache_dir=cache_dir, sources=source_cache), isovist_polygons=isovist_polygons,
+                           weights=weight_table)
             write_audit(result, out / spec.id / "audit.gpkg")
             row = {**result.summary, "status": "ok", "error": ""}
         except Exception as exc:  # noqa: BLE001 - one failing site must not stop the batch

@@ -27,6 +27,8 @@ def test_seven_audits_summary_and_index(nantes_batch):
     assert code == 0
     summary = pd.read_csv(out / "summary.csv")
     assert summary["site_id"].tolist() == [*SIX, "ile_de_nantes"]
+    assert summary.set_index("site_id").loc["dervallieres", "name"] == "Dervallières (Nantes)"
+    assert summary.set_index("site_id").loc["ile_de_nantes", "name"].startswith("Île de Nantes")
     assert (summary["status"] == "ok").all()
     for column in ("n_streets", "n_buildings", "n_pois", "n_cells", "network_coverage",
                    "building_completeness", "reference_buildings", "notes", "attribution"):
@@ -121,6 +123,24 @@ def test_territoriality_and_maintenance_from_real_data(nantes_batch):
     assert s.loc[SIX, "notes"].str.contains("territoriality: no buildings loaded").all()
     assert s.loc["ile_de_nantes", ["fronted_share", "ambiguous_share", "cell_depth_mean"]].notna().all()
     assert "maintenance: no reports loaded" in s.loc["ile_de_nantes", "notes"]
+
+
+def test_scores_and_problem_places(nantes_batch):
+    _, out = nantes_batch
+    s = pd.read_csv(out / "summary.csv").set_index("site_id")
+    assert s.loc["ile_de_nantes", ["score_surveillance", "score_territoriality", "score_access_control", "cpted_index"]].between(0, 100).all()
+    assert s.loc[SIX, "score_surveillance"].isna().all()  # no buildings: too few inputs to score
+    assert s.loc[SIX, "score_notes"].str.contains("score_surveillance").all()
+    places = pyogrio.read_dataframe(out / "ile_de_nantes" / "audit.gpkg", layer="problem_places")
+    assert len(places) > 0 and places["rank"].tolist() == list(range(1, len(places) + 1))
+    assert set(places["principle"]) <= {"surveillance", "territoriality", "access_control", "maintenance"}
+
+
+def test_bad_weights_stop_before_any_site(samples, tmp_path, data):
+    (tmp_path / "w.toml").write_text("[metrics]\neyes_44 = 1\n")
+    code = main(["batch", str(samples / "france_osm.toml"), "--out", str(tmp_path / "out"), "--quiet",
+                 "--data-dir", str(data), "--weights", str(tmp_path / "w.toml")])
+    assert code == 2 and not (tmp_path / "out" / "summary.csv").exists()
 
 
 def test_full_tag_osm_sites(data, samples, tmp_path):

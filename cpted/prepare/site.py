@@ -153,8 +153,8 @@ class Site:
                 msg = f"site {id!r}: unknown layer kind {kind!r}; use one of {', '.join(LAYER_KINDS)}"
                 raise InputError(msg)
             parts = gdf if isinstance(gdf, list | tuple) else [gdf]
-            name = f"{kind} of site {id!r}"
-            clipped[kind] = _concat([_clip(conform(p, kind, name=name), area, crs, name) for p in parts], crs)
+            label = f"{kind} of site {id!r}"
+            clipped[kind] = _concat([_clip(conform(p, kind, name=label), area, crs, label) for p in parts], crs)
         if building_heights is not None:
             building_heights = _clip(building_heights, area, crs, f"building heights of site {id!r}")
         if "buildings" in clipped:

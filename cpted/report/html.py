@@ -25,6 +25,7 @@ th{background:#f4f4f4} td.num{text-align:right;font-variant-numeric:tabular-nums
 .err{color:#a40000} .na{color:#888} footer{margin-top:2rem;font-size:.8rem;color:#555}
 """
 _SHARES = ("network_coverage", "building_completeness")
+_SCORES = ("cpted_index", "score_surveillance", "score_territoriality", "score_access_control", "score_maintenance")
 _COUNTS = ("n_cells", "n_streets", "n_buildings", "n_entrances", "n_barriers", "n_lamps", "n_pois", "n_trees")
 
 
@@ -33,6 +34,12 @@ def _share(value) -> str:
         return '<span class="na">n/a</span>'
     pct = max(0.0, min(1.0, float(value))) * 100
     return f'<span class="bar"><span style="width:{pct:.0f}%"></span></span>{float(value):.2f}'
+
+
+def _score(value) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return '<span class="na">n/a</span>'
+    return f"{float(value):.0f}"
 
 
 def _count(value) -> str:
@@ -53,7 +60,8 @@ def write_index(summary: pd.DataFrame, path: str | Path, *, title: str = "cpted 
     title
         Page title.
     """
-    head = ["Site", "Status", "Area (ha)", "Network coverage", "Buildings vs reference",
+    head = ["Site", "Status", "Area (ha)", "CPTED index", "Surveillance", "Territoriality", "Access control", "Maintenance",
+            "Network coverage", "Buildings vs reference",
             *[c.removeprefix("n_").capitalize() for c in _COUNTS], "Notes"]
     rows = []
     for _, r in summary.iterrows():
@@ -63,14 +71,15 @@ def write_index(summary: pd.DataFrame, path: str | Path, *, title: str = "cpted 
         if r["status"] == "ok":
             cells = [f'<a href="{sid}/audit.gpkg">{name}</a><br><small>{sid}{approx}</small>', "ok",
                      f'{r.get("area_ha", float("nan")):.1f}']
+            cells += [_score(r.get(c)) for c in _SCORES]
             cells += [_share(r.get(c)) for c in _SHARES]
             cells += [_count(r.get(c)) for c in _COUNTS]
-            cells.append(html.escape(str(r.get("notes", "") or "")))
+            cells.append(html.escape("; ".join(str(r.get(k)) for k in ("notes", "score_notes") if r.get(k) and str(r.get(k)) != "nan")))
         else:
             cells = [f"{name}<br><small>{sid}</small>", '<span class="err">error</span>', ""]
-            cells += [""] * (len(_SHARES) + len(_COUNTS))
+            cells += [""] * (len(_SCORES) + len(_SHARES) + len(_COUNTS))
             cells.append(f'<span class="err">{html.escape(str(r.get("error", "")))}</span>')
-        classes = ["", "", "num", "", "", *["num"] * len(_COUNTS), ""]
+        classes = ["", "", "num", *["num"] * len(_SCORES), "", "", *["num"] * len(_COUNTS), ""]
         rows.append("<tr>" + "".join(f'<td class="{k}">{c}</td>' for k, c in zip(classes, cells, strict=True)) + "</tr>")
     attributions = sorted(
         {a.strip() for text in summary.get("attribution", pd.Series(dtype=str)).dropna() for a in str(text).split("|") if a.strip()}
@@ -81,6 +90,7 @@ def write_index(summary: pd.DataFrame, path: str | Path, *, title: str = "cpted 
 <body><h1>{html.escape(title)}</h1>
 <p>{len(summary)} sites, {int((summary["status"] == "ok").sum())} audited. Per-site results are in each
 <code>audit.gpkg</code>; every figure is also in <a href="summary.csv">summary.csv</a>.
+Scores run from 0 to 100 (docs/methods/scores.md); n/a means too few inputs (see the notes).
 Network coverage is the share of open-space cells within 50&nbsp;m of a walkable street;
 buildings vs reference compares loaded footprints with an independent building count.</p>
 <table><thead><tr>{"".join(f"<th>{h}</th>" for h in head)}</tr></thead><tbody>

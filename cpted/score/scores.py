@@ -1,0 +1,264 @@
+"""Scores that explain themselves: 0–100 per principle, per cell and per site.
+
+Each metric is normalised by a fixed rule (:data:`RULES`): a value at or beyond ``bad`` scores 0,
+at or beyond ``good`` scores 100, linearly in between. Fixed thresholds come from the literature
+where it gives them (15 / 43 m eyes, EN 13201 lux); otherwise they are documented reference
+ranges. Rules never depend on the site, so sites stay comparable.
+
+A principle's score is the weighted mean of its available metric scores; ``completeness`` is the
+share of its weight that had data. A principle with less than half of its weight available is
+NaN (:data:`MIN_COMPLETENESS`), and ``score_notes`` says so. The CPTED index is the
+weighted mean of the available principle scores. The night surveillance score replaces daytime
+activity by lighting and night-time activity.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from cpted.errors import InputError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+__all__ = ["Rule", "RULES", "PRINCIPLES", "read_weights", "metric_scores", "score_cells", "site_scores", "problem_places",
+           "REMEDIES"]
+
+PRINCIPLES = ("surveillance", "territoriality", "access_control", "maintenance")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """How one metric becomes a 0–100 score, and how to say it is low."""
+
+    column: str
+    principle: str
+    bad: float
+    good: float
+    low: str
+    remedy: str
+    source: str
+    period: str = "both"  # "day", "night" or "both"
+
+    def score(self, values: pd.Series) -> pd.Series:
+        """0 at ``bad``, 100 at ``good``, linear between; NaN stays NaN.
+
+        Examples
+        --------
+        >>> RULES["eyes_43"].score(pd.Series([0.0, 1.5, 9.0])).tolist()
+        [0.0, 50.0, 100.0]
+        """
+        x = pd.to_numeric(values, errors="coerce").astype(float)
+        return ((x - self.bad) / (self.good - self.bad)).clip(0.0, 1.0) * 100.0
+
+
+RULES: dict[str, Rule] = {
+    r.column: r
+    for r in (
+        Rule("eyes_43", "surveillance", 0, 3, "no dependable eyes (no opening within 43 m)", "add active frontage",
+             "van Asten et al. 2023: dependable eyes within 43 m"),
+        Rule("eyes_15", "surveillance", 0, 2, "no reliable eyes (no opening within 15 m)", "add active frontage",
+             "van Asten et al. 2023: reliable eyes within 15 m"),
+        Rule("isovist_area", "surveillance", 500, 5000, "enclosed view (small isovist)", "trim/lower vegetation",
+             "reference range (project's own): 500 m² enclosed to 5,000 m² open within 100 m"),
+        Rule("mix_d1_800", "surveillance", 1, 6, "little activity nearby (low land-use mix within 800 m)",
+             "add active frontage", "reference range (project's own) of Hill D1 within 800 m; Jacobs 1961", period="day"),
+        Rule("lux", "surveillance", 0.4, 3.0, "unlit (below the EN 13201 P6 minimum of 0.4 lx)", "add lighting",
+             "EN 13201-2 P-class minima: P6 0.4 lx to P1 3 lx", period="night"),
+        Rule("night_pois_800", "surveillance", 0, 5, "nothing open at night within 800 m", "add active frontage",
+             "reference range (project's own)", period="night"),
+        Rule("ambiguous", "territoriality", 1, 0, "left-over space (far from doors and fronts)", "mark boundary",
+             "space left over after planning; project's own 30 m rule"),
+        Rule("depth_m", "territoriality", 150, 0, "deep in the site, far from a public street", "open a through route",
+             "Newman 1972; Shu 2000: reference range 0-150 m"),
+        Rule("boundary_marked", "territoriality", 0, 1, "unmarked public/private edge", "mark boundary",
+             "boundary definition (Space Syntax Toolkit classes)"),
+        Rule("through_share_800", "access_control", 0.5, 0.0, "much through-movement", "mark boundary",
+             "Davies & Johnson 2015: through-movement and burglary; reference range 0-0.5"),
+        Rule("escape_routes", "access_control", 1, 2, "a single way out (dead end)", "open a through route",
+             "METRAC 1989: escape routes; Johnson & Bowers 2010"),
+        Rule("disorder_density", "maintenance", 5, 0, "reported disorder nearby", "clean and repair",
+             "Wilson & Kelling 1982; O'Brien & Sampson 2015: reference range 0-5 reports/ha"),
+    )
+}
+#: The families of remedy a problem place can suggest.
+REMEDIES = ("trim/lower vegetation", "add lighting", "add active frontage", "mark boundary", "open a through route",
+            "clean and repair")
+_DEFAULT_WEIGHTS = Path(__file__).with_name("weights.toml")
+
+
+def read_weights(path: str | Path | None = None) -> dict[str, dict[str, float]]:
+    """Read and validate a weights file (TOML); the packaged defaults when ``path`` is None.
+
+    Raises :class:`~cpted.errors.InputError` naming the key for unknown keys, negative weights,
+    or a principle whose weights are all zero.
+
+    Examples
+    --------
+    >>> read_weights()["principles"]["surveillance"]
+    1.0
+    """
+    source = Path(path) if path is not None else _DEFAULT_WEIGHTS
+    try:
+        doc = tomllib.loads(source.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        msg = f"weights file {str(source)!r} cannot be read: {exc}; start from cpted/score/weights.toml"
+        raise InputError(msg) from None
+    defaults = tomllib.loads(_DEFAULT_WEIGHTS.read_text(encoding="utf-8"))
+    out = {"principles": dict(defaults["principles"]), "metrics": dict(defaults["metrics"])}
+    for section in doc:
+        if section not in out:
+            msg = f"weights file {source.name}: unknown section [{section}]; use [principles] and [metrics]"
+            raise InputError(msg)
+        for key, value in doc[section].items():
+            if key not in out[section]:
+                msg = f"weights file {source.name}: unknown key {section}.{key}; known: {', '.join(out[section])}"
+                raise InputError(msg)
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                msg = f"weights file {source.name}: {section}.{key} = {value!r} must be a number >= 0"
+                raise InputError(msg)
+            out[section][key] = float(value)
+    for principle in PRINCIPLES:
+        names = [m for m, r in RULES.items() if r.principle == principle]
+        if all(out["metrics"][m] == 0 for m in names):
+            msg = f"weights file {source.name}: every metric of {principle} ({', '.join(names)}) has weight 0"
+            raise InputError(msg)
+    if all(v == 0 for v in out["principles"].values()):
+        msg = f"weights file {source.name}: every weight in [principles] is 0"
+        raise InputError(msg)
+    return out
+
+
+def metric_scores(cells: pd.DataFrame) -> pd.DataFrame:
+    """The 0–100 score of every rule's metric present in ``cells`` (NaN where absent)."""
+    return pd.DataFrame({m: r.score(cells[m]) if m in cells else np.nan for m, r in RULES.items()}, index=cells.index)
+
+
+#: A principle score needs at least this share of its weight to have data, else it is NaN.
+MIN_COMPLETENESS = 0.5
+
+
+def _weighted(scores: pd.DataFrame, weights: dict[str, float], names: list[str]) -> tuple[pd.Series, pd.Series]:
+    w = np.array([weights[n] for n in names])
+    values = scores[names].to_numpy(dtype=float)
+    have = np.isfinite(values) & (w > 0)
+    total = (np.where(have, values, 0.0) * w).sum(axis=1)
+    wsum = (have * w).sum(axis=1)
+    complete = wsum / w.sum()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        score = np.where((wsum > 0) & (complete >= MIN_COMPLETENESS), total / wsum, np.nan)
+    return pd.Series(score, index=scores.index), pd.Series(complete, index=scores.index)
+
+
+def score_cells(cells: pd.DataFrame, weights: dict[str, dict[str, float]] | None = None) -> pd.DataFrame:
+    """Principle scores, completeness, the CPTED index, the night surveillance score and the
+    drivers (the two or three metrics pulling a cell's score down most) for every cell.
+
+    Examples
+    --------
+    >>> cells = pd.DataFrame({"eyes_43": [0.0, 6.0], "eyes_15": [0.0, 3.0], "isovist_area": [300.0, 9000.0]})
+    >>> s = score_cells(cells)
+    >>> s["score_surveillance"].tolist(), s["drivers"].iloc[0].split("; ")[0]
+    ([0.0, 100.0], 'no dependable eyes (no opening within 43 m)')
+    """
+    weights = weights or read_weights()
+    mw = weights["metrics"]
+    scores = metric_scores(cells)
+    out = pd.DataFrame(index=cells.index)
+    for principle in PRINCIPLES:
+        names = [m for m, r in RULES.items() if r.principle == principle and r.period != "night"]
+        out[f"score_{principle}"], out[f"completeness_{principle}"] = _weighted(scores, mw, names)
+    night = [m for m, r in RULES.items() if r.principle == "surveillance" and r.period != "day"]
+    out["score_surveillance_night"], out["completeness_surveillance_night"] = _weighted(scores, mw, night)
+    pw = np.array([weights["principles"][p] for p in PRINCIPLES])
+    values = out[[f"score_{p}" for p in PRINCIPLES]].to_numpy(dtype=float)
+    have = np.isfinite(values) & (pw > 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["cpted_index"] = np.where(have.any(axis=1), (np.where(have, values, 0) * pw).sum(axis=1) / (have * pw).sum(axis=1), np.nan)
+    deficit = (100.0 - scores).mul(pd.Series(mw)[scores.columns], axis=1)
+    deficit = deficit.where(scores < 50)
+    texts = np.array([RULES[m].low for m in scores.columns], dtype=object)
+    order = np.argsort(-np.nan_to_num(deficit.to_numpy(), nan=-1.0), axis=1)[:, :3]
+    ranked = np.take_along_axis(np.nan_to_num(deficit.to_numpy(), nan=-1.0), order, axis=1)
+    out["drivers"] = ["; ".join(texts[o][r > 0]) for o, r in zip(order, ranked, strict=True)]
+    return out
+
+
+def site_scores(cells: pd.DataFrame, scored: pd.DataFrame) -> dict[str, object]:
+    """Site values: the mean of each cell score and completeness, the site's drivers, and
+    ``score_notes`` saying why a score is NaN."""
+    out: dict[str, object] = {}
+    for col in scored.columns:
+        if col.startswith(("score_", "completeness_")) or col == "cpted_index":
+            out[col] = float(scored[col].mean()) if scored[col].notna().any() else np.nan
+    notes = []
+    for p in (*PRINCIPLES, "surveillance_night"):
+        if np.isnan(out.get(f"score_{p}", np.nan)):
+            notes.append(f"score_{p}: {out.get(f'completeness_{p}', 0):.0%} of its inputs (needs {MIN_COMPLETENESS:.0%})")
+    out["score_notes"] = "; ".join(notes)
+    scores = metric_scores(cells)
+    deficit = (100.0 - scores).mean()
+    low = deficit[(scores.mean() < 50) & deficit.notna()].sort_values(ascending=False)
+    out["drivers"] = "; ".join(RULES[m].low for m in low.index[:3])
+    return out
+
+
+def problem_places(
+    cells: gpd.GeoDataFrame,
+    *,
+    threshold: float = 40.0,
+    min_cells: int = 4,
+) -> gpd.GeoDataFrame:
+    """Clusters of low-scoring cells, per principle, merged into polygons and ranked.
+
+    A cell is a problem for a principle when its score is below ``threshold``. Touching problem
+    cells merge; clusters smaller than ``min_cells`` are dropped. Each place gets its principle,
+    area, mean score, main drivers (the most frequent low metrics of its cells) and a family of
+    remedy from :data:`REMEDIES`. Ranked by area × (threshold − mean score).
+    """
+    frames = []
+    cell_area = float(cells.geometry.area.iloc[0]) if len(cells) else 1.0
+    scores = metric_scores(cells)
+    for principle in PRINCIPLES:
+        col = f"score_{principle}"
+        if col not in cells:
+            continue
+        low = (cells[col] < threshold).to_numpy()
+        if not low.any():
+            continue
+        parts = shapely.get_parts(shapely.union_all(cells.geometry.values[low]))
+        names = [m for m, r in RULES.items() if r.principle == principle and r.period != "night"]
+        idx = np.flatnonzero(low)
+        part_of = np.full(len(idx), -1)
+        hit_cell, hit_part = shapely.STRtree(parts).query(shapely.centroid(cells.geometry.values[idx]), predicate="within")
+        part_of[hit_cell] = hit_part
+        for k, poly in enumerate(parts):
+            members = idx[part_of == k]
+            if len(members) < min_cells:
+                continue
+            mean = float(cells[col].iloc[members].mean())
+            sub = scores.iloc[members][names]
+            lowest = (sub < 50).sum().sort_values(ascending=False)
+            drivers = [m for m in lowest.index if lowest[m] > 0][:3]
+            frames.append({
+                "principle": principle, "area_m2": poly.area, "cells": len(members), "mean_score": mean,
+                "drivers": "; ".join(RULES[m].low for m in drivers),
+                "remedy": RULES[drivers[0]].remedy if drivers else "",
+                "priority": poly.area * (threshold - mean), "geometry": poly,
+            })
+    if not frames:
+        return gpd.GeoDataFrame({"principle": [], "area_m2": [], "cells": [], "mean_score": [], "drivers": [],
+                                 "remedy": [], "priority": [], "rank": []}, geometry=[], crs=cells.crs)
+    out = gpd.GeoDataFrame(frames, geometry="geometry", crs=cells.crs).sort_values("priority", ascending=False)
+    out["rank"] = np.arange(1, len(out) + 1)
+    return out.reset_index(drop=True)
