@@ -104,6 +104,25 @@ def _cmd_sites(args) -> int:
     return 0
 
 
+def _cmd_compare(args) -> int:
+    from cpted.scenario import compare
+
+    result = compare(args.sites_file, args.site, baseline=args.baseline, proposed=args.proposed, out=args.out,
+                     data_dir=args.data_dir, cache_dir=_cache_dir(args.cache_dir), weights=args.weights)
+    rows = result.site.set_index("value")
+    print(f"{'value':<30}{'baseline':>12}{'proposed':>12}{'delta':>10}")
+    for key in ["cpted_index", "score_surveillance", "score_surveillance_night", "score_territoriality",
+                "score_access_control", "score_maintenance", "overseen_share", "lux_avg", "ambiguous_share"]:
+        if key in rows.index:
+            r = rows.loc[key]
+            print(f"{key:<30}{r['baseline']:>12.2f}{r['proposed']:>12.2f}{r['delta']:>+10.2f}")
+    changes = result.changes.groupby(["principle", "change"])["area_m2"].sum() if len(result.changes) else {}
+    for (principle, change), area in (changes.items() if len(result.changes) else []):
+        print(f"  {principle}: {change} over {area:,.0f} m²")
+    print(f"-> {args.out / 'compare.gpkg'}, {args.out / 'compare.csv'}, baseline/ and proposed/ audits")
+    return 0
+
+
 def _cmd_template(args) -> int:
     from cpted.measure.maintenance import write_walk_audit_template
 
@@ -136,6 +155,16 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("--overpass-url", default=os.environ.get("CPTED_OVERPASS_URL"),
                    help="Overpass API endpoint (default: $CPTED_OVERPASS_URL, then osmnx's)")
     f.set_defaults(func=_cmd_fetch)
+    c = sub.add_parser("compare", help="audit a baseline and a proposed design of one site on the same grid")
+    c.add_argument("sites_file", type=Path, help="the sites file (TOML)")
+    c.add_argument("--site", required=True, help="the site to compare")
+    c.add_argument("--baseline", action="append", metavar="KIND=PATH", help="replace (KIND=PATH) or extend (KIND+=PATH) a baseline layer")
+    c.add_argument("--proposed", action="append", metavar="KIND=PATH", help="replace or extend a layer in the proposed design")
+    c.add_argument("--out", required=True, type=Path, help="output directory")
+    c.add_argument("--data-dir", help="where relative paths of the sites file resolve")
+    c.add_argument("--cache-dir", help="fetch cache")
+    c.add_argument("--weights", type=Path, help="weights file for the scores")
+    c.set_defaults(func=_cmd_compare)
     t = sub.add_parser("walk-audit-template", help="write an empty walk-audit GeoPackage to fill in QGIS / QField")
     t.add_argument("out", type=Path, help="the GeoPackage to write")
     t.add_argument("--crs", default="EPSG:2154", help="its CRS (default Lambert-93)")

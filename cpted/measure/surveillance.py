@@ -362,7 +362,8 @@ def surveillance(site, *, view_radius: float = VIEW_RADIUS, isovist_polygons: bo
     out_cells[["eyes_15", "eyes_43", "entrances_15", "entrances_43", "windows_15", "windows_43"]] = eyes_on_street(centres, ops, scene)
     layers["openings"] = ops
     lamps = site.layers.get("lamps")
-    if lamps is not None and len(lamps):
+    # an empty lamps layer usually means "not mapped" (OSM); a design declared without lamps is dark
+    if lamps is not None and (len(lamps) or lamps.attrs.get("known_empty")):
         lux, per_lamp = illuminance(centres, lamps, scene)
         out_cells["lux"] = lux
         out_cells["lit"] = (lux >= LIT_LUX).astype(float).where(lux.notna())
