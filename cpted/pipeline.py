@@ -335,7 +335,7 @@ def batch(
     weights: str | Path | None = None,
 ) -> BatchResult:
     """Audit every site of a sites file and write ``out/<site_id>/audit.gpkg``,
-    ``out/summary.csv`` and ``out/index.html``.
+    ``out/<site_id>/report.html``, ``out/summary.csv`` and ``out/index.html``.
 
     A site that fails is reported in ``summary.csv`` (``status = error`` with the message)
     and the others go on. Every file is written atomically.
@@ -363,6 +363,7 @@ def batch(
     """
     from cpted.report.html import write_index
     from cpted.report.outputs import write_audit, write_summary
+    from cpted.report.site_report import write_site_report
 
     if not isinstance(sites, SitesFile):
         sites = read_sites_file(sites, data_dir=data_dir)
@@ -381,6 +382,7 @@ def batch(
             result = audit(load_site(spec, cache_dir=cache_dir, sources=source_cache), isovist_polygons=isovist_polygons,
                            weights=weight_table)
             write_audit(result, out / spec.id / "audit.gpkg")
+            write_site_report(result, out / spec.id / "report.html")
             row = {**result.summary, "status": "ok", "error": ""}
         except Exception as exc:  # noqa: BLE001 - one failing site must not stop the batch
             log.debug("site %s failed:\n%s", spec.id, traceback.format_exc())

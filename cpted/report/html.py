@@ -7,6 +7,7 @@ import html
 import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from cpted import __version__
@@ -48,6 +49,31 @@ def _count(value) -> str:
     return f"{int(value):,}"
 
 
+def _chart(summary: pd.DataFrame) -> str:
+    """The principle scores of every site side by side (an embedded PNG), or nothing."""
+    ok = summary[summary["status"] == "ok"] if "status" in summary else summary
+    cols = [c for c in _SCORES if c in ok]
+    if ok.empty or not cols or not ok[cols].notna().any().any():
+        return ""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from cpted.report.site_report import figure_png
+
+    fig, ax = plt.subplots(figsize=(max(6, 1.3 * len(ok)), 3.2))
+    width = 0.8 / len(cols)
+    x = np.arange(len(ok))
+    for k, col in enumerate(cols):
+        ax.bar(x + k * width, ok[col].fillna(0).to_numpy(), width, label=col.replace("score_", "").replace("_", " "))
+    ax.set_xticks(x + 0.4 - width / 2, ok["site_id"].tolist(), rotation=20, ha="right")
+    ax.set_ylim(0, 100)
+    ax.set_ylabel("score")
+    ax.legend(fontsize=7, ncols=len(cols), loc="upper center", bbox_to_anchor=(0.5, 1.18), frameon=False)
+    return f'<img src="{figure_png(fig)}" alt="scores of every site">'
+
+
 def write_index(summary: pd.DataFrame, path: str | Path, *, title: str = "cpted audit") -> Path:
     """Write the overview page of a batch, atomically.
 
@@ -69,7 +95,7 @@ def write_index(summary: pd.DataFrame, path: str | Path, *, title: str = "cpted 
         name = html.escape(str(r.get("name", sid)))
         approx = " (approximate boundary)" if r.get("approximate_boundary") == True else ""  # noqa: E712 - numpy bools
         if r["status"] == "ok":
-            cells = [f'<a href="{sid}/audit.gpkg">{name}</a><br><small>{sid}{approx}</small>', "ok",
+            cells = [f'<a href="{sid}/report.html">{name}</a><br><small>{sid}{approx} · <a href="{sid}/audit.gpkg">audit.gpkg</a></small>', "ok",
                      f'{r.get("area_ha", float("nan")):.1f}']
             cells += [_score(r.get(c)) for c in _SCORES]
             cells += [_share(r.get(c)) for c in _SHARES]
@@ -88,11 +114,12 @@ def write_index(summary: pd.DataFrame, path: str | Path, *, title: str = "cpted 
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title><style>{_CSS}</style></head>
 <body><h1>{html.escape(title)}</h1>
-<p>{len(summary)} sites, {int((summary["status"] == "ok").sum())} audited. Per-site results are in each
-<code>audit.gpkg</code>; every figure is also in <a href="summary.csv">summary.csv</a>.
+<p>{len(summary)} sites, {int((summary["status"] == "ok").sum())} audited. Each site links to its report; its layers
+are in its <code>audit.gpkg</code>; every figure is also in <a href="summary.csv">summary.csv</a>.
 Scores run from 0 to 100 (docs/methods/scores.md); n/a means too few inputs (see the notes).
 Network coverage is the share of open-space cells within 50&nbsp;m of a walkable street;
 buildings vs reference compares loaded footprints with an independent building count.</p>
+{_chart(summary)}
 <table><thead><tr>{"".join(f"<th>{h}</th>" for h in head)}</tr></thead><tbody>
 {chr(10).join(rows)}
 </tbody></table>

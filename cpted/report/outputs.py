@@ -9,6 +9,7 @@ import pyogrio
 
 from cpted import __version__
 from cpted.atomic import atomic_path
+from cpted.report.styles import write_styles
 
 __all__ = ["write_audit", "write_summary"]
 
@@ -37,6 +38,7 @@ def write_audit(result, path: str | Path) -> Path:
                 metadata=metadata if i == 0 else None,
                 promote_to_multi=False,
             )
+        write_styles(tmp, list(result.layers))  # QGIS opens the result layers styled
     return path
 
 

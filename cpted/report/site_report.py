@@ -1,0 +1,183 @@
+"""The per-site report: one self-contained HTML file (figures embedded), readable offline."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import html
+import io
+import math
+from pathlib import Path
+
+import numpy as np
+
+from cpted import __version__
+from cpted.atomic import write_text_atomic
+from cpted.load.schema import LAYER_KINDS
+from cpted.score.scores import PRINCIPLES, RULES
+
+__all__ = ["write_site_report", "figure_png", "score_chart"]
+
+_LABELS = {"surveillance": "Natural surveillance", "territoriality": "Territoriality",
+           "access_control": "Access control", "maintenance": "Maintenance / image",
+           "surveillance_night": "Surveillance at night"}
+_CSS = """
+body{font-family:system-ui,sans-serif;margin:2rem auto;color:#222;max-width:70rem;line-height:1.45}
+h1{margin-bottom:.2rem} h2{border-bottom:2px solid #3a7d44;padding-bottom:.2rem;margin-top:2rem}
+table{border-collapse:collapse;margin:.5rem 0} th,td{border-bottom:1px solid #ddd;padding:.25rem .6rem;text-align:left}
+td.num{text-align:right;font-variant-numeric:tabular-nums} .grid{display:flex;flex-wrap:wrap;gap:1rem}
+figure{margin:0} figcaption{font-size:.85rem;color:#555} img{max-width:100%} .na{color:#888}
+footer{margin-top:2rem;font-size:.85rem;color:#555}
+"""
+_SOURCES = [
+    "Benedikt (1979), To take hold of space: isovists and isovist fields, EPB 6:47-65",
+    "Turner, Doxa, O'Sullivan & Penn (2001), From isovists to visibility graphs, EPB 28:103-121",
+    "Desyllas, Connoly & Hebbert (2003), Modelling natural surveillance, EPB 30(5)",
+    "van Asten et al. (2023), Eyes on the Street, TU Delft (15 m / 43 m)",
+    "EN 13201-2 (road lighting, P-classes); Chalfin et al. (2022), J. Quant. Criminol. 38:127-157",
+    "Newman (1972), Defensible Space; Shu (2000), Urban Design International",
+    "Hillier, Yang & Turner (2012), Normalising least angle choice in Depthmap, JOSS 3(2)",
+    "Davies & Johnson (2015), J. Quant. Criminol. 31:481-507; Johnson & Bowers (2010), J. Quant. Criminol. 26:89-111",
+    "Jost (2006), Oikos 113:363 (Hill numbers); Jacobs (1961)",
+    "Wilson & Kelling (1982), Broken windows; O'Brien & Sampson (2015), JRCD 52(4); METRAC (1989)",
+]
+
+
+def figure_png(fig) -> str:
+    """A matplotlib figure as a data: URI (base64 PNG), then closed."""
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _grid(cells, column: str, cell_size: float):
+    """Cell values as an image array (NaN outside the open space) and its extent."""
+    x = cells["x"].to_numpy()
+    y = cells["y"].to_numpy()
+    i = np.round((x - x.min()) / cell_size).astype(int)
+    j = np.round((y - y.min()) / cell_size).astype(int)
+    img = np.full((j.max() + 1, i.max() + 1), np.nan)
+    img[j, i] = cells[column].to_numpy(dtype=float)
+    half = cell_size / 2
+    return img, (x.min() - half, x.max() + half, y.min() - half, y.max() + half)
+
+
+def _map(result, column: str, title: str, *, cmap: str = "RdYlGn", vmin=0, vmax=100, places=None) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    site = result.site
+    cells = result.layers["cells"]
+    fig, ax = plt.subplots(figsize=(6.2, 5.2))
+    if len(cells) and cells[column].notna().any():
+        img, extent = _grid(cells, column, site.cell_size)
+        shown = ax.imshow(img, origin="lower", extent=extent, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
+        fig.colorbar(shown, ax=ax, shrink=0.75)
+    else:
+        ax.text(0.5, 0.5, "no data", transform=ax.transAxes, ha="center", color="#888")
+    if site.has("buildings") and len(site.layers["buildings"]):
+        site.layers["buildings"].plot(ax=ax, color="#555", linewidth=0)
+    if "streets" in result.layers:
+        result.layers["streets"].plot(ax=ax, color="#222", linewidth=0.4)
+    if places is not None and len(places):
+        places.boundary.plot(ax=ax, color="#2b2bd6", linewidth=1.2)
+    gx, gy = site.boundary.exterior.xy if site.boundary.geom_type == "Polygon" else site.boundary.envelope.exterior.xy
+    ax.plot(gx, gy, color="black", linewidth=1)
+    x0, y0, x1, y1 = site.boundary.bounds
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
+    ax.set_aspect("equal")
+    ax.set_axis_off()
+    ax.set_title(title)
+    return figure_png(fig)
+
+
+def score_chart(summary: dict) -> str:
+    """A bar chart of the principle scores (day, and surveillance at night)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    keys = [*PRINCIPLES, "surveillance_night"]
+    values = [summary.get(f"score_{k}", np.nan) for k in keys]
+    fig, ax = plt.subplots(figsize=(6.2, 2.8))
+    colors = ["#bbb" if not np.isfinite(v) else plt.cm.RdYlGn(v / 100) for v in values]
+    ax.barh([_LABELS[k] for k in keys], [0 if not np.isfinite(v) else v for v in values], color=colors)
+    for i, v in enumerate(values):
+        ax.text(2 if not np.isfinite(v) else v + 1, i, "n/a" if not np.isfinite(v) else f"{v:.0f}", va="center")
+    ax.set_xlim(0, 105)
+    ax.invert_yaxis()
+    ax.set_xlabel("score (0-100)")
+    index = summary.get("cpted_index", np.nan)
+    ax.set_title("CPTED index: " + ("n/a" if not np.isfinite(index) else f"{index:.0f}"))
+    return figure_png(fig)
+
+
+def _fmt(value, digits: int = 2) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return '<span class="na">n/a</span>'
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}"
+    return html.escape(str(value))
+
+
+def _table(rows: list[tuple[str, object]]) -> str:
+    body = "".join(f"<tr><th>{html.escape(k)}</th><td class='num'>{_fmt(v)}</td></tr>" for k, v in rows)
+    return f"<table>{body}</table>"
+
+
+def write_site_report(result, path: str | Path) -> Path:
+    """Write ``report.html`` for one audited site: maps of each principle's score and of the
+    problem places, a chart of the scores, the data-completeness table, the drivers, the method,
+    the sources and the data attribution. Every figure is embedded: the file opens offline."""
+    s = result.summary
+    places = result.layers.get("problem_places")
+    maps = [(_map(result, f"score_{p}", _LABELS[p]), _LABELS[p]) for p in PRINCIPLES]
+    maps.append((_map(result, "score_surveillance_night", _LABELS["surveillance_night"]), _LABELS["surveillance_night"]))
+    maps.append((_map(result, "cpted_index", "Problem places over the CPTED index", places=places), "Problem places (blue outlines)"))
+    figures = "".join(f'<figure><img src="{src}" alt="{html.escape(cap)}"><figcaption>{html.escape(cap)}</figcaption></figure>'
+                      for src, cap in maps)
+    completeness = [(f"features: {k}", s.get(f"n_{k}")) for k in LAYER_KINDS]
+    completeness += [("grid cells", s.get("n_cells")), ("network coverage", s.get("network_coverage")),
+                     ("buildings vs reference", s.get("building_completeness"))]
+    completeness += [(f"score inputs: {_LABELS[p]}", s.get(f"completeness_{p}")) for p in PRINCIPLES]
+    problem_rows = ""
+    if places is not None and len(places):
+        for _, r in places.head(10).iterrows():
+            problem_rows += (f"<tr><td class='num'>{int(r['rank'])}</td><td>{_LABELS.get(r['principle'], r['principle'])}</td>"
+                             f"<td class='num'>{r['area_m2']:,.0f}</td><td class='num'>{r['mean_score']:.0f}</td>"
+                             f"<td>{html.escape(r['drivers'])}</td><td>{html.escape(r['remedy'])}</td></tr>")
+    problems = (f"<table><tr><th>#</th><th>principle</th><th>m²</th><th>score</th><th>why</th><th>remedy</th></tr>{problem_rows}</table>"
+                if problem_rows else "<p>No cluster of low-scoring cells.</p>")
+    rules = "".join(f"<tr><td>{r.column}</td><td>{_LABELS[r.principle]}</td><td class='num'>{r.bad:g}</td>"
+                    f"<td class='num'>{r.good:g}</td><td>{html.escape(r.source)}</td></tr>" for r in RULES.values())
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    approx = " The boundary is a disc around an approximate centre." if s.get("approximate_boundary") else ""
+    page = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>CPTED audit: {html.escape(str(s.get('name')))}</title><style>{_CSS}</style></head>
+<body><h1>{html.escape(str(s.get('name')))}</h1>
+<p>Site <code>{html.escape(str(s.get('site_id')))}</code>, {s.get('area_ha', float('nan')):.1f} ha, {s.get('crs')}.{approx}</p>
+<h2>Scores</h2>
+<img src="{score_chart(s)}" alt="scores of the four principles">
+<p><b>What pulls the site down:</b> {html.escape(str(s.get('drivers') or 'nothing below 50'))}.</p>
+<p class="na">{html.escape("; ".join(str(s.get(k)) for k in ("notes", "score_notes") if s.get(k) and str(s.get(k)) != "nan"))}</p>
+<h2>Maps</h2><div class="grid">{figures}</div>
+<h2>Problem places</h2>{problems}
+<h2>Data completeness</h2>{_table(completeness)}
+<h2>Method</h2>
+<p>Every place is a {s.get('cell_size', 5):g} m cell of the site's public open space. Each metric is scored from 0 to 100 by a
+fixed rule (below), the same for every site; a principle's score is the weighted mean of its metrics that have data,
+and is left out (n/a) when less than half of its weight has data. The CPTED index is the weighted mean of the four
+principles. The full definitions are in the project's <code>docs/methods/</code> pages.</p>
+<table><tr><th>metric</th><th>principle</th><th>0 at</th><th>100 at</th><th>source</th></tr>{rules}</table>
+<h2>Sources</h2><ul>{''.join(f'<li>{html.escape(x)}</li>' for x in _SOURCES)}</ul>
+<footer>Generated by cpted {__version__} on {stamp}.<br>Data: {html.escape(str(s.get('attribution') or 'no attribution recorded'))}.</footer>
+</body></html>
+"""
+    return write_text_atomic(path, page)

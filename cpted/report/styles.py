@@ -1,0 +1,99 @@
+"""QGIS styles for the result layers, stored in the GeoPackage's ``layer_styles`` table.
+
+QGIS reads that table (the same one it writes when saving a style "in the database") and opens
+the layers already styled.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from xml.sax.saxutils import quoteattr
+
+__all__ = ["STYLES", "write_styles", "graduated_qml", "categorized_qml"]
+
+_RAMP = ["215,48,39", "252,141,89", "254,224,139", "217,239,139", "145,207,96", "26,152,80"]  # red -> green
+_COLORS = {"surveillance": "228,26,28", "territoriality": "55,126,184", "access_control": "152,78,163",
+           "maintenance": "255,127,0", "blind_spot": "255,127,0", "entrapment_spot": "228,26,28", "recess": "152,78,163",
+           "street": "80,80,80", "footway": "77,175,74", "steps": "228,26,28", "gated": "0,0,0"}
+
+
+def _symbol(name: str, kind: str, color: str) -> str:
+    if kind == "fill":
+        layer = (f'<layer class="SimpleFill" pass="0" locked="0" enabled="1"><Option type="Map">'
+                 f'<Option name="color" type="QString" value="{color},255"/><Option name="style" type="QString" value="solid"/>'
+                 f'<Option name="outline_style" type="QString" value="no"/></Option></layer>')
+    elif kind == "line":
+        layer = (f'<layer class="SimpleLine" pass="0" locked="0" enabled="1"><Option type="Map">'
+                 f'<Option name="line_color" type="QString" value="{color},255"/><Option name="line_width" type="QString" value="0.6"/>'
+                 f'</Option></layer>')
+    else:
+        layer = (f'<layer class="SimpleMarker" pass="0" locked="0" enabled="1"><Option type="Map">'
+                 f'<Option name="color" type="QString" value="{color},255"/><Option name="size" type="QString" value="2.4"/>'
+                 f'</Option></layer>')
+    return f'<symbol type="{kind}" name="{name}" alpha="1" clip_to_extent="1" force_rhr="0">{layer}</symbol>'
+
+
+def _wrap(renderer: str) -> str:
+    return ("<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n"
+            f'<qgis version="3.22.16" styleCategories="Symbology">{renderer}</qgis>\n')
+
+
+def graduated_qml(attribute: str, kind: str = "fill", lower: float = 0, upper: float = 100) -> str:
+    """A graduated red-to-green style over ``attribute`` from ``lower`` to ``upper``.
+
+    Examples
+    --------
+    >>> graduated_qml("cpted_index").count("<range ")
+    6
+    """
+    step = (upper - lower) / len(_RAMP)
+    ranges = "".join(
+        f'<range lower="{lower + i * step:g}" upper="{lower + (i + 1) * step:g}" symbol="{i}" '
+        f'label="{lower + i * step:g} - {lower + (i + 1) * step:g}" render="true"/>'
+        for i in range(len(_RAMP))
+    )
+    symbols = "".join(_symbol(str(i), kind, c) for i, c in enumerate(_RAMP))
+    return _wrap(f'<renderer-v2 type="graduatedSymbol" attr={quoteattr(attribute)} graduatedMethod="GraduatedColor" '
+                 f'symbollevels="0" enableorderby="0" forceraster="0"><ranges>{ranges}</ranges><symbols>{symbols}</symbols>'
+                 f'</renderer-v2>')
+
+
+def categorized_qml(attribute: str, values: list[str], kind: str = "fill") -> str:
+    """A categorized style over ``attribute``, one colour per value."""
+    cats = "".join(f'<category value={quoteattr(v)} symbol="{i}" label={quoteattr(v.replace("_", " "))} render="true"/>'
+                   for i, v in enumerate(values))
+    symbols = "".join(_symbol(str(i), kind, _COLORS.get(v, "120,120,120")) for i, v in enumerate(values))
+    return _wrap(f'<renderer-v2 type="categorizedSymbol" attr={quoteattr(attribute)} symbollevels="0" enableorderby="0" '
+                 f'forceraster="0"><categories>{cats}</categories><symbols>{symbols}</symbols></renderer-v2>')
+
+
+#: Layer name -> QML of its default style.
+STYLES = {
+    "cells": graduated_qml("cpted_index"),
+    "problem_places": categorized_qml("principle", ["surveillance", "territoriality", "access_control", "maintenance"]),
+    "blind_spots": categorized_qml("kind", ["blind_spot", "entrapment_spot", "recess"]),
+    "entry_points": categorized_qml("kind", ["street", "footway", "steps", "gated"], kind="marker"),
+    "segments": graduated_qml("nach_800", kind="line", lower=0.0, upper=1.5),
+}
+
+
+def write_styles(path: str | Path, layers: list[str]) -> None:
+    """Store the default style of each of ``layers`` that has one in the GeoPackage at ``path``."""
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS layer_styles (id INTEGER PRIMARY KEY AUTOINCREMENT, f_table_catalog TEXT(256), "
+            "f_table_schema TEXT(256), f_table_name TEXT(256), f_geometry_column TEXT(256), styleName TEXT(30), "
+            "styleQML TEXT, styleSLD TEXT, useAsDefault BOOLEAN, description TEXT, owner TEXT(30), ui TEXT(30), "
+            "update_time DATETIME DEFAULT CURRENT_TIMESTAMP)"
+        )
+        db.execute("INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier) VALUES "
+                   "('layer_styles', 'attributes', 'layer_styles')")
+        geometry = dict(db.execute("SELECT table_name, column_name FROM gpkg_geometry_columns").fetchall())
+        for name in layers:
+            if name in STYLES and name in geometry:
+                db.execute(
+                    "INSERT INTO layer_styles (f_table_catalog, f_table_schema, f_table_name, f_geometry_column, styleName, "
+                    "styleQML, styleSLD, useAsDefault, description, owner, ui) VALUES ('', '', ?, ?, ?, ?, '', 1, ?, '', '')",
+                    (name, geometry[name], f"cpted {name}", STYLES[name], "default style written by cpted"),
+                )
