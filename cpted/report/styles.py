@@ -94,6 +94,7 @@ def write_styles(path: str | Path, layers: list[str]) -> None:
             if name in STYLES and name in geometry:
                 db.execute(
                     "INSERT INTO layer_styles (f_table_catalog, f_table_schema, f_table_name, f_geometry_column, styleName, "
-                    "styleQML, styleSLD, useAsDefault, description, owner, ui) VALUES ('', '', ?, ?, ?, ?, '', 1, ?, '', '')",
+                    "styleQML, styleSLD, useAsDefault, description, owner, ui, update_time) VALUES "
+                    "('', '', ?, ?, ?, ?, '', 1, ?, '', '', strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
                     (name, geometry[name], f"cpted {name}", STYLES[name], "default style written by cpted"),
                 )
