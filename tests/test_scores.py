@@ -95,3 +95,39 @@ def test_problem_places_are_clusters_of_low_cells():
     assert places["principle"].tolist() == ["surveillance"]  # the lone low cell at the end is too small
     assert places["cells"].tolist() == [5] and places["remedy"].tolist() == ["add active frontage"]
     assert places["area_m2"].iloc[0] == pytest.approx(125)
+
+
+def _scene(dx: float, dy: float):
+    from shapely import LineString, Point
+    from shapely.affinity import translate
+
+    from cpted.prepare.site import Site
+
+    def move(geoms):
+        return [translate(g, dx, dy) for g in geoms]
+
+    buildings = gpd.GeoDataFrame({"height_m": [9.0, 12.0, 6.0]}, crs=2154,
+                                 geometry=move([box(0, 20, 40, 50), box(60, 20, 90, 60), box(10, 70, 30, 90)]))
+    streets = gpd.GeoDataFrame({"walk_kind": ["street", "street", "footway"]}, crs=2154,
+                               geometry=move([LineString([(-50, 10), (50, 10)]), LineString([(50, 10), (150, 10)]),
+                                              LineString([(50, 10), (50, 100)])]))
+    lamps = gpd.GeoDataFrame({"height_m": [6.0]}, geometry=move([Point(50, 40)]), crs=2154)
+    entrances = gpd.GeoDataFrame({"kind": ["main"]}, geometry=move([Point(40, 35)]), crs=2154)
+    return Site.from_layers("t", translate(box(-20, 0, 120, 100), dx, dy), crs=2154, context=60, cell_size=5,
+                            layers={"buildings": buildings, "streets": streets, "lamps": lamps, "entrances": entrances})
+
+
+@settings(max_examples=4, deadline=None)
+@given(st.integers(-2000, 2000), st.integers(-2000, 2000))
+def test_scores_unchanged_when_the_scene_is_translated(i, j):
+    from cpted.pipeline import audit
+
+    dx, dy = 5.0 * i, 5.0 * j  # whole cells, so the grids line up
+    a = audit(_scene(0, 0)).layers["cells"]
+    b = audit(_scene(dx, dy)).layers["cells"]
+    assert len(a) == len(b)
+    assert a["score_surveillance"].notna().mean() > 0.9 and a["score_access_control"].notna().mean() > 0.9
+    a = a.assign(kx=(a["x"]).round(3), ky=a["y"].round(3)).set_index(["kx", "ky"]).sort_index()
+    b = b.assign(kx=(b["x"] - dx).round(3), ky=(b["y"] - dy).round(3)).set_index(["kx", "ky"]).sort_index()
+    for col in ["cpted_index", *[f"score_{p}" for p in PRINCIPLES], "score_surveillance_night"]:
+        np.testing.assert_allclose(a[col].to_numpy(dtype=float), b[col].to_numpy(dtype=float), rtol=1e-9, atol=1e-9, err_msg=col)
