@@ -31,15 +31,22 @@ _EPS = 1e-12
 
 
 @njit(cache=True)
+def _cell_range(x0, y0, x1, y1, cell, nx, ny, gx0, gy0):
+    """Grid cells (clamped to the grid) covering the box x0..x1, y0..y1."""
+    i0 = max(0, min(nx - 1, int((x0 - gx0) / cell)))
+    i1 = max(0, min(nx - 1, int((x1 - gx0) / cell)))
+    j0 = max(0, min(ny - 1, int((y0 - gy0) / cell)))
+    j1 = max(0, min(ny - 1, int((y1 - gy0) / cell)))
+    return i0, i1, j0, j1
+
+
+@njit(cache=True)
 def build_grid_index(x0, y0, x1, y1, cell, nx, ny, gx0, gy0):
     """CSR grid index of boxes (x0..x1, y0..y1): start offsets per cell and item ids."""
     n = x0.shape[0]
     counts = np.zeros(nx * ny + 1, dtype=np.int64)
     for i in range(n):
-        i0 = max(0, min(nx - 1, int((x0[i] - gx0) / cell)))
-        i1 = max(0, min(nx - 1, int((x1[i] - gx0) / cell)))
-        j0 = max(0, min(ny - 1, int((y0[i] - gy0) / cell)))
-        j1 = max(0, min(ny - 1, int((y1[i] - gy0) / cell)))
+        i0, i1, j0, j1 = _cell_range(x0[i], y0[i], x1[i], y1[i], cell, nx, ny, gx0, gy0)
         for a in range(i0, i1 + 1):
             for b in range(j0, j1 + 1):
                 counts[b * nx + a + 1] += 1
@@ -47,10 +54,7 @@ def build_grid_index(x0, y0, x1, y1, cell, nx, ny, gx0, gy0):
     fill = start[:-1].copy()
     items = np.empty(start[-1], dtype=np.int64)
     for i in range(n):
-        i0 = max(0, min(nx - 1, int((x0[i] - gx0) / cell)))
-        i1 = max(0, min(nx - 1, int((x1[i] - gx0) / cell)))
-        j0 = max(0, min(ny - 1, int((y0[i] - gy0) / cell)))
-        j1 = max(0, min(ny - 1, int((y1[i] - gy0) / cell)))
+        i0, i1, j0, j1 = _cell_range(x0[i], y0[i], x1[i], y1[i], cell, nx, ny, gx0, gy0)
         for a in range(i0, i1 + 1):
             for b in range(j0, j1 + 1):
                 k = b * nx + a
@@ -62,10 +66,7 @@ def build_grid_index(x0, y0, x1, y1, cell, nx, ny, gx0, gy0):
 @njit(cache=True)
 def _query(ox, oy, r, start, items, cell, nx, ny, gx0, gy0):
     """Ids of the items whose grid cells meet the box of side 2r around (ox, oy), unique."""
-    i0 = max(0, min(nx - 1, int((ox - r - gx0) / cell)))
-    i1 = max(0, min(nx - 1, int((ox + r - gx0) / cell)))
-    j0 = max(0, min(ny - 1, int((oy - r - gy0) / cell)))
-    j1 = max(0, min(ny - 1, int((oy + r - gy0) / cell)))
+    i0, i1, j0, j1 = _cell_range(ox - r, oy - r, ox + r, oy + r, cell, nx, ny, gx0, gy0)
     total = 0
     for a in range(i0, i1 + 1):
         for b in range(j0, j1 + 1):
