@@ -82,7 +82,7 @@ def _map(result, column: str, title: str, *, cmap: str = "RdYlGn", vmin=0, vmax=
         ax.text(0.5, 0.5, "no data", transform=ax.transAxes, ha="center", color="#888")
     if site.has("buildings") and len(site.layers["buildings"]):
         site.layers["buildings"].plot(ax=ax, color="#555", linewidth=0)
-    if "streets" in result.layers:
+    if "streets" in result.layers and len(result.layers["streets"]):
         result.layers["streets"].plot(ax=ax, color="#222", linewidth=0.4)
     if places is not None and len(places):
         places.boundary.plot(ax=ax, color="#2b2bd6", linewidth=1.2)
