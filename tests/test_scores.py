@@ -53,7 +53,9 @@ def test_worked_scores_and_drivers():
     assert s["completeness_surveillance"] == pytest.approx(4 / 5)
     assert s["drivers"].split("; ")[0] == "no reliable eyes (no opening within 15 m)"
     assert math.isnan(s["score_maintenance"]) and s["completeness_maintenance"] == 0
-    assert s["cpted_index"] == pytest.approx(37.5)  # the only principle with data
+    assert math.isnan(s["cpted_index"])  # one principle of four is not an index
+    both = score_cells(_cells(eyes_43=1.5, eyes_15=0.0, isovist_area=2750.0, through_share_800=0.0, escape_routes=2.0)).iloc[0]
+    assert both["cpted_index"] == pytest.approx((37.5 + 100) / 2) and both["completeness_index"] == 0.5
     thin = score_cells(_cells(mix_d1_800=6.0)).iloc[0]  # 1 of 5 surveillance weights: too thin to score
     assert math.isnan(thin["score_surveillance"]) and thin["completeness_surveillance"] == pytest.approx(0.2)
 

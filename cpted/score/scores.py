@@ -7,7 +7,8 @@ ranges. Rules never depend on the site, so sites stay comparable.
 
 A principle's score is the weighted mean of its available metric scores; ``completeness`` is the
 share of its weight that had data. A principle with less than half of its weight available is
-NaN (:data:`MIN_COMPLETENESS`), and ``score_notes`` says so. The CPTED index is the
+NaN (:data:`MIN_COMPLETENESS`), and ``score_notes`` says so; so is the index when less than half
+of the principles' weight has a score. The CPTED index is the
 weighted mean of the available principle scores. The night surveillance score replaces daytime
 activity by lighting and night-time activity.
 """
@@ -183,8 +184,11 @@ def score_cells(cells: pd.DataFrame, weights: dict[str, dict[str, float]] | None
     pw = np.array([weights["principles"][p] for p in PRINCIPLES])
     values = out[[f"score_{p}" for p in PRINCIPLES]].to_numpy(dtype=float)
     have = np.isfinite(values) & (pw > 0)
+    share = (have * pw).sum(axis=1) / pw.sum()
     with np.errstate(invalid="ignore", divide="ignore"):
-        out["cpted_index"] = np.where(have.any(axis=1), (np.where(have, values, 0) * pw).sum(axis=1) / (have * pw).sum(axis=1), np.nan)
+        index = (np.where(have, values, 0) * pw).sum(axis=1) / (have * pw).sum(axis=1)
+    out["cpted_index"] = np.where(share >= MIN_COMPLETENESS, index, np.nan)  # not from one principle alone
+    out["completeness_index"] = share
     deficit = (100.0 - scores).mul(pd.Series(mw)[scores.columns], axis=1)
     deficit = deficit.where(scores < 50)
     texts = np.array([RULES[m].low for m in scores.columns], dtype=object)
@@ -205,6 +209,8 @@ def site_scores(cells: pd.DataFrame, scored: pd.DataFrame) -> dict[str, object]:
     for p in (*PRINCIPLES, "surveillance_night"):
         if np.isnan(out.get(f"score_{p}", np.nan)):
             notes.append(f"score_{p}: {out.get(f'completeness_{p}', 0):.0%} of its inputs (needs {MIN_COMPLETENESS:.0%})")
+    if np.isnan(out.get("cpted_index", np.nan)):
+        notes.append(f"cpted_index: {out.get('completeness_index', 0):.0%} of the principles' weight scored (needs {MIN_COMPLETENESS:.0%})")
     out["score_notes"] = "; ".join(notes)
     scores = metric_scores(cells)
     deficit = (100.0 - scores).mean()
