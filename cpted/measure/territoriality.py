@@ -28,6 +28,7 @@ __all__ = [
     "boundary_definition",
     "frontage",
     "entrance_intervisibility",
+    "public_depths",
     "depth_from_public",
     "ambiguous_space",
     "PUBLIC_STREETS",
@@ -209,12 +210,10 @@ def entrance_intervisibility(entrances: gpd.GeoDataFrame, buildings: gpd.GeoData
     return pd.Series(counts, index=entrances.index, name="entrances_in_view")
 
 
-def depth_from_public(points_xy: np.ndarray, streets: gpd.GeoDataFrame, net: Network) -> pd.DataFrame:
-    """Network distance (m) and steps (segments) from the nearest public street to each point.
+def public_depths(streets: gpd.GeoDataFrame, net: Network) -> tuple[dict, dict]:
+    """Per network node: walking distance (m) and steps (segments) from the nearest public street.
 
-    Public streets are the segments whose ``walk_kind`` is in :data:`PUBLIC_STREETS`. A point
-    attaches to its nearest segment; on a public street its depth is its offset and 0 steps.
-    Points that cannot reach any public street get NaN.
+    Public streets are the segments whose ``walk_kind`` is in :data:`PUBLIC_STREETS`.
     """
     import networkx as nx
 
@@ -225,16 +224,29 @@ def depth_from_public(points_xy: np.ndarray, streets: gpd.GeoDataFrame, net: Net
         u, v = net.edges[e]
         g.add_edge(int(u), int(v), length=float(net.edge_length[e]))
     seeds = {int(n) for e in np.flatnonzero(public & ok) for n in net.edges[e]}
-    metric = nx.multi_source_dijkstra_path_length(g, seeds, weight="length") if seeds else {}
-    hops = {}
-    if seeds:
-        frontier, seen, depth = set(seeds), set(seeds), 0
-        while frontier:
-            for n in frontier:
-                hops[n] = depth
-            nxt = {m for n in frontier for m in g.neighbors(n)} - seen
-            seen |= nxt
-            frontier, depth = nxt, depth + 1
+    if not seeds:
+        return {}, {}
+    metric = nx.multi_source_dijkstra_path_length(g, seeds, weight="length")
+    hops, frontier, seen, depth = {}, set(seeds), set(seeds), 0
+    while frontier:
+        for n in frontier:
+            hops[n] = depth
+        nxt = {m for n in frontier for m in g.neighbors(n)} - seen
+        seen |= nxt
+        frontier, depth = nxt, depth + 1
+    return metric, hops
+
+
+def depth_from_public(points_xy: np.ndarray, streets: gpd.GeoDataFrame, net: Network, depths: tuple[dict, dict] | None = None) -> pd.DataFrame:
+    """Network distance (m) and steps (segments) from the nearest public street to each point.
+
+    A point attaches to its nearest segment; on a public street its depth is its offset and 0
+    steps; elsewhere the walk to either end of its segment plus that node's depth
+    (:func:`public_depths`, computed here unless given). Points that cannot reach any public
+    street get NaN.
+    """
+    metric, hops = depths if depths is not None else public_depths(streets, net)
+    public = streets["walk_kind"].isin(PUBLIC_STREETS).to_numpy()
     edge, along, offset = nearest_edge(points_xy, streets)
     length = net.edge_length[edge]
     u, v = net.edges[edge, 0], net.edges[edge, 1]
@@ -367,12 +379,14 @@ def territoriality(site, net: Network | None) -> dict:
             summary["entrances_intervisible_share"] = float((seen[inside] >= 1).mean())
     # depth from the public network
     if net is not None:
-        depth = depth_from_public(xy, streets, net)
+        node_depths = public_depths(streets, net)  # once, for the cells and the entrances
+        depth = depth_from_public(xy, streets, net, node_depths)
         out["depth_m"] = depth["depth_m"].to_numpy()
         out["depth_steps"] = depth["depth_steps"].to_numpy()
         summary["cell_depth_mean"] = float(np.nanmean(depth["depth_m"])) if depth["depth_m"].notna().any() else np.nan
         if entrance_layer is not None and len(entrance_layer):
-            e_depth = depth_from_public(np.column_stack([entrance_layer.geometry.x, entrance_layer.geometry.y]), streets, net)
+            e_depth = depth_from_public(np.column_stack([entrance_layer.geometry.x, entrance_layer.geometry.y]), streets, net,
+                                        node_depths)
             entrance_layer = entrance_layer.assign(depth_m=e_depth["depth_m"].to_numpy(), depth_steps=e_depth["depth_steps"].to_numpy())
             summary["entrance_depth_mean"] = float(np.nanmean(e_depth["depth_m"])) if e_depth["depth_m"].notna().any() else np.nan
     else:
