@@ -22,7 +22,7 @@ from cpted.engines import _sweep
 from cpted.errors import GeometryError, InputError
 from cpted.prepare.crs import require_projected, require_same_crs
 
-__all__ = ["Scene", "prepare_scene", "isovists", "count_visible", "visible_pairs", "ISOVIST_COLUMNS"]
+__all__ = ["Scene", "prepare_scene", "isovists", "count_visible", "visible_pairs", "inside_obstacles", "ISOVIST_COLUMNS"]
 
 #: Measure columns of :func:`isovists`.
 ISOVIST_COLUMNS = ("area", "perimeter", "compactness", "occlusivity", "min_radial", "max_radial", "drift")
@@ -54,6 +54,8 @@ class Scene:
     shape: tuple[int, int]
     start: np.ndarray
     items: np.ndarray
+    tree: shapely.STRtree
+    wall_tree: shapely.STRtree
 
     @property
     def index(self) -> tuple:
@@ -150,6 +152,8 @@ def prepare_scene(
         shape=shape,
         start=start,
         items=items,
+        tree=shapely.STRtree(polygons),  # built once, for every inside / on-a-wall test
+        wall_tree=shapely.STRtree(shapely.boundary(polygons)),
     )
 
 
@@ -159,6 +163,24 @@ def _bounds(segs: np.ndarray, extent) -> tuple[float, float, float, float]:
     if not len(segs):
         return (0.0, 0.0, 1.0, 1.0)
     return (segs[:, [0, 2]].min(), segs[:, [1, 3]].min(), segs[:, [0, 2]].max(), segs[:, [1, 3]].max())
+
+
+def inside_obstacles(points: gpd.GeoSeries | gpd.GeoDataFrame, scene: Scene) -> np.ndarray:
+    """True for the points strictly inside an obstacle of ``scene``.
+
+    Examples
+    --------
+    >>> from shapely import Point, box
+    >>> scene = prepare_scene(gpd.GeoSeries([box(0, 0, 10, 10)], crs=2154))
+    >>> inside_obstacles(gpd.GeoSeries([Point(5, 5), Point(20, 5)], crs=2154), scene).tolist()
+    [True, False]
+    """
+    geoms = points.geometry.values if isinstance(points, gpd.GeoDataFrame) else points.values
+    out = np.zeros(len(geoms), dtype=bool)
+    if len(scene.obstacles) and len(geoms):
+        hit, _ = scene.tree.query(geoms, predicate="within")
+        out[hit] = True
+    return out
 
 
 def _observer_xy(observers, scene: Scene, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -173,22 +195,17 @@ def _observer_xy(observers, scene: Scene, name: str) -> tuple[np.ndarray, np.nda
     if len(xy) != len(values):
         msg = f"{name} has empty points; drop them first"
         raise GeometryError(msg)
-    inside = np.zeros(len(xy), dtype=bool)
+    inside = inside_obstacles(geoms, scene)
     if len(scene.obstacles) and len(xy):
-        tree = shapely.STRtree(scene.obstacles)
-        pts = shapely.points(xy)
-        hit, _ = tree.query(pts, predicate="within")
-        inside[hit] = True
-        walls = shapely.boundary(scene.obstacles)
-        near, wall = shapely.STRtree(walls).query(pts, predicate="dwithin", distance=_NUDGE / 10)
+        near, _ = scene.wall_tree.query(shapely.points(xy), predicate="dwithin", distance=_NUDGE / 10)
         for i in np.unique(near[~inside[near]]):
-            xy[i] = _nudge(xy[i], tree, scene.obstacles)
+            xy[i] = _nudge(xy[i], scene.tree)
     if scene.extent is not None and len(xy):
         inside |= ~shapely.contains_xy(scene.extent, xy[:, 0], xy[:, 1])
     return xy, inside
 
 
-def _nudge(p: np.ndarray, tree: shapely.STRtree, polygons: np.ndarray) -> np.ndarray:
+def _nudge(p: np.ndarray, tree: shapely.STRtree) -> np.ndarray:
     """Move a point lying on an obstacle's outline into the open space around it.
 
     It moves along the middle of the widest free sector of directions: the outward normal

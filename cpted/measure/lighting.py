@@ -10,7 +10,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from cpted.engines.visibility import Scene, visible_pairs
+from cpted.engines.visibility import Scene, inside_obstacles, visible_pairs
 
 __all__ = [
     "LAMP_HEIGHT",
@@ -98,7 +98,7 @@ def illuminance(
         per_lamp["lit_cells"] = np.bincount(dst, weights=(e >= 1.0), minlength=len(lamps)).astype(int)
         with np.errstate(invalid="ignore", divide="ignore"):
             per_lamp["mean_lux"] = np.bincount(dst, weights=e, minlength=len(lamps)) / reached
-    inside = _inside(points, scene)
+    inside = inside_obstacles(points, scene)
     lux = np.where(inside, np.nan, lux)
     return pd.Series(lux, index=index, name="lux"), per_lamp
 
@@ -108,17 +108,6 @@ def _column(gdf: gpd.GeoDataFrame, name: str, default: float) -> np.ndarray:
         return np.full(len(gdf), default)
     values = pd.to_numeric(gdf[name], errors="coerce").to_numpy(dtype=float)
     return np.where(np.isfinite(values) & (values > 0), values, default)
-
-
-def _inside(points, scene: Scene) -> np.ndarray:
-    import shapely
-
-    geoms = points.geometry.values if isinstance(points, gpd.GeoDataFrame) else points.values
-    out = np.zeros(len(geoms), dtype=bool)
-    if len(scene.obstacles) and len(geoms):
-        hit, _ = shapely.STRtree(scene.obstacles).query(geoms, predicate="within")
-        out[hit] = True
-    return out
 
 
 def lighting_class(lux: pd.Series) -> dict[str, object]:

@@ -24,7 +24,7 @@ import pandas as pd
 import shapely
 
 from cpted.config import STOREY_HEIGHT
-from cpted.engines.visibility import Scene, count_visible, isovists, prepare_scene, visible_pairs
+from cpted.engines.visibility import Scene, count_visible, inside_obstacles, isovists, prepare_scene, visible_pairs
 from cpted.measure.lighting import illuminance, lighting_class, lit_way_share
 from cpted.prepare.crs import require_projected, require_same_crs
 
@@ -228,16 +228,8 @@ def eyes_on_street(
             for name, mask in (("entrances", is_entrance), ("windows", ~is_entrance)):
                 out[f"{name}_{tag}"] = np.bincount(src, weights=weight * within * mask, minlength=len(pts))
             out[f"eyes_{tag}"] = out[f"entrances_{tag}"] + out[f"windows_{tag}"]
-    inside = _inside(pts, scene)
+    inside = inside_obstacles(pts, scene)
     out.loc[inside, :] = np.nan
-    return out
-
-
-def _inside(points: gpd.GeoSeries, scene: Scene) -> np.ndarray:
-    out = np.zeros(len(points), dtype=bool)
-    if len(scene.obstacles) and len(points):
-        hit, _ = shapely.STRtree(scene.obstacles).query(points.values, predicate="within")
-        out[hit] = True
     return out
 
 
