@@ -160,15 +160,10 @@ def network_from_streets(streets: gpd.GeoDataFrame) -> Network:
     u, v = root[u], root[v]
     keep = (u != v) & (lengths >= 1e-3)
     edges = np.column_stack([u, v])
-    lengths = np.where(keep, lengths, np.inf)  # dropped edges keep their row, unreachable
-    return _from_edge_list(labels, edges[keep], lengths[keep], xy) if keep.all() else _with_gaps(labels, edges, lengths, keep, xy)
-
-
-def _with_gaps(labels, edges, lengths, keep, xy) -> Network:
-    """Keep edge ids equal to street rows when some rows are dropped."""
+    # dropped rows keep their place (edge i stays street row i) with a NaN length, and no adjacency
     indptr, nbr, length, eid = _csr(len(labels), edges[keep], lengths[keep])
-    ids = np.flatnonzero(keep)[eid]
-    return Network(indptr, nbr, length, ids, np.ascontiguousarray(xy), edges, np.where(keep, lengths, np.nan), np.asarray(labels))
+    return Network(indptr, nbr, length, np.flatnonzero(keep)[eid], np.ascontiguousarray(xy), edges,
+                   np.where(keep, lengths, np.nan), np.asarray(labels))
 
 
 def _run(net: Network, cost: np.ndarray, radii, sources, outside, *, reverse=None, terminal=None, target=None,
