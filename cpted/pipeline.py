@@ -85,36 +85,43 @@ class SourceCache:
         return self._other[key]
 
 
-def site_boundary(spec: SiteSpec, crs) -> shapely.Geometry:
-    """The boundary polygon of a site spec in ``crs``: disc, box or polygon file."""
+def _boundary_shapes(spec: SiteSpec) -> gpd.GeoDataFrame:
+    """The features of a site's boundary file (its ``where`` filter applied)."""
+    shape = read_vector(spec.boundary.path, layer=spec.boundary.options.get("layer"),
+                        where=spec.boundary.options.get("where"))
+    if shape.empty:
+        msg = f"site {spec.id!r}: the boundary file {str(spec.boundary.path)!r} selects no feature"
+        raise InputError(msg)
+    return shape
+
+
+def site_boundary(spec: SiteSpec, crs, shapes: gpd.GeoDataFrame | None = None) -> shapely.Geometry:
+    """The boundary polygon of a site spec in ``crs``: disc, box or polygon file (``shapes``
+    when already read)."""
     if spec.centre is not None:
         point = gpd.GeoDataFrame(geometry=[shapely.Point(spec.centre)], crs=spec.centre_crs)
         centre = to_crs(point, crs, layer=f"centre of site {spec.id!r}").geometry.iloc[0]
         return centre.buffer(spec.radius, quad_segs=32)
     if spec.bbox is not None:
         return shapely.box(*spec.bbox)
-    shape = read_vector(spec.boundary.path, layer=spec.boundary.options.get("layer"),
-                        where=spec.boundary.options.get("where"))
-    if shape.empty:
-        msg = f"site {spec.id!r}: the boundary file {str(spec.boundary.path)!r} selects no feature"
-        raise InputError(msg)
-    return shapely.union_all(to_crs(shape, crs, layer=f"boundary of site {spec.id!r}").geometry.values)
+    shapes = _boundary_shapes(spec) if shapes is None else shapes
+    return shapely.union_all(to_crs(shapes, crs, layer=f"boundary of site {spec.id!r}").geometry.values)
 
 
 def site_area(spec: SiteSpec) -> gpd.GeoSeries:
     """The site plus its context ring, as a one-row GeoSeries in the site CRS (nothing else is read)."""
-    crs = _site_crs(spec)
-    return gpd.GeoSeries([site_boundary(spec, crs).buffer(spec.context)], crs=crs)
+    shapes = _boundary_shapes(spec) if spec.boundary is not None else None
+    crs = _site_crs(spec, shapes)
+    return gpd.GeoSeries([site_boundary(spec, crs, shapes).buffer(spec.context)], crs=crs)
 
 
-def _site_crs(spec: SiteSpec):
+def _site_crs(spec: SiteSpec, shapes: gpd.GeoDataFrame | None):
     if spec.crs is not None:
         return spec.crs
     if spec.centre is not None:
         lonlat = gpd.GeoSeries([shapely.Point(spec.centre)], crs=spec.centre_crs).to_crs(4326).iloc[0]
     else:
-        shape = read_vector(spec.boundary.path, layer=spec.boundary.options.get("layer"))
-        lonlat = shapely.union_all(shape.to_crs(4326).geometry.values)
+        lonlat = shapely.union_all(shapes.to_crs(4326).geometry.values)
     return choose_crs(lonlat)
 
 
@@ -145,8 +152,9 @@ def load_site(
     Site
     """
     sources = sources or SourceCache()
-    crs = _site_crs(spec)
-    boundary = site_boundary(spec, crs)
+    shapes = _boundary_shapes(spec) if spec.boundary is not None else None
+    crs = _site_crs(spec, shapes)
+    boundary = site_boundary(spec, crs, shapes)
     cache = cache_path(cache_dir, spec.id) if cache_dir is not None else None
     fetched = (
         sources.get(("fetch", cache), lambda: read_fetch_cache(cache)) if cache is not None and cache.exists() else {}
