@@ -74,14 +74,18 @@ def run_cpted(obstacles, window, observers, radius, threads):
     return timed(lambda: isovists(observers, scene, radius=radius, geometry=False)["area"].to_numpy())
 
 
+def oriented(coords, clockwise: bool) -> np.ndarray:
+    """A closed ring's vertices (without the repeated last one), turning the asked way."""
+    pts = np.asarray(coords)[:-1]
+    twice_area = np.sum(pts[:, 0] * np.roll(pts[:, 1], -1) - np.roll(pts[:, 0], -1) * pts[:, 1])
+    return pts[::-1] if (twice_area < 0) != clockwise else pts
+
+
 def run_pyvispoly(obstacles, window, observers, radius):
     import pyvispoly as pv
 
     def ring(coords, clockwise):
-        pts = np.asarray(coords)[:-1]
-        twice = np.sum(pts[:, 0] * np.roll(pts[:, 1], -1) - np.roll(pts[:, 0], -1) * pts[:, 1])
-        pts = pts[::-1] if (twice < 0) != clockwise else pts
-        return pv.Polygon([pv.Point(float(x), float(y)) for x, y in pts])
+        return pv.Polygon([pv.Point(float(x), float(y)) for x, y in oriented(coords, clockwise)])
 
     domain = pv.PolygonWithHoles(ring(window.exterior.coords, False), [ring(p.exterior.coords, True) for p in obstacles])
     calc = pv.VisibilityPolygonCalculator(domain)
@@ -106,10 +110,7 @@ def run_visilibity(obstacles, window, observers, radius):
     import visilibity as vis
 
     def poly(coords, clockwise):
-        pts = np.asarray(coords)[:-1]
-        twice = np.sum(pts[:, 0] * np.roll(pts[:, 1], -1) - np.roll(pts[:, 0], -1) * pts[:, 1])
-        pts = pts[::-1] if (twice < 0) != clockwise else pts
-        return vis.Polygon([vis.Point(float(x), float(y)) for x, y in pts])
+        return vis.Polygon([vis.Point(float(x), float(y)) for x, y in oriented(coords, clockwise)])
 
     env = vis.Environment([poly(window.exterior.coords, False)] + [poly(p.exterior.coords, True) for p in obstacles])
     eps = 1e-7
