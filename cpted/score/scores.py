@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import geopandas as gpd
@@ -233,7 +232,6 @@ def problem_places(
     remedy from :data:`REMEDIES`. Ranked by area × (threshold − mean score).
     """
     frames = []
-    cell_area = float(cells.geometry.area.iloc[0]) if len(cells) else 1.0
     scores = metric_scores(cells)
     for principle in PRINCIPLES:
         col = f"score_{principle}"
