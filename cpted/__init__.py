@@ -18,6 +18,7 @@ __version__ = "0.1.0"
 _API = {
     "Site": "cpted.prepare.site",
     "read_layer": "cpted.load.layers",
+    "as_layer": "cpted.load.layers",
     "read_osm": "cpted.load.osm",
     "read_graphml": "cpted.load.graph",
     "read_raster": "cpted.load.raster",
@@ -40,6 +41,7 @@ _API = {
     "completeness": "cpted.prepare.completeness",
     "load_site": "cpted.pipeline",
     "audit": "cpted.pipeline",
+    "compare_designs": "cpted.scenario",
     "batch": "cpted.pipeline",
 }
 __all__ = ["__version__", *_API]

@@ -30,18 +30,19 @@ from cpted.load.raster import read_raster
 from cpted.load.schema import LAYER_KINDS, conform
 from cpted.load.sites_file import LayerSpec, SitesFile, SiteSpec, read_sites_file
 from cpted.load.vector import read_vector
-from cpted.engines.network import nearest_edge, network_from_streets, street_centrality
+from cpted.engines.network import RADII, nearest_edge, network_from_streets, street_centrality
 from cpted.measure.access_control import access_control
 from cpted.measure.activity import activity
 from cpted.measure.maintenance import maintenance
-from cpted.measure.surveillance import surveillance
+from cpted.measure.surveillance import VIEW_RADIUS, surveillance
 from cpted.measure.territoriality import territoriality
 from cpted.score.scores import problem_places, read_weights, score_cells, site_scores
 from cpted.prepare.completeness import completeness
 from cpted.prepare.crs import choose_crs, to_crs
 from cpted.prepare.site import Site
 
-__all__ = ["SourceCache", "load_site", "site_boundary", "site_area", "AuditResult", "audit", "batch", "BatchResult"]
+__all__ = ["SourceCache", "load_site", "site_boundary", "site_area", "AuditResult", "MEASURES", "audit", "batch",
+           "BatchResult"]
 
 log = logging.getLogger(__name__)
 _FORMAT_ATTRIBUTION = {
@@ -247,7 +248,13 @@ class AuditResult:
     layers: dict[str, gpd.GeoDataFrame] = field(default_factory=dict)
 
 
-def _network(site: Site, coverage: float):
+#: The measures :func:`audit` can run, in order.
+MEASURES = ("surveillance", "access_control", "activity", "territoriality", "maintenance")
+#: Network radius (m) of the measures the scores use (``mix_d1_800``, ``through_share_800``...).
+SCORED_RADIUS = 800.0
+
+
+def _network(site: Site, coverage: float, radii):
     """The site's network and street centralities, or the reason there are none."""
     if not site.has("streets"):
         return None, None, None, None, "no streets layer given"
@@ -259,33 +266,109 @@ def _network(site: Site, coverage: float):
     streets = site.layer("streets")
     net = network_from_streets(streets)
     outside = ~shapely.contains_xy(site.boundary, net.xy[:, 0], net.xy[:, 1])
-    segments, circuity = street_centrality(streets, net, outside=outside)
+    segments, circuity = street_centrality(streets, net, outside=outside, radii=radii)
     nearest = nearest_edge(site.grid[["x", "y"]].to_numpy(), streets)[0]
     return net, segments, circuity, nearest, None
 
 
-def audit(site: Site, *, isovist_polygons: bool = False, weights: dict | None = None) -> AuditResult:
+def _check_options(measures, radii, view_radius) -> tuple[tuple[str, ...], tuple[float, ...]]:
+    measures = MEASURES if measures is None else tuple(measures)
+    unknown = [m for m in measures if m not in MEASURES]
+    if unknown or not measures:
+        msg = f"unknown measures {unknown}; choose among {', '.join(MEASURES)}"
+        raise InputError(msg)
+    radii = tuple(sorted({float(r) for r in radii}))
+    if SCORED_RADIUS not in radii or radii[0] <= 0:
+        msg = (f"network radii {list(radii)} must be positive and include {SCORED_RADIUS:g} m, "
+               f"the radius the scores use; add {SCORED_RADIUS:g}")
+        raise InputError(msg)
+    if not view_radius > 0:
+        msg = f"view_radius must be a positive number of metres, not {view_radius!r}"
+        raise InputError(msg)
+    return measures, radii
+
+
+def audit(
+    site: Site,
+    *,
+    measures: Iterable[str] | None = None,
+    view_radius: float = VIEW_RADIUS,
+    radii: Iterable[float] = RADII,
+    isovist_polygons: bool = False,
+    weights: dict | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> AuditResult:
     """Audit one prepared site.
 
     Returns the ``site`` layer (boundary with the site-level values), the ``cells`` grid with
     the per-place measures, the ``streets`` of the site and its context ring (``in_site`` flags
     the site's own), and each principle's own layers (``openings``, ``blind_spots``, ``lamps``,
     ``segments``, ``entry_points``, ``movement_predictors``, ``boundaries``, ``ambiguous_space``,
-    ``reports``, ``vegetation_obstruction``). ``isovist_polygons`` adds the
-    ``isovists`` layer (one polygon per cell: large). A principle whose inputs are missing gets
+    ``reports``, ``vegetation_obstruction``). A principle whose inputs are missing gets
     NaN values and its reason in ``notes``. Scores (0–100 per principle, the CPTED index, the
-    night surveillance score, drivers) and the ``problem_places`` layer follow ``weights``
-    (:func:`cpted.score.scores.read_weights`; the defaults when None).
+    night surveillance score, drivers) and the ``problem_places`` layer follow ``weights``.
+
+    Parameters
+    ----------
+    site
+        A prepared site (:meth:`Site.from_layers <cpted.prepare.site.Site.from_layers>` or
+        :func:`load_site`).
+    measures
+        Which of :data:`MEASURES` to run (all by default). The scores of the principles whose
+        measures are not run are NaN, and so is the index when less than half of the principles'
+        weight is left.
+    view_radius
+        Radius of the visual field (isovists, connectivity), metres. The isovist-area score's
+        reference range is set for the default 100 m.
+    radii
+        Network radii (m) of centralities and land-use mix; must include 800 m, the radius
+        the scores use.
+    isovist_polygons
+        Add the ``isovists`` layer (one polygon per cell: large).
+    weights
+        Weights of the scores (:func:`cpted.score.scores.read_weights`); the defaults when None.
+    progress
+        Called as ``progress(step, done, total)`` before each step and once at the end
+        (``step == "done"``). An exception it raises stops the audit (how the QGIS plugin cancels).
+
+    Returns
+    -------
+    AuditResult
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from shapely import box, LineString
+    >>> streets = gpd.GeoDataFrame({"walk_kind": ["street"]},
+    ...     geometry=[LineString([(0, 50), (100, 50)])], crs=2154)
+    >>> site = Site.from_layers("demo", box(0, 0, 100, 100), crs=2154,
+    ...                         layers={"streets": streets}, context=50, cell_size=10)
+    >>> result = audit(site, measures=["access_control"])
+    >>> sorted(result.layers)[:3], int(result.layers["cells"]["escape_routes"].max())
+    (['cells', 'entry_points', 'movement_predictors'], 2)
     """
+    measures, radii = _check_options(measures, radii, view_radius)
+    networked = {"access_control", "activity", "territoriality"} & set(measures)
+    steps = ["completeness", *(["network"] if networked else []), *measures, "scores"]
+    report = progress or (lambda *_: None)
+    report(steps[0], 0, len(steps))
     facts = completeness(site)
-    net, segments, circuity, nearest, why = _network(site, facts["network_coverage"])
-    parts = [
-        surveillance(site, isovist_polygons=isovist_polygons),
-        access_control(site, net, segments, circuity, nearest, reason=why),
-        activity(site, net, reason=why),
-        territoriality(site, net),
-        maintenance(site),
-    ]
+    net = segments = circuity = nearest = why = None
+    if networked:
+        report("network", 1, len(steps))
+        net, segments, circuity, nearest, why = _network(site, facts["network_coverage"], radii)
+    run = {
+        "surveillance": lambda: surveillance(site, view_radius=view_radius, isovist_polygons=isovist_polygons),
+        "access_control": lambda: access_control(site, net, segments, circuity, nearest, radii=radii, reason=why),
+        "activity": lambda: activity(site, net, radii=radii, reason=why),
+        "territoriality": lambda: territoriality(site, net),
+        "maintenance": lambda: maintenance(site),
+    }
+    parts = []
+    for m in measures:
+        report(m, steps.index(m), len(steps))
+        parts.append(run[m]())
+    report("scores", len(steps) - 1, len(steps))
     facts["notes"] = "; ".join(n for n in [facts["notes"], *(r for p in parts for r in p["reasons"])] if n)
     summary: dict[str, object] = {
         "site_id": site.id,
@@ -315,6 +398,7 @@ def audit(site: Site, *, isovist_polygons: bool = False, weights: dict | None = 
         layers["streets"] = streets.assign(in_site=in_site)
     for p in parts:
         layers.update(p["layers"])
+    report("done", len(steps), len(steps))
     return AuditResult(site=site, summary=summary, layers=layers)
 
 

@@ -7,6 +7,7 @@ design, e.g. proposed buildings, streets, lamps, entrances, barriers.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,11 +20,12 @@ from cpted.errors import InputError
 from cpted.load.schema import LAYER_KINDS, empty_layer
 from cpted.load.sites_file import LayerSpec, SitesFile, SiteSpec, read_sites_file
 from cpted.pipeline import AuditResult, SourceCache, audit, load_site
+from cpted.prepare.site import Site
 from cpted.report.outputs import write_audit, write_summary
 from cpted.score.compare import cell_deltas, changed_places, site_deltas
 from cpted.score.scores import read_weights
 
-__all__ = ["parse_overrides", "apply_overrides", "compare", "Comparison"]
+__all__ = ["parse_overrides", "apply_overrides", "compare", "compare_designs", "Comparison"]
 
 
 def parse_overrides(items: list[str] | None) -> dict[str, tuple[str, list[Path]]]:
@@ -106,18 +108,9 @@ def compare(
     sources = SourceCache()
     base_site = load_site(apply_overrides(spec, parse_overrides(baseline)), cache_dir=cache_dir, sources=sources)
     prop_site = load_site(apply_overrides(spec, parse_overrides(proposed)), cache_dir=cache_dir, sources=sources)
-    prop_site.__dict__["grid"] = base_site.grid  # the same cells for both designs
-    # a layer that one design gives and the other lacks is known to be empty in the other
-    # (a design "without lamps" has no lamps: its lux is 0, not unknown)
-    for kind in set(parse_overrides(baseline)) | set(parse_overrides(proposed)):
-        for one, other in ((base_site, prop_site), (prop_site, base_site)):
-            if one.has(kind) and not other.has(kind):
-                other.layers[kind] = empty_layer(kind, crs=other.crs)
-                other.layers[kind].attrs["known_empty"] = True
-    base = audit(base_site, weights=table)
-    prop = audit(prop_site, weights=table)
-    deltas = cell_deltas(base.layers["cells"], prop.layers["cells"])
-    result = Comparison(base, prop, deltas, site_deltas(base.summary, prop.summary), changed_places(deltas))
+    changed = set(parse_overrides(baseline)) | set(parse_overrides(proposed))
+    result = compare_designs(base_site, prop_site, weights=table, changed=changed)
+    base, prop, deltas = result.baseline, result.proposed, result.deltas
     if out is not None:
         out = Path(out)
         write_audit(base, out / "baseline" / "audit.gpkg")
@@ -127,3 +120,76 @@ def compare(
             pyogrio.write_dataframe(result.changes, tmp, layer="changes", driver="GPKG", append=True)
         write_summary(result.site, out / "compare.csv")
     return result
+
+
+def compare_designs(
+    baseline: Site,
+    proposed: Site,
+    *,
+    weights: dict | None = None,
+    changed: Iterable[str] | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+    **options,
+) -> Comparison:
+    """Audit two designs of one site, prepared as Sites, on the baseline's grid and compare them.
+
+    The proposed design is audited on the baseline's cells, so cells line up one to one. A
+    layer kind of ``changed`` (all kinds when None) that one design has and the other lacks is
+    known to be empty in the other (a design without lamps has no light), not unknown. Neither
+    Site is modified.
+
+    Parameters
+    ----------
+    baseline, proposed
+        The two designs (e.g. :meth:`Site.from_layers <cpted.prepare.site.Site.from_layers>`
+        with the existing and the proposed buildings).
+    weights
+        Weights of the scores; the defaults when None.
+    changed
+        The layer kinds that differ between the designs.
+    progress
+        Called as ``progress(step, done, total)`` over both audits (see :func:`cpted.audit`).
+    **options
+        Passed to :func:`cpted.audit` (``measures``, ``view_radius``, ``radii``).
+
+    Returns
+    -------
+    Comparison
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from shapely import box, LineString, Point
+    >>> streets = gpd.GeoDataFrame({"walk_kind": ["street"]},
+    ...     geometry=[LineString([(0, 50), (100, 50)])], crs=2154)
+    >>> houses = gpd.GeoDataFrame({"height_m": [9.0]}, geometry=[box(70, 70, 90, 90)], crs=2154)
+    >>> lamps = gpd.GeoDataFrame({"height_m": [6.0]}, geometry=[Point(50, 50)], crs=2154)
+    >>> def design(layers):
+    ...     return Site.from_layers("demo", box(0, 0, 100, 100), crs=2154, context=50, cell_size=10,
+    ...                             layers={"streets": streets, "buildings": houses, **layers})
+    >>> c = compare_designs(design({}), design({"lamps": lamps}), measures=["surveillance"])
+    >>> bool((c.deltas["delta_lux"] >= 0).all()), bool((c.deltas["delta_lux"] > 0).any())
+    (True, True)
+    """
+    if baseline.crs != proposed.crs:
+        msg = (f"the designs are in different CRSs ({baseline.crs.to_string()} and {proposed.crs.to_string()}); "
+               f"prepare both Sites with the same crs")
+        raise InputError(msg)
+    proposed = dataclasses.replace(proposed, layers=dict(proposed.layers))
+    proposed.__dict__["grid"] = baseline.grid  # the same cells for both designs
+    baseline = dataclasses.replace(baseline, layers=dict(baseline.layers))
+    for kind in set(LAYER_KINDS if changed is None else changed):
+        for one, other in ((baseline, proposed), (proposed, baseline)):
+            if one.has(kind) and not other.has(kind):
+                other.layers[kind] = empty_layer(kind, crs=other.crs)
+                other.layers[kind].attrs["known_empty"] = True
+
+    def half(offset: int):
+        if progress is None:
+            return None
+        return lambda step, done, total: progress(step, offset + done, 2 * total)
+
+    base = audit(baseline, weights=weights, progress=half(0), **options)
+    prop = audit(proposed, weights=weights, progress=half(1), **options)
+    deltas = cell_deltas(base.layers["cells"], prop.layers["cells"])
+    return Comparison(base, prop, deltas, site_deltas(base.summary, prop.summary), changed_places(deltas))

@@ -25,7 +25,7 @@ from cpted.load.schema import LAYER_KINDS, conform
 from cpted.load.vector import read_vector
 from cpted.prepare.clean import check_geometries
 
-__all__ = ["read_layer", "LAYER_OPTIONS"]
+__all__ = ["read_layer", "as_layer", "LAYER_OPTIONS", "FRAME_OPTIONS"]
 
 #: Options a layer may take in the sites file or in :func:`read_layer`.
 LAYER_OPTIONS = {
@@ -89,9 +89,63 @@ def read_layer(path: str | Path, kind: str, **options: Any) -> tuple[gpd.GeoData
         gdf, info["format"], repair = read_graphml(path), "graphml", options.get("repair", False)
     else:
         gdf = read_vector(path, layer=options.get("layer"), where=options.get("where"))
-        gdf, info["format"] = _adapt(gdf, kind, name, options)
-        repair = options.get("repair", False)
+        frame_options = {k: v for k, v in options.items() if k in FRAME_OPTIONS}
+        gdf, more = as_layer(gdf, kind, name=name, **frame_options)
+        info.update(more)
+        return gdf, info
     gdf, counts = check_geometries(gdf, layer=name, repair=repair)
+    info.update(counts)
+    return conform(gdf, kind, name=name), info
+
+
+#: The options of :data:`LAYER_OPTIONS` that apply to a GeoDataFrame already read.
+FRAME_OPTIONS = ("fields", "height_field", "levels_field", "category", "category_field", "category_map", "date_field",
+                 "repair")
+
+
+def as_layer(gdf: gpd.GeoDataFrame, kind: str, *, name: str | None = None, **options: Any) -> tuple[gpd.GeoDataFrame, dict]:
+    """Map a GeoDataFrame's own columns onto the canonical layer ``kind``.
+
+    What :func:`read_layer` does after reading a vector file, for frames that come from
+    elsewhere (a QGIS layer, a notebook). The caller's frame is not modified.
+
+    Parameters
+    ----------
+    gdf
+        The features, with a CRS.
+    kind
+        One of :data:`cpted.load.schema.LAYER_KINDS`.
+    name
+        How to name the layer in messages (e.g. the QGIS layer's name).
+    **options
+        Those of :data:`LAYER_OPTIONS` listed in :data:`FRAME_OPTIONS`, e.g. ``height_field``.
+
+    Returns
+    -------
+    tuple
+        The canonical GeoDataFrame and facts about it (``format``, ``dropped_empty``,
+        ``repaired_invalid``).
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from shapely import box
+    >>> b = gpd.GeoDataFrame({"H": [12.0]}, geometry=[box(0, 0, 10, 10)], crs=2154)
+    >>> layer, info = as_layer(b, "buildings", height_field="H")
+    >>> layer[["height_m", "height_source"]].values.tolist()
+    [[12.0, 'attribute']]
+    """
+    unknown = set(options) - set(FRAME_OPTIONS)
+    if unknown:
+        msg = f"unknown option(s) {sorted(unknown)} for layer {kind!r}; use {list(FRAME_OPTIONS)}"
+        raise InputError(msg)
+    if kind not in LAYER_KINDS:
+        msg = f"unknown layer kind {kind!r}; use one of {', '.join(LAYER_KINDS)}"
+        raise InputError(msg)
+    name = name or kind
+    info: dict[str, Any] = {}
+    gdf, info["format"] = _adapt(gdf, kind, name, options)
+    gdf, counts = check_geometries(gdf, layer=name, repair=options.get("repair", False))
     info.update(counts)
     return conform(gdf, kind, name=name), info
 

@@ -25,7 +25,8 @@ import pandas as pd
 import shapely
 
 from cpted.engines import _paths
-from cpted.engines.network import Network
+from cpted.config import column_name
+from cpted.engines.network import RADII, Network
 
 __all__ = ["entry_points", "permeability", "movement_predictors", "escape_routes", "DETOUR_FACTOR", "GATES"]
 
@@ -232,12 +233,12 @@ CELL_SEGMENT_COLUMNS = ("harmonic", "reach", "betweenness", "through_share", "na
 
 
 def access_control(site, net: Network | None, segments: pd.DataFrame | None, circuity: np.ndarray | None,
-                   nearest: np.ndarray | None, *, reason: str | None = None) -> dict:
+                   nearest: np.ndarray | None, *, radii=RADII, reason: str | None = None) -> dict:
     """Every access-control measure of a site, from its network and street centralities.
 
     Returns a dict with ``cells`` (columns for the grid), ``layers`` (``segments``,
     ``entry_points``, ``movement_predictors``), ``summary`` and ``reasons``. With ``net`` None
-    every value is NaN and ``reason`` says why.
+    every value is NaN and ``reason`` says why; ``radii`` are those of ``segments``.
     """
     cells = site.grid
     summary = {k: np.nan for k in ("n_entry_points", "n_entry_street", "n_entry_footway", "n_entry_steps",
@@ -245,7 +246,7 @@ def access_control(site, net: Network | None, segments: pd.DataFrame | None, cir
                                    "sinuosity", "through_share_800", "n_movement_predictors", "n_bridges",
                                    "n_long_detours", "n_tunnels", "n_steps", "single_escape_share")}
     if net is None:
-        cols = [f"{c}_{int(r)}" for r in (400, 800, 1200) for c in CELL_SEGMENT_COLUMNS] + ["escape_routes"]
+        cols = [column_name(c, r) for r in sorted(radii) for c in CELL_SEGMENT_COLUMNS] + ["escape_routes"]
         return {"cells": pd.DataFrame(np.nan, index=cells.index, columns=cols), "layers": {}, "summary": summary,
                 "reasons": [f"access control: {reason}"]}
     streets = site.layer("streets")
