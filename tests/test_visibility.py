@@ -69,6 +69,17 @@ def test_disc_of_view():
     assert iso.geometry.area == pytest.approx(math.pi * 100, rel=2e-4)  # drawn with 1° arcs
 
 
+def test_an_observer_at_the_edge_of_the_data_sees_its_whole_disc():
+    """With a finite radius no artificial extent bounds the view: an observer at the corner of the
+    data's bounds (found through the QGIS plugin) used to be clipped to a quarter disc."""
+    buildings = gpd.GeoSeries([box(0, 0, 10, 10)], crs=2154)
+    observers = gpd.GeoSeries([Point(500, 500), Point(-500, 5)], crs=2154)
+    direct = isovists(observers, buildings, radius=50)
+    prepared = isovists(observers, prepare_scene(buildings), radius=50)
+    assert direct["area"].tolist() == pytest.approx([math.pi * 2500] * 2, rel=1e-12)
+    assert prepared["area"].tolist() == pytest.approx(direct["area"].tolist(), rel=1e-12)
+
+
 def test_one_square_obstacle():
     # hand computation: the shadow of the 20 m square seen from (10, 50) is 2,000 m²
     iso = _iso(10, 50, [box(40, 40, 60, 60)])

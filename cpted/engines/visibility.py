@@ -295,8 +295,8 @@ def isovists(
     78.53981633974483
     """
     scene = obstacles if isinstance(obstacles, Scene) else prepare_scene(
-        obstacles, extent=_default_extent(observers, obstacles)
-    )
+        obstacles, extent=None if radius is not None else _default_extent(observers, obstacles)
+    )  # a finite radius bounds the view: no extent, whose outline would clip observers near it
     index = observers.index
     xy, blocked = _observer_xy(observers, scene, "observers")
     r = _radii(len(xy), radius, scene)
