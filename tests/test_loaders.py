@@ -126,3 +126,23 @@ def test_networkx_agrees_on_components(small_graphml):
     theirs = nx.Graph(ox.convert.to_undirected(directed))
     theirs.remove_nodes_from([n for n in list(theirs) if theirs.degree(n) == 0])
     assert sorted(map(len, nx.connected_components(ours))) == sorted(map(len, nx.connected_components(theirs)))
+
+
+def test_a_canonical_pois_layer_reads_back_as_it_was(tmp_path):
+    """cpted's own pois (category and source_category) written and read again: the QGIS plugin's
+    case, which used to duplicate source_category."""
+    import geopandas as gpd
+    from shapely import Point
+
+    from cpted.load.layers import as_layer, read_layer
+
+    pois = gpd.GeoDataFrame({"category": ["shop", "transit"], "source_category": ["shop=bakery", "highway=bus_stop"]},
+                            geometry=[Point(0, 0), Point(1, 1)], crs=2154)
+    pois.to_file(tmp_path / "pois.gpkg")
+    for layer in (as_layer(pois, "pois")[0], read_layer(tmp_path / "pois.gpkg", "pois")[0]):
+        assert layer["category"].tolist() == ["shop", "transit"]
+        assert layer["source_category"].tolist() == ["shop=bakery", "highway=bus_stop"]
+    mapped = as_layer(pois.assign(kind=["a", "b"]), "pois", category_field="kind",
+                      category_map={"a": "shop", "b": "office"})[0]
+    assert mapped["category"].tolist() == ["shop", "office"]
+    assert mapped["source_category"].tolist() == ["shop", "transit"]  # the layer's own column is kept

@@ -217,7 +217,7 @@ def _building_heights(gdf, name, options) -> tuple[gpd.GeoDataFrame, str]:
 
 def _categories(gdf, kind, name, options) -> tuple[gpd.GeoDataFrame, str]:
     vocabulary = POI_CATEGORIES if kind == "pois" else REPORT_CATEGORIES
-    fmt = "vector"
+    fmt, own = "vector", options.get("category_field") == "category"  # own: the layer's category column is used
     if "category" in options:
         values = pd.Series(options["category"], index=gdf.index)
     elif options.get("category_field"):
@@ -227,7 +227,7 @@ def _categories(gdf, kind, name, options) -> tuple[gpd.GeoDataFrame, str]:
     elif kind == "pois" and {"LIBTHEME", "LIBCATEGORIE"} <= set(gdf.columns):
         values, fmt = nantes_category(gdf), "nantes_equipements"
     elif "category" in gdf.columns:
-        values = gdf["category"]
+        values, own = gdf["category"], True
     else:
         msg = (
             f"layer {name!r} ({kind}) has no category: set category_field (and category_map) or "
@@ -252,7 +252,7 @@ def _categories(gdf, kind, name, options) -> tuple[gpd.GeoDataFrame, str]:
         )
         raise InputError(msg)
     out = gdf.copy()
-    if "category" in out.columns and "category" not in options and options.get("category_field") != "category":
-        out = out.rename(columns={"category": "source_category"})
+    if "category" in out.columns and not own:  # the layer's own column is kept, unless it is the one used
+        out = out.drop(columns=["source_category"], errors="ignore").rename(columns={"category": "source_category"})
     out["category"] = values.where(values.notna(), "other")
     return out, fmt
