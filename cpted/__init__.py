@@ -25,6 +25,8 @@ _API = {
     "read_sites_file": "cpted.load.sites_file",
     "fetch_osm": "cpted.load.fetch",
     "analysis_grid": "cpted.prepare.grid",
+    "to_crs": "cpted.prepare.crs",
+    "require_projected": "cpted.prepare.crs",
     "isovists": "cpted.engines.visibility",
     "prepare_scene": "cpted.engines.visibility",
     "openings": "cpted.measure.surveillance",
@@ -41,8 +43,12 @@ _API = {
     "completeness": "cpted.prepare.completeness",
     "load_site": "cpted.pipeline",
     "audit": "cpted.pipeline",
+    "MEASURES": "cpted.pipeline",
     "compare_designs": "cpted.scenario",
     "batch": "cpted.pipeline",
+    "read_weights": "cpted.score.scores",
+    "write_audit": "cpted.report.outputs",
+    "write_site_report": "cpted.report.site_report",
 }
 __all__ = ["__version__", *_API]
 

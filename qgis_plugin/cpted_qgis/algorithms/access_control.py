@@ -1,0 +1,29 @@
+"""Access control: centralities, entry points, through-movement, movement predictors, escape routes."""
+
+from __future__ import annotations
+
+from qgis.core import QgsWkbTypes
+
+from ..i18n import noop
+from .base import Output
+from .principle import PrincipleAlgorithm
+
+
+class AccessControl(PrincipleAlgorithm):
+    NAME = "access_control"
+    DISPLAY = noop("Access control")
+    HELP = noop(
+        "On the walk network: harmonic closeness, betweenness and angular choice (NACH, NAIN) within each "
+        "radius, the share of through-movement, the entry points of the site (street, footway, steps, gated), "
+        "the movement predictors (bridges of the network, long detours, tunnels, steps) and, per place, the "
+        "number of independent escape routes. The streets must cover at least half of the site.")
+    INPUTS = ("streets", "barriers")
+    MEASURES = ("access_control",)
+    OUTPUTS = (
+        Output("CELLS", noop("Access control cells"), "cells", QgsWkbTypes.MultiPolygon, "cells_access_control"),
+        Output("SEGMENTS", noop("Street segments with centralities"), "segments", QgsWkbTypes.MultiLineString,
+               "segments"),
+        Output("ENTRY_POINTS", noop("Entry points"), "entry_points", QgsWkbTypes.Point, "entry_points"),
+        Output("MOVEMENT_PREDICTORS", noop("Movement predictors"), "movement_predictors",
+               QgsWkbTypes.MultiLineString, "movement_predictors"),
+    )

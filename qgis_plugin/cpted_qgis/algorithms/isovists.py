@@ -1,0 +1,74 @@
+"""Isovists from points: the visible area from observer points the planner places."""
+
+from __future__ import annotations
+
+from qgis.core import (
+    QgsProcessingException,
+    QgsProcessingParameterFeatureSink,
+    QgsProcessingParameterFeatureSource,
+    QgsProcessingParameterNumber,
+    QgsWkbTypes,
+)
+
+from ..bridge import Cancelled, metre_crs, style_on_load, to_frame, write_sink
+from ..i18n import noop, tr
+from .base import LINE, POINT, POLYGON, CptedAlgorithm
+
+
+class Isovists(CptedAlgorithm):
+    NAME = "isovists"
+    DISPLAY = noop("Isovists from points")
+    HELP = noop(
+        "The exact isovist (the area visible at eye level) of each observer point among the obstacles "
+        "(building polygons, and opaque lines such as walls), within the view radius, with its measures: "
+        "area (m2), perimeter (m), compactness (1 for a disc), occlusivity (m of boundary that is no surface), "
+        "nearest and farthest visible point (m) and drift (m from the observer to the centroid). The observer "
+        "layer's CRS must be metre-based; the obstacles are reprojected to it. An observer inside an obstacle "
+        "sees nothing.")
+    SITE = False
+
+    def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API
+        self.addParameter(QgsProcessingParameterFeatureSource(
+            "OBSERVERS", tr("Observer points (in a metre-based CRS)"), [POINT]))
+        self.addParameter(QgsProcessingParameterFeatureSource(
+            "OBSTACLES", tr("Obstacles: buildings (polygons) or opaque walls (lines)"), [POLYGON, LINE]))
+        self.addParameter(QgsProcessingParameterNumber(
+            "RADIUS", tr("View radius (m)"), QgsProcessingParameterNumber.Double, 100.0, minValue=1.0))
+        self.addParameter(QgsProcessingParameterFeatureSink("ISOVISTS", tr("Isovists")))
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS API
+        from ..bridge import require_cpted  # noqa: PLC0415
+
+        cpted = require_cpted()
+        from cpted.errors import CptedError  # noqa: PLC0415
+
+        observers_source = self.parameterAsSource(parameters, "OBSERVERS", context)
+        obstacles_source = self.parameterAsSource(parameters, "OBSTACLES", context)
+        if observers_source is None or obstacles_source is None:
+            raise QgsProcessingException(self.invalidSourceError(parameters, "OBSERVERS" if observers_source is None
+                                                                 else "OBSTACLES"))
+        label = self.layer_name(parameters, "OBSERVERS", context)
+        crs = metre_crs(observers_source.sourceCrs(), label)
+        try:
+            observers = to_frame(observers_source, label, feedback)
+            obstacles = to_frame(obstacles_source, self.layer_name(parameters, "OBSTACLES", context), feedback,
+                                 target_crs=crs)
+            obstacles = cpted.to_crs(obstacles, crs, layer=self.layer_name(parameters, "OBSTACLES", context))
+            feedback.setProgress(20)
+            scene = cpted.prepare_scene(obstacles)
+            if feedback.isCanceled():
+                raise Cancelled
+            radius = self.parameterAsDouble(parameters, "RADIUS", context)
+            polygons = cpted.isovists(observers, scene, radius=radius)
+            feedback.setProgress(80)
+            extra = [c for c in observers.columns if c != observers.geometry.name and c not in polygons.columns]
+            polygons = polygons.join(observers[extra].set_axis(polygons.index))
+            dest = write_sink(self, parameters, "ISOVISTS", context, polygons, feedback,
+                              geometry=QgsWkbTypes.MultiPolygon)
+        except Cancelled:
+            raise QgsProcessingException(tr("Cancelled: no output was written.")) from None
+        except CptedError as exc:
+            raise QgsProcessingException(str(exc)) from None
+        style_on_load(context, dest, "isovists")
+        feedback.setProgress(100)
+        return {"ISOVISTS": dest}

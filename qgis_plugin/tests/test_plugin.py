@@ -1,0 +1,86 @@
+"""The plugin loads in a real QGIS, registers its algorithms, and ships its styles,
+translations and version consistently."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+from conftest import PLUGIN_ROOT, ROOT
+from qgis.core import QgsApplication
+
+sys.path.insert(0, str(PLUGIN_ROOT / "scripts"))
+import build  # noqa: E402
+
+ALGORITHMS = {"audit_site", "surveillance", "territoriality", "access_control", "maintenance", "activity",
+              "compare_scenarios", "isovists"}
+
+
+def test_plugin_loads_and_unloads_through_iface(plugin):
+    """``plugin`` was made by classFactory(qgis_iface) and initGui(), as QGIS does."""
+    registry = QgsApplication.processingRegistry()
+    assert registry.providerById("cpted") is not None
+    plugin.unload()
+    assert registry.providerById("cpted") is None
+    assert registry.algorithmById("cpted:audit_site") is None
+    plugin.initGui()  # loaded again, for the other tests
+    assert registry.algorithmById("cpted:audit_site") is not None
+
+
+def test_provider_registers_every_algorithm(plugin):
+    provider = QgsApplication.processingRegistry().providerById("cpted")
+    assert {a.name() for a in provider.algorithms()} == ALGORITHMS
+    assert not provider.icon().isNull()
+    for algorithm in provider.algorithms():
+        assert algorithm.shortHelpString(), algorithm.name()
+        assert QgsApplication.processingRegistry().algorithmById(f"cpted:{algorithm.name()}") is not None
+
+
+def test_metadata_version_is_the_library_version():
+    import cpted
+
+    metadata = (PLUGIN_ROOT / "cpted_qgis" / "metadata.txt").read_text(encoding="utf-8")
+    assert f"version={cpted.__version__}\n" in metadata
+    assert "qgisMinimumVersion=3.22" in metadata and "hasProcessingProvider=yes" in metadata
+
+
+def test_styles_are_the_library_styles():
+    assert build.write_styles(check=True) == [], "run: python qgis_plugin/scripts/build.py styles"
+
+
+def test_every_string_has_a_french_translation():
+    assert build.untranslated(PLUGIN_ROOT / "cpted_qgis" / "i18n" / "cpted_fr.ts") == []
+    assert len(build.strings()) > 50
+
+
+@pytest.mark.parametrize(("locale", "expected"), [("fr", "Auditer un site (tous les principes)"),
+                                                  ("en", "Audit site (all principles)")])
+def test_algorithm_names_follow_the_locale(plugin, locale, expected):
+    from cpted_qgis.i18n import install_translator, remove_translators
+
+    remove_translators()
+    try:
+        assert install_translator(locale) is (locale == "fr")  # English is the source language
+        algorithm = QgsApplication.processingRegistry().algorithmById("cpted:audit_site")
+        assert algorithm.displayName() == expected
+    finally:
+        remove_translators()
+
+
+def test_every_algorithm_file_holds_one_algorithm():
+    folder = PLUGIN_ROOT / "cpted_qgis" / "algorithms"
+    files = {p.stem for p in folder.glob("*.py")} - {"__init__", "base", "principle"}
+    assert files == ALGORITHMS
+
+
+def test_plugin_calls_only_the_public_api():
+    """The plugin is thin: it imports cpted's public names and its errors, nothing deeper."""
+    allowed = {"cpted", "cpted.errors"}
+    for path in (PLUGIN_ROOT / "cpted_qgis").rglob("*.py"):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            words = line.strip().split()
+            if len(words) > 1 and words[0] in {"import", "from"} and words[1].startswith("cpted"):
+                module = words[1].rstrip(",")
+                if not module.startswith("cpted_qgis"):
+                    assert module in allowed, f"{path.name}: {line.strip()}"
+    assert ROOT.joinpath("cpted", "__init__.py").exists()
