@@ -250,3 +250,40 @@ def test_outputs_load_styled_and_render(plugin, ile_de_nantes, tmp_path):
     ramp = {(215, 48, 39), (252, 141, 89), (254, 224, 139), (217, 239, 139), (145, 207, 96), (26, 152, 80)}
     assert len(ramp & colours) >= 2, "the cells are not drawn with the red-green ramp"
     project.clear()
+
+
+class Recorder:
+    """A Processing feedback that records what the algorithm says, and can cancel."""
+
+    def __init__(self, cancel_at: float | None = None):
+        from qgis.core import QgsProcessingFeedback
+
+        self.feedback = QgsProcessingFeedback()
+        self.infos: list[str] = []
+        self.progress: list[float] = []
+        self.feedback.progressChanged.connect(self._progress)
+        self.cancel_at = cancel_at
+        self.feedback.pushInfo = self.infos.append
+
+    def _progress(self, value: float) -> None:
+        self.progress.append(value)
+        if self.cancel_at is not None and value >= self.cancel_at:
+            self.feedback.cancel()
+
+
+def test_progress_reprojection_message_and_cancel(plugin, ile_de_nantes, tmp_path):
+    import processing
+
+    paths = {k: ile_de_nantes[k] for k in ("site", "streets")}
+    recorder = Recorder()
+    processing.run("cpted:access_control", params(paths, tmp_path), feedback=recorder.feedback)
+    assert any("reprojected to the site's EPSG:2154" in m for m in recorder.infos), recorder.infos
+    assert any(m.startswith("Running: access control") for m in recorder.infos), recorder.infos
+    assert recorder.progress == sorted(recorder.progress) and max(recorder.progress) == 100
+
+    stopped = Recorder(cancel_at=1.0)
+    out = tmp_path / "cancelled"
+    out.mkdir()
+    with pytest.raises(QgsProcessingException, match="Cancelled: no output was written"):
+        processing.run("cpted:access_control", params(paths, out), feedback=stopped.feedback)
+    assert list(out.iterdir()) == []
