@@ -34,6 +34,14 @@ def _fmt(value, share: bool = False) -> str:
     return f"{value:.2f}" if share else f"{int(value)}"
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        msg = f"must be 1 or more, not {value}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
 def _cmd_batch(args) -> int:
     from tqdm import tqdm
 
@@ -42,6 +50,8 @@ def _cmd_batch(args) -> int:
 
     sites = read_sites_file(args.sites_file, data_dir=args.data_dir)
     total = len(args.site) if args.site else len(sites.sites)
+    if not args.verbose:  # Dask's own INFO lines (the dashboard address is printed anyway)
+        logging.getLogger("distributed").setLevel(logging.WARNING)
     bar = tqdm(total=total, unit="site", desc="audit", disable=args.quiet or None, file=sys.stderr)
 
     def progress(site_id: str, done: int, total: int) -> None:
@@ -49,8 +59,10 @@ def _cmd_batch(args) -> int:
         bar.update(1)
 
     try:
+        workers = args.workers if args.workers is not None else (1 if args.scheduler is None and total <= 1 else None)
         result = batch(sites, args.out, site_ids=args.site, cache_dir=_cache_dir(args.cache_dir), progress=progress,
-                       isovist_polygons=args.isovists, weights=args.weights)
+                       isovist_polygons=args.isovists, weights=args.weights, workers=workers,
+                       scheduler=args.scheduler, memory_limit=args.memory_limit)
     finally:
         bar.close()
     s = result.summary
@@ -149,6 +161,13 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     b.add_argument("--isovists", action="store_true", help="also write every cell's isovist polygon (large)")
     b.add_argument("--weights", type=Path, help="weights file for the scores (default: cpted/score/weights.toml)")
+    b.add_argument("--workers", type=_positive_int, default=None,
+                   help="sites audited at once on a local Dask cluster (default: one per core); "
+                        "1: in this process, without Dask")
+    b.add_argument("--scheduler", metavar="ADDRESS",
+                   help="send the sites to an existing Dask scheduler (e.g. tcp://10.0.0.5:8786); the output "
+                        "directory and the data must be at the same paths on its workers")
+    b.add_argument("--memory-limit", metavar="LIMIT", help="memory limit per Dask worker, e.g. 4GiB (default: auto)")
     b.set_defaults(func=_cmd_batch)
     f = sub.add_parser("fetch", help="download each site's OSM walk network and features (needs the internet)")
     common(f)

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable
@@ -41,8 +42,8 @@ from cpted.prepare.completeness import completeness
 from cpted.prepare.crs import choose_crs, to_crs
 from cpted.prepare.site import Site
 
-__all__ = ["SourceCache", "load_site", "site_boundary", "site_area", "AuditResult", "MEASURES", "audit", "batch",
-           "BatchResult"]
+__all__ = ["SourceCache", "load_site", "site_boundary", "site_area", "AuditResult", "MEASURES", "audit", "audit_to",
+           "batch", "BatchResult", "PeakMemory"]
 
 log = logging.getLogger(__name__)
 _FORMAT_ATTRIBUTION = {
@@ -415,6 +416,68 @@ class BatchResult:
         return self.summary[self.summary["status"] != "ok"]
 
 
+def audit_to(
+    spec: SiteSpec,
+    out: str | Path,
+    *,
+    cache_dir: str | Path | None = None,
+    sources: SourceCache | None = None,
+    isovist_polygons: bool = False,
+    weights: dict | None = None,
+) -> dict[str, object]:
+    """Audit one site of a sites file and write ``out/<site_id>/audit.gpkg`` and ``report.html``.
+
+    The unit of work of :func:`batch`, on a Dask worker or in-process. Never raises for a
+    failing site: the returned summary row says ``status = error`` with the message. The row
+    also gives ``seconds`` and ``peak_memory_mb`` (the peak resident memory of the process while
+    the site ran).
+    """
+    from cpted.report.outputs import write_audit
+    from cpted.report.site_report import write_site_report
+
+    out = Path(out)
+    start = time.perf_counter()
+    with PeakMemory() as memory:
+        try:
+            result = audit(load_site(spec, cache_dir=cache_dir, sources=sources), isovist_polygons=isovist_polygons,
+                           weights=weights)
+            write_audit(result, out / spec.id / "audit.gpkg")
+            write_site_report(result, out / spec.id / "report.html")
+            row = {**result.summary, "status": "ok", "error": ""}
+        except Exception as exc:  # noqa: BLE001 - one failing site must not stop the batch
+            log.debug("site %s failed:\n%s", spec.id, traceback.format_exc())
+            row = {"site_id": spec.id, "name": spec.name, "status": "error", "error": f"{type(exc).__name__}: {exc}"}
+    row["seconds"] = round(time.perf_counter() - start, 2)
+    row["peak_memory_mb"] = round(memory.peak / 2**20, 1)
+    return row
+
+
+class PeakMemory:
+    """The peak resident memory (bytes) of this process while the block runs, sampled every 20 ms."""
+
+    def __init__(self, interval: float = 0.02) -> None:
+        self.interval, self.peak = interval, 0
+        self._stop = threading.Event()
+
+    def _sample(self) -> None:
+        import psutil
+
+        process = psutil.Process()
+        while True:
+            self.peak = max(self.peak, process.memory_info().rss)
+            if self._stop.wait(self.interval):
+                return
+
+    def __enter__(self) -> PeakMemory:
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 def batch(
     sites: SitesFile | str | Path,
     out: str | Path,
@@ -425,6 +488,9 @@ def batch(
     progress: Callable[[str, int, int], None] | None = None,
     isovist_polygons: bool = False,
     weights: str | Path | None = None,
+    workers: int | None = 1,
+    scheduler: str | None = None,
+    memory_limit: str | None = None,
 ) -> BatchResult:
     """Audit every site of a sites file and write ``out/<site_id>/audit.gpkg``,
     ``out/<site_id>/report.html``, ``out/summary.csv`` and ``out/index.html``.
@@ -437,7 +503,8 @@ def batch(
     sites
         A sites file or its path.
     out
-        Output directory.
+        Output directory. With Dask workers on other machines, a path they all see (a shared
+        file system), since each worker writes its sites' files there.
     site_ids
         Only these sites (all by default).
     data_dir, cache_dir
@@ -448,14 +515,22 @@ def batch(
         Also write each cell's isovist polygon (layer ``isovists``; large).
     weights
         A weights file (TOML) for the scores; the packaged defaults when None.
+    workers
+        Sites audited at once. 1 (the default of this function): in this process, without Dask.
+        More: on a Dask ``LocalCluster`` of that many single-threaded worker processes
+        (None: one per core). See :func:`cpted.parallel.run_sites`.
+    scheduler
+        The address of an existing Dask scheduler (e.g. ``tcp://10.0.0.5:8786``) to send the
+        sites to, instead of starting a cluster.
+    memory_limit
+        Memory limit per Dask worker (e.g. ``"4GiB"``), passed to Dask.
 
     Returns
     -------
     BatchResult
     """
     from cpted.report.html import write_index
-    from cpted.report.outputs import write_audit, write_summary
-    from cpted.report.site_report import write_site_report
+    from cpted.report.outputs import write_summary
 
     if not isinstance(sites, SitesFile):
         sites = read_sites_file(sites, data_dir=data_dir)
@@ -465,24 +540,19 @@ def batch(
         specs = [sites.site(i) for i in wanted]
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    source_cache = SourceCache()
     weight_table = read_weights(weights)  # validated before any site runs
-    rows = []
-    for done, spec in enumerate(specs, start=1):
-        start = time.perf_counter()
-        try:
-            result = audit(load_site(spec, cache_dir=cache_dir, sources=source_cache), isovist_polygons=isovist_polygons,
-                           weights=weight_table)
-            write_audit(result, out / spec.id / "audit.gpkg")
-            write_site_report(result, out / spec.id / "report.html")
-            row = {**result.summary, "status": "ok", "error": ""}
-        except Exception as exc:  # noqa: BLE001 - one failing site must not stop the batch
-            log.debug("site %s failed:\n%s", spec.id, traceback.format_exc())
-            row = {"site_id": spec.id, "name": spec.name, "status": "error", "error": f"{type(exc).__name__}: {exc}"}
-        row["seconds"] = round(time.perf_counter() - start, 2)
-        rows.append(row)
-        if progress is not None:
-            progress(spec.id, done, len(specs))
+    options = {"cache_dir": cache_dir, "isovist_polygons": isovist_polygons, "weights": weight_table}
+    if workers == 1 and scheduler is None:
+        source_cache, rows = SourceCache(), []
+        for done, spec in enumerate(specs, start=1):
+            rows.append(audit_to(spec, out, sources=source_cache, **options))
+            if progress is not None:
+                progress(spec.id, done, len(specs))
+    else:
+        from cpted.parallel import run_sites
+
+        rows = run_sites(specs, out, options, workers=workers, scheduler=scheduler, memory_limit=memory_limit,
+                         progress=progress)
     summary = pd.DataFrame(rows)
     front = ["site_id", "name", "status"]
     summary = summary[front + [c for c in summary.columns if c not in front]]
