@@ -59,7 +59,7 @@ def _start(workers: int | None, scheduler: str | None, memory_limit: str | None)
     with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
         cluster = LocalCluster(
             n_workers=n, threads_per_worker=1, processes=True, memory_limit=memory_limit or "auto",
-            dashboard_address=":0", silence_logs=logging.ERROR,
+            dashboard_address=":0", silence_logs=logging.CRITICAL,  # a failure reaches us through its task
             env={"NUMBA_NUM_THREADS": str(max(1, cores // n))},  # passed to each worker (Nanny)
         )
     return Client(cluster), cluster

@@ -41,7 +41,7 @@ def test_every_audit_column_is_documented(tmp_path, data):
     import geopandas as gpd
     import rasterio
     import shapely
-    from rasterio.transform import from_origin
+    from affine import Affine
 
     import cpted
 
@@ -53,7 +53,7 @@ def test_every_audit_column_is_documented(tmp_path, data):
                                geometry=shapely.points(xy), crs=site.crs)
     reports.to_file(tmp_path / "reports.gpkg")
     with rasterio.open(tmp_path / "canopy.tif", "w", driver="GTiff", width=200, height=200, count=1, dtype="float32",
-                       crs=site.crs.to_wkt(), transform=from_origin(*site.boundary.bounds[0::3], 5, 5)) as out:
+                       crs=site.crs.to_wkt(), transform=Affine(5, 0, site.boundary.bounds[0], 0, -5, site.boundary.bounds[3])) as out:
         out.write(np.full((1, 200, 200), 4.0, dtype="float32"))
     with pytest.warns(UserWarning, match="outside the vocabulary"):
         site.layers["reports"] = cpted.read_layer(tmp_path / "reports.gpkg", "reports", date_field="date")[0].to_crs(site.crs)

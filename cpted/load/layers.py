@@ -69,13 +69,7 @@ def read_layer(path: str | Path, kind: str, **options: Any) -> tuple[gpd.GeoData
     >>> info["format"], int((b["height_source"] == "bdtopo").sum()), int(b["height_m"].isna().sum())
     ('bdtopo', 1508, 35)
     """
-    unknown = set(options) - set(LAYER_OPTIONS)
-    if unknown:
-        msg = f"unknown option(s) {sorted(unknown)} for layer {kind!r}; use {sorted(LAYER_OPTIONS)}"
-        raise InputError(msg)
-    if kind not in LAYER_KINDS:
-        msg = f"unknown layer kind {kind!r}; use one of {', '.join(LAYER_KINDS)}"
-        raise InputError(msg)
+    _check(kind, options, LAYER_OPTIONS)
     path = Path(path)
     name = f"{kind} ({path.name})"
     info: dict[str, Any] = {"source": str(path)}
@@ -135,19 +129,23 @@ def as_layer(gdf: gpd.GeoDataFrame, kind: str, *, name: str | None = None, **opt
     >>> layer[["height_m", "height_source"]].values.tolist()
     [[12.0, 'attribute']]
     """
-    unknown = set(options) - set(FRAME_OPTIONS)
-    if unknown:
-        msg = f"unknown option(s) {sorted(unknown)} for layer {kind!r}; use {list(FRAME_OPTIONS)}"
-        raise InputError(msg)
-    if kind not in LAYER_KINDS:
-        msg = f"unknown layer kind {kind!r}; use one of {', '.join(LAYER_KINDS)}"
-        raise InputError(msg)
+    _check(kind, options, FRAME_OPTIONS)
     name = name or kind
     info: dict[str, Any] = {}
     gdf, info["format"] = _adapt(gdf, kind, name, options)
     gdf, counts = check_geometries(gdf, layer=name, repair=options.get("repair", False))
     info.update(counts)
     return conform(gdf, kind, name=name), info
+
+
+def _check(kind: str, options: Mapping[str, Any], allowed) -> None:
+    unknown = set(options) - set(allowed)
+    if unknown:
+        msg = f"unknown option(s) {sorted(unknown)} for layer {kind!r}; use {sorted(allowed)}"
+        raise InputError(msg)
+    if kind not in LAYER_KINDS:
+        msg = f"unknown layer kind {kind!r}; use one of {', '.join(LAYER_KINDS)}"
+        raise InputError(msg)
 
 
 def _rename(gdf: gpd.GeoDataFrame, fields: Mapping[str, str], name: str) -> gpd.GeoDataFrame:

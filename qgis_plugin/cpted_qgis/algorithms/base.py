@@ -4,6 +4,7 @@ library, the error handling, progress and cancel, and the styled outputs."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from qgis.core import (
     QgsProcessing,
@@ -131,8 +132,6 @@ class CptedAlgorithm(QgsProcessingAlgorithm):
         return tr(self.HELP)
 
     def icon(self) -> QIcon:
-        from pathlib import Path  # noqa: PLC0415
-
         return QIcon(str(Path(__file__).parent.parent / "icon.svg"))
 
     # -- parameters -----------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from qgis.core import (
     QgsWkbTypes,
 )
 
-from ..bridge import Cancelled, metre_crs, style_on_load, to_frame, write_sink
+from ..bridge import Cancelled, metre_crs, require_cpted, style_on_load, to_frame, write_sink
 from ..i18n import noop, tr
 from .base import LINE, POINT, POLYGON, CptedAlgorithm
 
@@ -37,8 +37,6 @@ class Isovists(CptedAlgorithm):
         self.addParameter(QgsProcessingParameterFeatureSink("ISOVISTS", tr("Isovists")))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS API
-        from ..bridge import require_cpted  # noqa: PLC0415
-
         cpted = require_cpted()
         from cpted.errors import CptedError  # noqa: PLC0415
 
