@@ -23,7 +23,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import pandas as pd
 
 from cpted.load.sites_file import SitesFile, read_sites_file
 from cpted.pipeline import batch

@@ -187,7 +187,7 @@ def write_sink(algorithm, parameters, key: str, context, frame, feedback, *, geo
     values = frame[columns].to_numpy(dtype=object) if columns else [[] for _ in range(len(frame))]
     wkbs = frame.geometry.to_wkb()
     batch = []
-    for row, wkb in zip(values, wkbs):
+    for row, wkb in zip(values, wkbs, strict=True):
         feature = QgsFeature(fields)
         if wkb is not None:
             g = QgsGeometry()

@@ -173,6 +173,22 @@ def test_a_geographic_site_is_rejected_with_the_fix(plugin, ile_de_nantes, tmp_p
     assert not (tmp_path / "cells.gpkg").exists()
 
 
+def test_a_category_map_maps_the_planners_own_categories(plugin, le_mans, tmp_path):
+    """The OSM tags of the Le Mans POIs (source_category, e.g. amenity=cafe) mapped onto cpted's
+    categories by the parameter give the same land-use mix as the layer's own categories."""
+    import geopandas as gpd
+
+    pois = gpd.read_file(le_mans["pois"])
+    pairs = dict(zip(pois["source_category"], pois["category"], strict=True))
+    text = "; ".join(f"{value}={category}" for value, category in pairs.items())
+    paths = {k: le_mans[k] for k in ("site", "streets", "pois")}
+    result = run("activity", params(paths, tmp_path, POI_CATEGORY_FIELD="source_category", POI_CATEGORY_MAP=text))
+    expected = direct(paths, measures=["activity"])
+    assert_same_cells(layer(result["CELLS"]), expected.layers["cells"], ["mix_d1_800", "pois_800"])
+    with pytest.raises(QgsProcessingException, match="value=category pairs"):
+        run("activity", params(paths, tmp_path / "x", POI_CATEGORY_FIELD="name", POI_CATEGORY_MAP="no pair here"))
+
+
 def test_a_library_error_names_the_layer_and_the_fix(plugin, le_mans, tmp_path):
     paths = {k: le_mans[k] for k in ("site", "streets", "pois")}
     with pytest.raises(QgsProcessingException, match="category"):

@@ -18,7 +18,6 @@ from qgis.core import (
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterLayer,
     QgsProcessingParameterString,
-    QgsWkbTypes,
 )
 from qgis.PyQt.QtGui import QIcon
 
@@ -47,6 +46,7 @@ class LayerInput:
     description: str
     types: tuple[int, ...]
     fields: tuple[FieldInput, ...] = field(default_factory=tuple)
+    mapping: str = ""  # a parameter mapping the category field's values onto the cpted vocabulary
 
 
 #: Every layer input an algorithm may take, by canonical kind.
@@ -71,7 +71,7 @@ LAYERS = {
         )),
         LayerInput("pois", "POIS", noop("Points of interest (shops, services, facilities)"), (POINT, POLYGON), (
             FieldInput("POI_CATEGORY_FIELD", noop("Point of interest category field"), "category_field"),
-        )),
+        ), mapping="POI_CATEGORY_MAP"),
         LayerInput("landuse", "LANDUSE", noop("Land use and private plots (polygons)"), (POLYGON,), (
             FieldInput("LANDUSE_CATEGORY_FIELD", noop("Land use category field"), "fields:category"),
             FieldInput("LANDUSE_ACCESS_FIELD", noop("Land use access field (private, yes...)"), "fields:access"),
@@ -79,11 +79,9 @@ LAYERS = {
         LayerInput("reports", "REPORTS", noop("Disorder reports or walk-audit observations (points)"), (POINT,), (
             FieldInput("REPORT_CATEGORY_FIELD", noop("Report category field"), "category_field"),
             FieldInput("REPORT_DATE_FIELD", noop("Report date field"), "date_field"),
-        )),
+        ), mapping="REPORT_CATEGORY_MAP"),
     )
 }
-
-_GEOMETRY = {POINT: QgsWkbTypes.MultiPoint, LINE: QgsWkbTypes.MultiLineString, POLYGON: QgsWkbTypes.MultiPolygon}
 
 
 @dataclass(frozen=True)
@@ -157,6 +155,10 @@ class CptedAlgorithm(QgsProcessingAlgorithm):
                 self.addParameter(QgsProcessingParameterField(
                     prefix + f.name, tr(label) + tr(f.description), parentLayerParameterName=prefix + spec.name,
                     type=kinds_, optional=True))
+            if spec.mapping:
+                self.addParameter(QgsProcessingParameterString(
+                    prefix + spec.mapping, tr(label) + tr("Category map: value=category pairs separated by ';' "
+                                                          "(values not listed become 'other')"), optional=True))
 
     def add_options(self) -> None:
         """The grid and radii options (advanced), and a canopy raster, for site algorithms."""
@@ -249,6 +251,8 @@ class CptedAlgorithm(QgsProcessingAlgorithm):
                     options.setdefault("fields", {})[f.option.split(":", 1)[1]] = chosen
                 else:
                     options[f.option] = chosen
+            if spec.mapping and self.parameterAsString(parameters, prefix + spec.mapping, context):
+                options["category_map"] = category_map(self.parameterAsString(parameters, prefix + spec.mapping, context))
             out[kind], _facts = cpted.as_layer(frame, kind, name=label, **options)
             feedback.pushInfo(tr("Layer '{layer}': {n} features as {kind}.").format(
                 layer=label, n=len(frame), kind=kind))
@@ -288,6 +292,17 @@ class CptedAlgorithm(QgsProcessingAlgorithm):
         )
 
 
-def geometry_of(types: tuple[int, ...]) -> int:
-    """The output geometry type of a layer input's first geometry type."""
-    return _GEOMETRY[types[0]]
+def category_map(text: str) -> dict[str, str]:
+    """``"amenity=cafe=food_drink; école=education"`` -> {value: category}; a value may hold '='
+    (the category, after the last one, never does)."""
+    pairs = {}
+    for item in text.split(";"):
+        if not item.strip():
+            continue
+        value, sep, category = item.rpartition("=")
+        if not sep or not value.strip() or not category.strip():
+            raise QgsProcessingException(
+                tr("Category map '{item}': write value=category pairs separated by ';', e.g. "
+                   "boulangerie=shop; école=education").format(item=item.strip()))
+        pairs[value.strip()] = category.strip()
+    return pairs

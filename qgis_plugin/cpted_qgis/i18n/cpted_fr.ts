@@ -200,6 +200,14 @@
         <translation>La couche du site « {layer} » n'a aucune entité : sélectionnez ou dessinez le polygone du site.</translation>
     </message>
     <message>
+        <source>Category map '{item}': write value=category pairs separated by ';', e.g. boulangerie=shop; école=education</source>
+        <translation>Table de catégories « {item} » : écrivez des paires valeur=catégorie séparées par « ; », par ex. boulangerie=shop; école=education</translation>
+    </message>
+    <message>
+        <source>Category map: value=category pairs separated by ';' (values not listed become 'other')</source>
+        <translation>Table de catégories : paires valeur=catégorie séparées par « ; » (les valeurs absentes deviennent « other »)</translation>
+    </message>
+    <message>
         <source>Network radii '{text}': write numbers of metres separated by commas, e.g. 400,800,1200</source>
         <translation>Rayons réseau « {text} » : écrivez des nombres de mètres séparés par des virgules, par ex. 400,800,1200</translation>
     </message>
