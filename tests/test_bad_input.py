@@ -268,3 +268,45 @@ def test_corrupt_reference_in_batch_does_not_stop_others(tmp_path, data):
     status = result.summary.set_index("site_id")["status"].to_dict()
     assert status == {"a": "error", "b": "ok"}
     assert "CorruptFileError" in result.summary.set_index("site_id").loc["a", "error"]
+
+
+def _small_site():
+    import geopandas as gpd
+    from shapely import LineString, box
+
+    from cpted.prepare.site import Site
+
+    streets = gpd.GeoDataFrame({"walk_kind": ["street"]}, geometry=[LineString([(0, 50), (100, 50)])], crs=2154)
+    return Site.from_layers("demo", box(0, 0, 100, 100), crs=2154, layers={"streets": streets}, context=50,
+                            cell_size=10)
+
+
+def test_audit_options_are_checked_with_the_fix():
+    from cpted.pipeline import audit
+
+    site = _small_site()
+    with pytest.raises(InputError, match="unknown measures \\['lighting'\\]; choose among surveillance"):
+        audit(site, measures=["lighting"])
+    with pytest.raises(InputError, match="include 800 m, the radius the scores use"):
+        audit(site, radii=(400, 1200))
+    with pytest.raises(InputError, match="view_radius must be a positive"):
+        audit(site, view_radius=0)
+
+
+def test_audit_reports_its_steps_and_stops_when_progress_raises():
+    from cpted.pipeline import audit
+
+    steps = []
+    audit(_small_site(), measures=["access_control", "maintenance"], progress=lambda *a: steps.append(a))
+    assert steps == [("completeness", 0, 5), ("network", 1, 5), ("access_control", 2, 5), ("maintenance", 3, 5),
+                     ("scores", 4, 5), ("done", 5, 5)]
+
+    class Stop(Exception):
+        pass
+
+    def cancel(step, done, total):
+        if step == "maintenance":
+            raise Stop
+
+    with pytest.raises(Stop):
+        audit(_small_site(), measures=["access_control", "maintenance"], progress=cancel)
