@@ -106,9 +106,10 @@ def compare(
     spec = sites.site(site_id)
     table = read_weights(weights)
     sources = SourceCache()
-    base_site = load_site(apply_overrides(spec, parse_overrides(baseline)), cache_dir=cache_dir, sources=sources)
-    prop_site = load_site(apply_overrides(spec, parse_overrides(proposed)), cache_dir=cache_dir, sources=sources)
-    changed = set(parse_overrides(baseline)) | set(parse_overrides(proposed))
+    base_overrides, prop_overrides = parse_overrides(baseline), parse_overrides(proposed)
+    base_site = load_site(apply_overrides(spec, base_overrides), cache_dir=cache_dir, sources=sources)
+    prop_site = load_site(apply_overrides(spec, prop_overrides), cache_dir=cache_dir, sources=sources)
+    changed = set(base_overrides) | set(prop_overrides)
     result = compare_designs(base_site, prop_site, weights=table, changed=changed)
     base, prop, deltas = result.baseline, result.proposed, result.deltas
     if out is not None:

@@ -108,9 +108,6 @@ class CptedAlgorithm(QgsProcessingAlgorithm):
     OUTPUTS: tuple[Output, ...] = ()
     SITE = True  # takes a site polygon and builds a cpted Site
 
-    def tr(self, text: str) -> str:
-        return tr(text)
-
     def createInstance(self):  # noqa: N802 - QGIS API
         return type(self)()
 
@@ -251,8 +248,9 @@ class CptedAlgorithm(QgsProcessingAlgorithm):
                     options.setdefault("fields", {})[f.option.split(":", 1)[1]] = chosen
                 else:
                     options[f.option] = chosen
-            if spec.mapping and self.parameterAsString(parameters, prefix + spec.mapping, context):
-                options["category_map"] = category_map(self.parameterAsString(parameters, prefix + spec.mapping, context))
+            mapping = self.parameterAsString(parameters, prefix + spec.mapping, context) if spec.mapping else ""
+            if mapping:
+                options["category_map"] = category_map(mapping)
             out[kind], _facts = cpted.as_layer(frame, kind, name=label, **options)
             feedback.pushInfo(tr("Layer '{layer}': {n} features as {kind}.").format(
                 layer=label, n=len(frame), kind=kind))
@@ -268,8 +266,15 @@ class CptedAlgorithm(QgsProcessingAlgorithm):
                 .format(text=text)) from None
         return {"view_radius": self.parameterAsDouble(parameters, "VIEW_RADIUS", context), "radii": radii}
 
-    def site(self, cpted, parameters, context, feedback, layers: dict | None = None, prefix: str = ""):
-        """A prepared cpted Site from the site polygon and the layer inputs."""
+    def site(self, cpted, parameters, context, feedback):
+        """The prepared cpted Site of the site polygon and the layer inputs."""
+        _source, crs = self.site_crs(parameters, context)
+        layers = self.layers(cpted, parameters, context, feedback, crs)
+        return self.sites(cpted, parameters, context, feedback, [layers])[0]
+
+    def sites(self, cpted, parameters, context, feedback, designs: list[dict]) -> list:
+        """One prepared cpted Site per dict of layers, all on the site polygon (read once, as is the
+        canopy raster)."""
         source, crs = self.site_crs(parameters, context)
         label = self.layer_name(parameters, "SITE", context)
         boundary = to_frame(source, label, feedback)
@@ -277,19 +282,17 @@ class CptedAlgorithm(QgsProcessingAlgorithm):
             raise QgsProcessingException(tr("The site layer '{layer}' has no feature: select or draw the site "
                                             "polygon.").format(layer=label))
         name = self.parameterAsString(parameters, "SITE_NAME", context) or label
-        if layers is None:
-            layers = self.layers(cpted, parameters, context, feedback, crs, prefix)
         rasters = {}
         if "maintenance" in self.MEASURES:
             canopy = self.parameterAsRasterLayer(parameters, "CANOPY", context)
             if canopy is not None:
                 rasters["canopy"] = cpted.read_raster(canopy.source())
         feedback.setProgressText(tr("Preparing the site"))
-        return cpted.Site.from_layers(
+        return [cpted.Site.from_layers(
             site_id(name), boundary, crs=crs, layers=layers, name=name,
             context=self.parameterAsDouble(parameters, "CONTEXT", context),
             cell_size=self.parameterAsDouble(parameters, "CELL_SIZE", context), rasters=rasters,
-        )
+        ) for layers in designs]
 
 
 def category_map(text: str) -> dict[str, str]:

@@ -47,12 +47,10 @@ class CompareScenarios(CptedAlgorithm):
             changed.add(kind)
         if not changed:
             feedback.pushWarning(tr("No proposed layer was given: both designs are the same."))
-        baseline = self.site(cpted, parameters, context, feedback, layers=existing)
-        design = self.site(cpted, parameters, context, feedback, layers=proposed)
+        baseline, design = self.sites(cpted, parameters, context, feedback, [existing, proposed])
         weights = self.parameterAsFile(parameters, "WEIGHTS", context) or None
         comparison = cpted.compare_designs(baseline, design, weights=cpted.read_weights(weights), changed=changed,
                                            progress=progress(feedback, span=90),
                                            **self.audit_options(parameters, context))
-        site = comparison.site.set_index("value")["delta"] if len(comparison.site) else {}
-        delta = site.get("cpted_index") if hasattr(site, "get") else None
+        delta = comparison.site.set_index("value")["delta"].get("cpted_index") if len(comparison.site) else None
         return {"deltas": comparison.deltas, "changes": comparison.changes}, {"DELTA_CPTED_INDEX": delta}
