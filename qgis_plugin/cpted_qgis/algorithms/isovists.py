@@ -10,9 +10,9 @@ from qgis.core import (
     QgsWkbTypes,
 )
 
-from ..bridge import Cancelled, metre_crs, require_cpted, style_on_load, to_frame, write_sink
+from ..bridge import Cancelled, metre_crs, to_frame
 from ..i18n import noop, tr
-from .base import LINE, POINT, POLYGON, CptedAlgorithm
+from .base import LINE, POINT, POLYGON, CptedAlgorithm, Output
 
 
 class Isovists(CptedAlgorithm):
@@ -26,6 +26,7 @@ class Isovists(CptedAlgorithm):
         "layer's CRS must be metre-based; the obstacles are reprojected to it. An observer inside an obstacle "
         "sees nothing.")
     SITE = False
+    OUTPUTS = (Output("ISOVISTS", noop("Isovists"), "isovists", QgsWkbTypes.MultiPolygon, "isovists"),)
 
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API
         self.addParameter(QgsProcessingParameterFeatureSource(
@@ -34,12 +35,9 @@ class Isovists(CptedAlgorithm):
             "OBSTACLES", tr("Obstacles: buildings (polygons) or opaque walls (lines)"), [POLYGON, LINE]))
         self.addParameter(QgsProcessingParameterNumber(
             "RADIUS", tr("View radius (m)"), QgsProcessingParameterNumber.Double, 100.0, minValue=1.0))
-        self.addParameter(QgsProcessingParameterFeatureSink("ISOVISTS", tr("Isovists")))
+        self.addParameter(QgsProcessingParameterFeatureSink("ISOVISTS", tr(self.OUTPUTS[0].description)))
 
-    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS API
-        cpted = require_cpted()
-        from cpted.errors import CptedError  # noqa: PLC0415
-
+    def compute(self, cpted, parameters, context, feedback):
         observers_source = self.parameterAsSource(parameters, "OBSERVERS", context)
         obstacles_source = self.parameterAsSource(parameters, "OBSTACLES", context)
         if observers_source is None or obstacles_source is None:
@@ -47,26 +45,15 @@ class Isovists(CptedAlgorithm):
                                                                  else "OBSTACLES"))
         label = self.layer_name(parameters, "OBSERVERS", context)
         crs = metre_crs(observers_source.sourceCrs(), label)
-        try:
-            observers = to_frame(observers_source, label, feedback)
-            obstacles = to_frame(obstacles_source, self.layer_name(parameters, "OBSTACLES", context), feedback,
-                                 target_crs=crs)
-            obstacles = cpted.to_crs(obstacles, crs, layer=self.layer_name(parameters, "OBSTACLES", context))
-            feedback.setProgress(20)
-            scene = cpted.prepare_scene(obstacles)
-            if feedback.isCanceled():
-                raise Cancelled
-            radius = self.parameterAsDouble(parameters, "RADIUS", context)
-            polygons = cpted.isovists(observers, scene, radius=radius)
-            feedback.setProgress(80)
-            extra = [c for c in observers.columns if c != observers.geometry.name and c not in polygons.columns]
-            polygons = polygons.join(observers[extra].set_axis(polygons.index))
-            dest = write_sink(self, parameters, "ISOVISTS", context, polygons, feedback,
-                              geometry=QgsWkbTypes.MultiPolygon)
-        except Cancelled:
-            raise QgsProcessingException(tr("Cancelled: no output was written.")) from None
-        except CptedError as exc:
-            raise QgsProcessingException(str(exc)) from None
-        style_on_load(context, dest, "isovists")
-        feedback.setProgress(100)
-        return {"ISOVISTS": dest}
+        observers = to_frame(observers_source, label, feedback)
+        obstacles_label = self.layer_name(parameters, "OBSTACLES", context)
+        obstacles = to_frame(obstacles_source, obstacles_label, feedback, target_crs=crs)
+        obstacles = cpted.to_crs(obstacles, crs, layer=obstacles_label)
+        feedback.setProgress(20)
+        scene = cpted.prepare_scene(obstacles)
+        if feedback.isCanceled():
+            raise Cancelled
+        polygons = cpted.isovists(observers, scene, radius=self.parameterAsDouble(parameters, "RADIUS", context))
+        feedback.setProgress(80)
+        extra = [c for c in observers.columns if c != observers.geometry.name and c not in polygons.columns]
+        return {"isovists": polygons.join(observers[extra].set_axis(polygons.index))}, {}
