@@ -127,20 +127,32 @@ def test_a_killed_worker_has_its_site_retried(sites_file, in_process, cluster, t
 
     address, pids = cluster
     result: dict = {}
-    run = threading.Thread(target=lambda: result.update(out=batch(sites_file, tmp_path, scheduler=address)))
+
+    def run_batch():
+        try:
+            result["out"] = batch(sites_file, tmp_path, scheduler=address)
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            result["error"] = exc
+
+    run = threading.Thread(target=run_batch)
     run.start()
     killed = None
     with Client(address, timeout=60) as client:
         deadline = time.time() + 120
         while killed is None and time.time() < deadline:
-            for worker, keys in client.processing().items():
-                if any("le_mans_centre" in str(k) for k in keys):  # the longest site: kill its worker mid-run
+            try:  # the workers that are executing (not only holding) the longest site: kill one mid-run
+                executing = client.run(lambda dask_worker: [str(t.key) for t in dask_worker.state.executing])
+            except Exception:  # noqa: BLE001 - a worker restarting
+                executing = {}
+            for worker, keys in executing.items():
+                if any("le_mans_centre" in k for k in keys):
                     os.kill(pids[worker], signal.SIGKILL)
                     killed = worker
                     break
             time.sleep(0.05)
     run.join(timeout=600)
     assert killed is not None, "no worker was seen auditing le_mans_centre"
+    assert "out" in result, f"the batch did not complete: {result.get('error', 'still running after 600 s')!r}"
     assert_same(in_process, result["out"])  # retried on the other (or the restarted) worker: all complete
 
 
