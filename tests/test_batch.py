@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+import re
+import shutil
 import sqlite3
+import subprocess
+import sys
 
+import numpy as np
 import pandas as pd
 import pyogrio
 import pytest
+
+from conftest import DATA, ROOT
 
 from cpted.cli import main
 
@@ -171,3 +180,47 @@ def test_full_tag_osm_sites(data, samples, tmp_path):
     assert {"boundaries", "ambiguous_space"} <= layers
     lamps = pyogrio.read_dataframe(tmp_path / "nantes_graslin" / "audit.gpkg", layer="lamps")
     assert len(lamps) == 23 and lamps["lit_cells"].sum() > 0
+
+
+SHIPPED = ROOT / "sample_sites" / "data"
+
+
+def _shipped_files() -> list[str]:
+    return sorted(str(p.relative_to(SHIPPED)) for p in SHIPPED.rglob("*") if p.is_file() and p.name != "ATTRIBUTION.md")
+
+
+def test_shipped_sample_data_is_attributed_and_equals_the_reference(data):
+    listed = set(re.findall(r"^\| `([^`]+)` \|", (SHIPPED / "ATTRIBUTION.md").read_text(encoding="utf-8"), re.M))
+    shipped = _shipped_files()
+    assert listed == set(shipped)  # every shipped file named with its source and licence, and nothing else
+    for rel in shipped:  # copies, byte for byte, of the reference data
+        assert hashlib.sha256((SHIPPED / rel).read_bytes()).digest() == hashlib.sha256((data / rel).read_bytes()).digest(), rel
+
+
+def test_fresh_clone_runs_the_first_command_from_the_shipped_data(nantes_batch, tmp_path):
+    """The README's first command on a clone with no ../shared and no network: the shipped data is found
+    (after --data-dir, CPTED_DATA_DIR and ../shared/data), and the results equal the run on ../shared/data."""
+    clone = tmp_path / "clone"
+    shutil.copytree(ROOT / "sample_sites", clone / "sample_sites")
+    assert not (clone / ".." / "shared" / "data").exists() and not (tmp_path.parent / "shared" / "data").exists()
+    env = {k: v for k, v in os.environ.items() if k != "CPTED_DATA_DIR"}
+    env.update(HOME=str(tmp_path / "home"), TQDM_DISABLE="1",  # no fetch cache of the user's
+               http_proxy="http://127.0.0.1:9", https_proxy="http://127.0.0.1:9", no_proxy="")  # no network
+    run = subprocess.run([sys.executable, "-m", "cpted.cli", "batch", "sample_sites/nantes_renewal.toml", "--out", "out"],
+                         cwd=clone, env=env, capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stderr[-3000:]
+    _, reference_out = nantes_batch
+    fresh = pd.read_csv(clone / "out" / "summary.csv").set_index("site_id")
+    reference = pd.read_csv(reference_out / "summary.csv").set_index("site_id")
+    assert fresh.index.tolist() == reference.index.tolist()
+    compared = [c for c in reference.columns if c not in {"seconds", "peak_memory_mb"}]
+    assert set(compared) <= set(fresh.columns)
+    for col in compared:
+        a, b = fresh[col], reference[col]
+        if pd.api.types.is_numeric_dtype(b) and pd.api.types.is_numeric_dtype(a):
+            assert np.allclose(a.to_numpy(float), b.to_numpy(float), rtol=1e-9, atol=1e-12, equal_nan=True), col
+        else:  # text: the same, once the data folder's path is set aside
+            strip = lambda s: s.fillna("").astype(str).str.replace(str(SHIPPED.resolve()), "<data>").str.replace(  # noqa: E731
+                str((clone / "sample_sites" / "data").resolve()), "<data>").str.replace(str(DATA.resolve()), "<data>")
+            assert strip(a).tolist() == strip(b).tolist(), col
+    assert "© OpenStreetMap contributors, ODbL 1.0" in (clone / "out" / "index.html").read_text(encoding="utf-8")

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from cpted.config import CELL_SIZE, CONTEXT, SITE_RADIUS
 from cpted.errors import DataNotFoundError, SitesFileError
 from cpted.load.layers import LAYER_OPTIONS
@@ -31,9 +33,9 @@ __all__ = ["LayerSpec", "SiteSpec", "SitesFile", "read_sites_file", "resolve_dat
 EXTRA_LAYER_KEYS = ("osm", "reference_buildings", "building_heights", "rasters", "walk_audits")
 SITE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _SITE_KEYS = {"id", "name", "centre", "centre_crs", "bbox", "boundary", "crs", "radius",
-              "context", "cell_size", "approximate", "layers"}
+              "context", "cell_size", "approximate", "layers", "attributes"}
 _DEFAULT_KEYS = {"crs", "radius", "context", "cell_size", "approximate"}
-_FROM_KEYS = {"path", "id_field", "name_field", "layer", "radius", "approximate"}
+_FROM_KEYS = {"path", "id_field", "name_field", "fields", "layer", "radius", "approximate"}
 _TOP_KEYS = {"defaults", "layers", "site", "sites_from", "title"}
 
 
@@ -71,6 +73,7 @@ class SiteSpec:
     boundary: LayerSpec | None = None
     layers: dict[str, list[LayerSpec]] = field(default_factory=dict)
     shared_layers: dict[str, list[LayerSpec]] = field(default_factory=dict)
+    attributes: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -92,10 +95,13 @@ class SitesFile:
 
 
 def resolve_data_dir(data_dir: str | Path | None = None, *, sites_file: Path | None = None) -> Path | None:
-    """The data directory: ``data_dir``, then ``$CPTED_DATA_DIR``, then ``../shared/data``.
+    """The data directory: ``data_dir``, then ``$CPTED_DATA_DIR``, then ``../shared/data``, then
+    the sample data shipped beside the sites file.
 
     ``../shared/data`` is looked for beside the current directory and beside the project
-    that holds the sites file. Returns None when none exists.
+    that holds the sites file. The shipped sample data is the folder ``data`` beside the sites
+    file (``sample_sites/data`` for the sample sites files): a fresh clone with no network runs
+    the sample sites from it. Returns None when none exists.
 
     Examples
     --------
@@ -113,6 +119,7 @@ def resolve_data_dir(data_dir: str | Path | None = None, *, sites_file: Path | N
     candidates = [Path.cwd() / ".." / "shared" / "data"]
     if sites_file is not None:
         candidates.append(sites_file.resolve().parent.parent / ".." / "shared" / "data")
+        candidates.append(sites_file.resolve().parent / "data")  # shipped sample data
     for c in candidates:
         if c.is_dir():
             return c.resolve()
@@ -145,7 +152,8 @@ class _Parser:
             msg = (
                 f"{self.path.name}: {where}: {value!r} is relative to the data directory, but no "
                 f"data directory was found; pass --data-dir, set CPTED_DATA_DIR, place the data "
-                f"in ../shared/data, or run `cpted fetch {self.path}` to download OSM data"
+                f"in ../shared/data or in a folder 'data' beside the sites file, or run "
+                f"`cpted fetch {self.path}` to download OSM data"
             )
             raise DataNotFoundError(msg)
         return self.data_dir / p
@@ -223,6 +231,11 @@ class _Parser:
         if bbox is not None and crs is None:
             self.fail(f"{where}.crs", "a bbox needs the crs it is expressed in", "bbox")
         layers = self.layers(raw.get("layers", {}), f"{where}.layers")
+        attributes = raw.get("attributes", {})
+        if not isinstance(attributes, dict) or not all(
+            isinstance(v, str | int | float) and not isinstance(v, bool) for v in attributes.values()
+        ):
+            self.fail(f"{where}.attributes", 'must be a table of labels, e.g. { qpv_code = "QN04401M" }', "attributes")
         return SiteSpec(
             id=site_id,
             name=str(raw.get("name", site_id)),
@@ -237,6 +250,7 @@ class _Parser:
             boundary=boundary,
             layers=layers,
             shared_layers=shared,
+            attributes={str(k): str(v) for k, v in attributes.items()},
         )
 
     def sites_from(self, raw: Any, where: str) -> list[dict]:
@@ -251,6 +265,13 @@ class _Parser:
         id_field = raw.get("id_field", "id")
         if id_field not in points.columns:
             self.fail(f"{where}.id_field", f"{id_field!r} is not a column of {raw['path']!r}; columns: {list(points.columns)}", "id_field")
+        fields = raw.get("fields", [])
+        if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
+            self.fail(f"{where}.fields", f"must be a list of column names, got {fields!r}", "fields")
+        absent = [f for f in fields if f not in points.columns]
+        if absent:
+            self.fail(f"{where}.fields", f"{absent} are not columns of {raw['path']!r}; columns: {list(points.columns)}",
+                      "fields")
         points = points.to_crs(4326)
         out = []
         for _, row in points.iterrows():
@@ -260,6 +281,7 @@ class _Parser:
             for key in ("radius", "approximate"):
                 if key in raw:
                     site[key] = raw[key]
+            site["attributes"] = {f: "" if pd.isna(row[f]) else str(row[f]) for f in fields}
             out.append(site)
         return out
 

@@ -93,6 +93,8 @@ def completeness(site: Site) -> dict[str, object]:
         notes.append(f"building completeness: {why}")
     missing = [k for k in LAYER_KINDS if not site.has(k)]
     if missing:
-        notes.append(f"no source for {', '.join(missing)}")
+        fetchable = [k for k in missing if k != "reports"]  # what `cpted fetch` brings from OpenStreetMap
+        hint = f" (`cpted fetch` fills {', '.join(fetchable)} from OpenStreetMap)" if fetchable else ""
+        notes.append(f"no source for {', '.join(missing)}{hint}")
     out["notes"] = "; ".join(notes)
     return out
