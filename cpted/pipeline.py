@@ -209,6 +209,7 @@ def load_site(
         rasters=rasters,
         sources=info,
         attribution=attribution,
+        attributes=spec.attributes,
     )
 
 
@@ -374,6 +375,7 @@ def audit(
     summary: dict[str, object] = {
         "site_id": site.id,
         "name": site.name,
+        **site.attributes,
         "approximate_boundary": site.approximate,
         "crs": site.crs.to_string(),
         "area_ha": site.boundary.area / 1e4,
@@ -446,7 +448,8 @@ def audit_to(
             row = {**result.summary, "status": "ok", "error": ""}
         except Exception as exc:  # noqa: BLE001 - one failing site must not stop the batch
             log.debug("site %s failed:\n%s", spec.id, traceback.format_exc())
-            row = {"site_id": spec.id, "name": spec.name, "status": "error", "error": f"{type(exc).__name__}: {exc}"}
+            row = {"site_id": spec.id, "name": spec.name, **spec.attributes, "status": "error",
+                   "error": f"{type(exc).__name__}: {exc}"}
     row["seconds"] = round(time.perf_counter() - start, 2)
     row["peak_memory_mb"] = round(memory.peak / 2**20, 1)
     return row

@@ -61,6 +61,8 @@ class Site:
         A building-count grid (``n_buildings`` per polygon) for completeness, or None.
     rasters
         Name -> :class:`~cpted.load.raster.Raster`.
+    attributes
+        Labels of the site carried into the summary and reports (``qpv_code``, ``qpv_name``...).
     """
 
     id: str
@@ -75,6 +77,7 @@ class Site:
     attribution: tuple[str, ...] = ()
     reference_buildings: gpd.GeoDataFrame | None = None
     rasters: dict[str, Raster] = field(default_factory=dict)
+    attributes: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_layers(
@@ -93,6 +96,7 @@ class Site:
         rasters: Mapping[str, Raster] | None = None,
         sources: Mapping[str, list[dict]] | None = None,
         attribution: tuple[str, ...] = (),
+        attributes: Mapping[str, str] | None = None,
     ) -> Site:
         """Prepare a site from a boundary and canonical layers in any CRS.
 
@@ -115,6 +119,8 @@ class Site:
             Buildings with heights (BD TOPO) that fill missing heights by overlap.
         reference_buildings
             Polygons with ``n_buildings``, the reference for building completeness.
+        attributes
+            Labels of the site carried into its outputs (e.g. ``{"qpv_code": "QN04401M"}``).
 
         Returns
         -------
@@ -179,6 +185,7 @@ class Site:
             attribution=tuple(dict.fromkeys(attribution)),
             reference_buildings=reference_buildings,
             rasters=dict(rasters or {}),
+            attributes={str(k): str(v) for k, v in (attributes or {}).items()},
         )
         site._check_data_overlap(layers or {})
         return site

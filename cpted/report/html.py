@@ -94,6 +94,8 @@ def write_index(summary: pd.DataFrame, path: str | Path, *, title: str = "cpted 
         sid = html.escape(str(r["site_id"]))
         name = html.escape(str(r.get("name", sid)))
         approx = " (approximate boundary)" if r.get("approximate_boundary") == True else ""  # noqa: E712 - numpy bools
+        if isinstance(r.get("qpv_code"), str) and r.get("qpv_code"):
+            approx += f" · QPV {html.escape(r['qpv_code'])}"
         if r["status"] == "ok":
             cells = [f'<a href="{sid}/report.html">{name}</a><br><small>{sid}{approx} · <a href="{sid}/audit.gpkg">audit.gpkg</a></small>', "ok",
                      f'{r.get("area_ha", float("nan")):.1f}']

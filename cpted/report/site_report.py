@@ -132,6 +132,14 @@ def _table(rows: list[tuple[str, object]]) -> str:
     return f"<table>{body}</table>"
 
 
+def _qpv(s) -> str:
+    """The site's priority neighbourhood (QPV), when the sites file carries it."""
+    code, name = (str(s.get(k) or "") for k in ("qpv_code", "qpv_name"))
+    if not code or code == "nan":
+        return ""
+    return f" Priority neighbourhood (QPV) <code>{html.escape(code)}</code> {html.escape(name if name != 'nan' else '')}."
+
+
 def write_site_report(result, path: str | Path) -> Path:
     """Write ``report.html`` for one audited site: maps of each principle's score and of the
     problem places, a chart of the scores, the data-completeness table, the drivers, the method,
@@ -162,7 +170,7 @@ def write_site_report(result, path: str | Path) -> Path:
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>CPTED audit: {html.escape(str(s.get('name')))}</title><style>{_CSS}</style></head>
 <body><h1>{html.escape(str(s.get('name')))}</h1>
-<p>Site <code>{html.escape(str(s.get('site_id')))}</code>, {s.get('area_ha', float('nan')):.1f} ha, {s.get('crs')}.{approx}</p>
+<p>Site <code>{html.escape(str(s.get('site_id')))}</code>, {s.get('area_ha', float('nan')):.1f} ha, {s.get('crs')}.{approx}{_qpv(s)}</p>
 <h2>Scores</h2>
 <img src="{score_chart(s)}" alt="scores of the four principles">
 <p><b>What pulls the site down:</b> {html.escape(str(s.get('drivers') or 'nothing below 50'))}.</p>
