@@ -6,6 +6,8 @@ finds in one place what an audit assumes.
 
 from __future__ import annotations
 
+import math
+
 from types import MappingProxyType
 
 __all__ = [
@@ -119,7 +121,8 @@ def column_name(metric: str, radius: float | None = None) -> str:
     metric
         Metric name in snake case, e.g. ``"harmonic_closeness"``.
     radius
-        Radius in metres, appended as an integer when given.
+        Radius in metres, appended as an integer when given; ``math.inf`` (radius n, the
+        whole network) is appended as ``inf``.
 
     Returns
     -------
@@ -132,9 +135,13 @@ def column_name(metric: str, radius: float | None = None) -> str:
     'harmonic_closeness_800'
     >>> column_name("network_coverage")
     'network_coverage'
+    >>> column_name("angular_reach", math.inf)  # radius n
+    'angular_reach_inf'
     """
     if radius is None:
         return metric
+    if math.isinf(radius):  # radius n: the whole network
+        return f"{metric}_inf"
     if radius != int(radius):
         msg = f"radius must be a whole number of metres for column names, got {radius!r}"
         raise ValueError(msg)

@@ -178,9 +178,18 @@ def _run(net: Network, cost: np.ndarray, radii, sources, outside, *, reverse=Non
     target = np.ones(net.n, dtype=np.bool_) if target is None else target
     group = np.arange(net.n, dtype=np.int64) if group is None else group
     rev = (net.indptr, net.nbr, cost, net.eid) if reverse is None else reverse
-    out = _paths.centrality(net.indptr, net.nbr, cost, net.length, net.eid, len(net.edges), net.xy, radii, sources,
-                            outside, chunks(len(sources)), *rev, terminal, target, group)
-    return radii, sources, out
+
+    def search(bounds: np.ndarray) -> tuple:
+        return _paths.centrality(net.indptr, net.nbr, cost, net.length, net.eid, len(net.edges), net.xy, bounds,
+                                 sources, outside, chunks(len(sources)), *rev, terminal, target, group)
+
+    if cost is net.length:  # metric: the shortest paths within r are those of any larger bound, read off one search
+        return radii, sources, search(radii)
+    # Any other cost (angular): a least-cost path found under a larger metric bound may be longer than r while a
+    # costlier path within r exists, so each radius gets the search bounded by itself alone (as depthmapX does).
+    parts = [search(radii[j : j + 1]) for j in range(len(radii))]
+    axes = (1, 1, 1, 1, 1)  # per_source (S, k, N_OUT); node/edge betweenness and through-movement (n, k)
+    return radii, sources, tuple(np.concatenate([p[i] for p in parts], axis=a) for i, a in enumerate(axes))
 
 
 def node_centrality(
