@@ -18,6 +18,7 @@ __all__ = [
     "SitesFileError",
     "MissingDataError",
     "MissingDependencyError",
+    "NetworkError",
 ]
 
 
@@ -62,6 +63,10 @@ class MissingDataError(CptedError):
 
 class MissingDependencyError(CptedError, ImportError):
     """An optional dependency is not installed."""
+
+
+class NetworkError(CptedError, ConnectionError):
+    """A server (Overpass) that cannot be reached; the message says how to work offline."""
 
 
 def feature_ids(index, most: int = 5) -> str:
