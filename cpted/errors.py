@@ -15,6 +15,8 @@ __all__ = [
     "MissingColumnsError",
     "DataNotFoundError",
     "CorruptFileError",
+    "NotAFileError",
+    "UnreadableFileError",
     "SitesFileError",
     "MissingDataError",
     "MissingDependencyError",
@@ -51,6 +53,14 @@ class DataNotFoundError(InputError, FileNotFoundError):
 
 class CorruptFileError(InputError):
     """A file that exists but cannot be read (truncated, corrupt, wrong format)."""
+
+
+class NotAFileError(InputError, IsADirectoryError):
+    """A folder given where a data file is expected."""
+
+
+class UnreadableFileError(InputError, PermissionError):
+    """A file that exists but that this user may not read."""
 
 
 class SitesFileError(InputError):
