@@ -182,6 +182,7 @@ def load_site(
         layers.setdefault("reports", [p.assign(source="reports") for p in layers.get("reports", [])])
         layers["reports"].append(gdf.assign(source="walk_audit"))
         info.setdefault("reports", []).append({**ainfo, "format": "walk_audit"})
+    _check_layers_meet_site(spec, boundary.buffer(spec.context), crs, layers, info)
     heights = _first_source(spec, "building_heights")
     building_heights = None
     if heights is not None:
@@ -214,6 +215,31 @@ def load_site(
         sources=info,
         attribution=attribution,
     )
+
+
+def _check_layers_meet_site(spec: SiteSpec, area, crs, layers: dict[str, list], info: dict[str, list]) -> None:
+    """Each layer on its own must meet the site or its context ring (``area``, in ``crs``): one
+    that misses it entirely is the wrong file, or the site is in the wrong place."""
+    from pyproj import CRS
+
+    if not CRS.from_user_input(crs).is_projected:
+        return  # refused by Site.from_layers, with its own message
+    for kind, parts in layers.items():
+        for part, facts in zip(parts, info.get(kind, []), strict=False):
+            if not len(part) or part.crs is None:
+                continue
+            local = gpd.GeoSeries([area], crs=crs).to_crs(part.crs).iloc[0]
+            if len(part.sindex.query(local, predicate="intersects")):
+                continue
+            extent = gpd.GeoSeries([shapely.box(*part.total_bounds)], crs=part.crs).to_crs(crs).iloc[0]
+            away = shapely.distance(area, extent)
+            where = f"they lie {away / 1000:,.1f} km away" if away > 0 else "none is near, in an extent that covers it"
+            msg = (
+                f"site {spec.id!r}: the {kind} layer {facts.get('source', '')!r} has {len(part)} features, none "
+                f"within the site or its {spec.context:g} m context ring: {where}. Check the site's centre / bbox "
+                f"and crs (longitude comes before latitude in 'centre'), or give a {kind} file that covers the site"
+            )
+            raise InputError(msg)
 
 
 def _first_source(spec: SiteSpec, key: str) -> LayerSpec | None:
