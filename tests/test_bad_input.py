@@ -548,3 +548,79 @@ def test_fetch_with_an_unresolvable_host_says_so(capsys, tmp_path, data, monkeyp
                 else "did not resolve within 5 s: no network or no DNS")
     assert f"the Overpass server https://overpass.cpted-test.invalid/api cannot be reached (the name " in err
     assert expected in err and "To work offline" in err
+
+
+# signals
+def _small_batch(tmp_path, data) -> tuple[Path, Path]:
+    sites = _one_site(tmp_path, f'buildings = "{data}/nantes/ile_de_nantes_bdtopo_buildings.geojson"\n')
+    return sites, tmp_path / "out"
+
+
+def _start_batch(sites: Path, out: Path, *extra: str):
+    import os
+    import subprocess
+    import sys
+
+    return subprocess.Popen([sys.executable, "-m", "cpted.cli", "batch", str(sites), "--out", str(out), "--quiet",
+                             "--isovists", *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+
+
+def _when_writing(proc, out: Path, timeout: float = 600) -> bool:
+    """Wait until the GeoPackage's temporary file exists (True), or the process ended (False)."""
+    import time
+
+    deadline = time.time() + timeout
+    while time.time() < deadline and proc.poll() is None:
+        if any((out / "a").glob(".audit.gpkg.*tmp*")):
+            return True
+        time.sleep(0.002)
+    return False
+
+
+@pytest.mark.parametrize("signame", ["SIGTERM", "SIGHUP"])
+def test_a_signal_during_the_geopackage_write_leaves_the_previous_file(tmp_path, data, signame):
+    import signal
+
+    sites, out = _small_batch(tmp_path, data)
+    assert main(["batch", str(sites), "--out", str(out), "--quiet"]) == 0
+    before = (out / "a" / "audit.gpkg").read_bytes()
+    summary = (out / "summary.csv").read_bytes()
+    for _ in range(3):  # the write lasts a second or so: catch it
+        proc = _start_batch(sites, out)
+        if _when_writing(proc, out):
+            proc.send_signal(getattr(signal, signame))
+            _, err = proc.communicate(timeout=120)
+            break
+        proc.communicate(timeout=120)
+    else:
+        pytest.fail("the GeoPackage write was never seen")
+    assert proc.returncode == 128 + getattr(signal, signame)
+    assert err.strip().splitlines()[-1] == (f"cpted: stopped by {signame}; files written so far are complete, "
+                                            f"nothing half-written was kept")
+    assert "Traceback" not in err
+    assert not [p for p in out.rglob("*") if ".tmp" in p.name]
+    assert (out / "a" / "audit.gpkg").read_bytes() == before and (out / "summary.csv").read_bytes() == summary
+    import pyogrio
+
+    assert pyogrio.read_info(out / "a" / "audit.gpkg", layer="cells")["features"] > 0  # opens, unchanged
+
+
+def test_temporary_files_of_a_killed_run_are_swept_at_the_next_run(tmp_path, data):
+    import signal
+
+    sites, out = _small_batch(tmp_path, data)
+    for _ in range(3):
+        proc = _start_batch(sites, out)
+        if _when_writing(proc, out):
+            proc.send_signal(signal.SIGKILL)  # as a crash or a power loss: no clean-up at all
+            proc.communicate(timeout=60)
+            break
+        proc.communicate(timeout=120)
+        (out / "a" / "audit.gpkg").unlink()
+    else:
+        pytest.fail("the GeoPackage write was never seen")
+    assert [p for p in (out / "a").iterdir() if ".tmp" in p.name], "SIGKILL left no temporary file to sweep"
+    assert main(["batch", str(sites), "--out", str(out), "--quiet"]) == 0
+    assert not [p for p in out.rglob("*") if ".tmp" in p.name]
+    assert (out / "a" / "audit.gpkg").exists()

@@ -280,16 +280,42 @@ def test_a_site_past_its_timeout_is_reported_and_the_others_go_on(sites_file, tm
 
 
 def test_ctrl_c_leaves_no_half_written_file(sites_file, tmp_path):
+    """Ctrl-C in a terminal signals the whole process group (the command and its Dask workers):
+    one line, no traceback (the workers used to print theirs), no temporary file, no process left."""
+    import psutil
+
     out = tmp_path / "out"
     proc = subprocess.Popen([sys.executable, "-m", "cpted.cli", "batch", str(sites_file), "--out", str(out),
-                             "--workers", "2", "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                             "--workers", "2", "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
     deadline = time.time() + 120
     while time.time() < deadline and not any(out.glob("*/.*.tmp*")) and not any(out.glob("*/audit.gpkg")):
         time.sleep(0.02)
-    proc.send_signal(signal.SIGINT)
-    proc.communicate(timeout=120)
-    assert proc.returncode != 0
+    group = [proc.pid, *(c.pid for c in psutil.Process(proc.pid).children(recursive=True))]
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err
+    assert err.strip().splitlines()[-1] == ("cpted: stopped by SIGINT; files written so far are complete, nothing "
+                                            "half-written was kept")
     leftovers = [p for p in out.rglob("*") if ".tmp" in p.name]
     assert leftovers == []
     for gpkg in out.glob("*/audit.gpkg"):  # whatever was written is whole
         assert pyogrio.read_info(gpkg, layer="cells")["features"] > 0
+    _, alive = psutil.wait_procs([psutil.Process(p) for p in group if psutil.pid_exists(p)], timeout=30)
+    assert not alive, f"processes of the batch still running: {[p.cmdline() for p in alive]}"
+
+
+def test_a_dask_batch_prints_no_dask_info_line(sites_file, tmp_path):
+    """Quiet by default: no INFO line of Dask (they reached the terminal: importing distributed reset
+    the level the command had set); one line per finished site goes to OUT/batch.log."""
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-m", "cpted.cli", "batch", str(sites_file), "--out", str(out),
+                           "--workers", "2", "--site", "nantes_graslin", "--site", "off_the_data"],
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 1, proc.stderr  # off_the_data fails
+    assert "INFO" not in proc.stderr and "distributed." not in proc.stderr, proc.stderr
+    assert "Dask: 2 workers, dashboard http://" in proc.stderr
+    log = (out / "batch.log").read_text().splitlines()
+    assert sorted(line.split(" ", 2)[2].split(":")[0] for line in log) == ["nantes_graslin", "off_the_data"]
+    assert any("nantes_graslin: ok in " in line for line in log) and any("off_the_data: error" in line for line in log)
