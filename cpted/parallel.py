@@ -84,6 +84,7 @@ def quiet_dask_logs() -> None:
     if logging.getLogger().getEffectiveLevel() > logging.INFO:
         for name in ("distributed", "dask", "bokeh", "tornado"):
             logging.getLogger(name).setLevel(logging.WARNING)
+        logging.getLogger("bokeh.server.util").setLevel(logging.ERROR)  # the dashboard's "Host wildcard '*'" note
 
 
 def dask_setup(worker) -> None:  # noqa: ARG001 - Dask's preload hook, run in each worker process
