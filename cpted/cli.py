@@ -1,6 +1,9 @@
 """The ``cpted`` command line: ``cpted batch``, ``cpted fetch`` and ``cpted sites``.
 
-It calls the public API only.
+It calls the public API only. Exit codes: 0 done, 1 a site failed or timed out (see
+summary.csv), 2 bad input (the message names the file, key or layer and the fix), 3 a server
+that cannot be reached (``cpted fetch``), 130 / 143 / 129 interrupted by Ctrl-C / SIGTERM /
+SIGHUP (no half-written file is left; outputs written before stay whole).
 """
 
 from __future__ import annotations
@@ -9,11 +12,13 @@ import argparse
 import logging
 import math
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from cpted import __version__
-from cpted.errors import CptedError
+from cpted.errors import CptedError, NetworkError
 
 __all__ = ["main"]
 
@@ -34,6 +39,45 @@ def _fmt(value, share: bool = False) -> str:
     return f"{value:.2f}" if share else f"{int(value)}"
 
 
+class _Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised like Ctrl-C so that every write in progress is undone."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _on_signal(signum, frame) -> None:  # noqa: ARG001
+    # a second signal while the first is being handled leaves at once (the next run in this
+    # output folder sweeps any temporary file left)
+    for sig in _STOP_SIGNALS:
+        signal.signal(sig, _leave_now)
+    raise _Stopped(signum) if signum != signal.SIGINT else KeyboardInterrupt
+
+
+def _leave_now(signum, frame) -> None:  # noqa: ARG001
+    print(f"cpted: {signal.Signals(signum).name} again: leaving without cleaning up", file=sys.stderr)
+    os._exit(128 + signum)
+
+
+_STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+def _handle_signals() -> None:
+    """SIGTERM and SIGHUP are handled like Ctrl-C (from the main thread only)."""
+    if threading.current_thread() is threading.main_thread():
+        for sig in _STOP_SIGNALS:
+            signal.signal(sig, _on_signal)
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        msg = f"must be a positive number of seconds, not {text}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -42,16 +86,34 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _site_log(out: Path, *, quiet: bool) -> logging.Logger:
+    """One line per finished site: to ``OUT/batch.log``, and to stderr when it is not a terminal
+    (on a terminal the progress bar shows the sites)."""
+    site_log = logging.getLogger("cpted.batch")
+    site_log.setLevel(logging.INFO)
+    site_log.propagate = False
+    for h in list(site_log.handlers):
+        site_log.removeHandler(h)
+        h.close()
+    handler = logging.FileHandler(out / "batch.log", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+    site_log.addHandler(handler)
+    if not quiet and not sys.stderr.isatty():
+        site_log.addHandler(logging.StreamHandler(sys.stderr))
+    return site_log
+
+
 def _cmd_batch(args) -> int:
     from tqdm import tqdm
 
+    from cpted.atomic import output_folder
     from cpted.load.sites_file import read_sites_file
     from cpted.pipeline import batch
 
     sites = read_sites_file(args.sites_file, data_dir=args.data_dir)
     total = len(args.site) if args.site else len(sites.sites)
-    if not args.verbose:  # Dask's own INFO lines (the dashboard address is printed anyway)
-        logging.getLogger("distributed").setLevel(logging.WARNING)
+    out = output_folder(args.out, args.site or [s.id for s in sites.sites])
+    site_log = _site_log(out, quiet=args.quiet)
     bar = tqdm(total=total, unit="site", desc="audit", disable=args.quiet or None, file=sys.stderr)
 
     def progress(site_id: str, done: int, total: int) -> None:
@@ -60,11 +122,14 @@ def _cmd_batch(args) -> int:
 
     try:
         workers = args.workers if args.workers is not None else (1 if args.scheduler is None and total <= 1 else None)
-        result = batch(sites, args.out, site_ids=args.site, cache_dir=_cache_dir(args.cache_dir), progress=progress,
+        result = batch(sites, out, site_ids=args.site, cache_dir=_cache_dir(args.cache_dir), progress=progress,
                        isovist_polygons=args.isovists, weights=args.weights, workers=workers,
-                       scheduler=args.scheduler, memory_limit=args.memory_limit)
+                       scheduler=args.scheduler, memory_limit=args.memory_limit, site_timeout=args.site_timeout)
     finally:
         bar.close()
+        for h in list(site_log.handlers):
+            site_log.removeHandler(h)
+            h.close()
     s = result.summary
     print(f"\n{'site':<22}{'status':<8}{'cells':>8}{'streets':>9}{'buildings':>10}{'coverage':>10}{'bldg/ref':>10}{'index':>7}")
     for _, r in s.iterrows():
@@ -73,13 +138,13 @@ def _cmd_batch(args) -> int:
                   f"{_fmt(r['n_buildings']):>10}{_fmt(r['network_coverage'], True):>10}"
                   f"{_fmt(r['building_completeness'], True):>10}{_fmt(r.get('cpted_index')):>7}")
         else:
-            print(f"{r['site_id']:<22}{'ERROR':<8}{r['error']}")
+            print(f"{r['site_id']:<22}{str(r['status']).upper():<8}{r['error']}")
     print(f"\n{len(s) - len(result.failed)}/{len(s)} sites audited -> {result.out / 'summary.csv'}, {result.out / 'index.html'}")
     return 1 if len(result.failed) else 0
 
 
 def _cmd_fetch(args) -> int:
-    from cpted.load.fetch import cache_path, fetch_osm
+    from cpted.load.fetch import cache_path, check_reachable, fetch_osm
     from cpted.load.sites_file import read_sites_file
     from cpted.pipeline import site_area
 
@@ -91,12 +156,20 @@ def _cmd_fetch(args) -> int:
     ox.settings.cache_folder = str(cache / "http")  # osmnx's own HTTP cache, not the cwd
     if args.overpass_url:
         ox.settings.overpass_url = args.overpass_url
+    ox.settings.requests_timeout = 120  # s per request once the server answers (osmnx: 180)
+    check_reachable(ox.settings.overpass_url)  # offline: said within ~10 s, not after osmnx's retries
     failed = 0
     for spec in specs:
         try:
             area = site_area(spec).to_crs(4326).iloc[0]
             counts = fetch_osm(area, cache_path(cache, spec.id))
-        except Exception as exc:  # noqa: BLE001 - network errors of every kind
+        except NetworkError:
+            raise  # the server went away: the next sites would fail the same way
+        except CptedError as exc:
+            failed += 1
+            print(f"{spec.id}: fetch failed: {exc}", file=sys.stderr)
+            continue
+        except Exception as exc:  # noqa: BLE001 - errors of osmnx of every kind
             failed += 1
             print(f"{spec.id}: fetch failed: {type(exc).__name__}: {exc}", file=sys.stderr)
             continue
@@ -168,6 +241,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="send the sites to an existing Dask scheduler (e.g. tcp://10.0.0.5:8786); the output "
                         "directory and the data must be at the same paths on its workers")
     b.add_argument("--memory-limit", metavar="LIMIT", help="memory limit per Dask worker, e.g. 4GiB (default: auto)")
+    b.add_argument("--site-timeout", metavar="SECONDS", type=_positive_float,
+                   help="a site running longer is stopped and reported as timed_out; the others go on "
+                        "(default: no limit)")
     b.set_defaults(func=_cmd_batch)
     f = sub.add_parser("fetch", help="download each site's OSM walk network and features (needs the internet)")
     common(f)
@@ -198,14 +274,25 @@ def main(argv: list[str] | None = None) -> int:
     """Run the ``cpted`` command; returns the exit code."""
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    previous = {sig: signal.getsignal(sig) for sig in _STOP_SIGNALS}
+    _handle_signals()
     try:
         return args.func(args)
+    except NetworkError as exc:
+        print(f"cpted: error: {exc}", file=sys.stderr)
+        return 3
     except CptedError as exc:
         print(f"cpted: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("cpted: interrupted; files written so far are complete, nothing half-written was kept", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        signum = exc.signum if isinstance(exc, _Stopped) else signal.SIGINT
+        print(f"cpted: stopped by {signal.Signals(signum).name}; files written so far are complete, nothing "
+              f"half-written was kept", file=sys.stderr)
+        return 128 + signum
+    finally:
+        if threading.current_thread() is threading.main_thread():
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 if __name__ == "__main__":

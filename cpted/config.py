@@ -22,11 +22,17 @@ __all__ = [
     "REPORT_CATEGORIES",
     "BARRIER_KINDS",
     "ATTRIBUTION",
+    "MAX_CELLS",
     "column_name",
+    "cell_count_problem",
 ]
 
 #: Side of an analysis grid cell, in metres.
 CELL_SIZE: float = 5.0
+#: Most analysis cells a site may have: above it the grid alone would take gigabytes (about
+#: 0.5 kB a cell before any measure), so the site is refused before any cell is built.
+#: 1,000,000 cells is 25 km² at 5 m; a 3 ha site may go down to 0.18 m.
+MAX_CELLS: int = 1_000_000
 #: Width of the context ring around a site, in metres. Network metrics use the
 #: site + ring so that values inside the site are free of edge effects.
 CONTEXT: float = 400.0
@@ -111,6 +117,29 @@ ATTRIBUTION = MappingProxyType(
         "bdtopo": "IGN BD TOPO, Licence Ouverte 2.0 (Etalab)",
     }
 )
+
+
+def cell_count_problem(area: float, bbox_area: float, cell_size: float) -> str | None:
+    """Why a grid of ``cell_size`` over a site of ``area`` m² (``bbox_area`` m² for its bounding
+    box, where cells are first laid out) would be too large, or None.
+
+    Examples
+    --------
+    >>> cell_count_problem(30_000, 30_000, 5.0) is None
+    True
+    >>> cell_count_problem(30_000, 30_000, 0.05)
+    'cell_size 0.05 m gives 12,000,000 cells (most allowed: 1,000,000); use cell_size = 0.18 or more for this site'
+    """
+    import math
+
+    cells = area / cell_size**2
+    laid_out = bbox_area / cell_size**2
+    if cells <= MAX_CELLS and laid_out <= 4 * MAX_CELLS:
+        return None
+    smallest = max(math.sqrt(area / MAX_CELLS), math.sqrt(bbox_area / (4 * MAX_CELLS)))
+    smallest = math.ceil(smallest * 100) / 100  # to the centimetre, up
+    return (f"cell_size {cell_size:g} m gives {max(cells, laid_out / 4):,.0f} cells (most allowed: {MAX_CELLS:,}); "
+            f"use cell_size = {smallest:g} or more for this site")
 
 
 def column_name(metric: str, radius: float | None = None) -> str:

@@ -15,9 +15,12 @@ __all__ = [
     "MissingColumnsError",
     "DataNotFoundError",
     "CorruptFileError",
+    "NotAFileError",
+    "UnreadableFileError",
     "SitesFileError",
     "MissingDataError",
     "MissingDependencyError",
+    "NetworkError",
 ]
 
 
@@ -52,6 +55,14 @@ class CorruptFileError(InputError):
     """A file that exists but cannot be read (truncated, corrupt, wrong format)."""
 
 
+class NotAFileError(InputError, IsADirectoryError):
+    """A folder given where a data file is expected."""
+
+
+class UnreadableFileError(InputError, PermissionError):
+    """A file that exists but that this user may not read."""
+
+
 class SitesFileError(InputError):
     """A sites file (TOML) that does not follow the documented format."""
 
@@ -62,6 +73,10 @@ class MissingDataError(CptedError):
 
 class MissingDependencyError(CptedError, ImportError):
     """An optional dependency is not installed."""
+
+
+class NetworkError(CptedError, ConnectionError):
+    """A server (Overpass) that cannot be reached; the message says how to work offline."""
 
 
 def feature_ids(index, most: int = 5) -> str:

@@ -22,6 +22,7 @@ import shapely
 
 from cpted import __version__
 from cpted.config import ATTRIBUTION, MIN_NETWORK_COVERAGE
+from cpted.atomic import output_folder
 from cpted.errors import InputError
 from cpted.load.fetch import cache_path, read_fetch_cache
 from cpted.load.layers import read_layer
@@ -31,6 +32,7 @@ from cpted.load.raster import read_raster
 from cpted.load.schema import LAYER_KINDS, conform
 from cpted.load.sites_file import LayerSpec, SitesFile, SiteSpec, read_sites_file
 from cpted.load.vector import read_vector
+from cpted.parallel import run_in_process, run_sites
 from cpted.engines.network import RADII, nearest_edge, network_from_streets, street_centrality
 from cpted.measure.access_control import access_control
 from cpted.measure.activity import activity
@@ -40,6 +42,7 @@ from cpted.measure.territoriality import territoriality
 from cpted.score.scores import problem_places, read_weights, score_cells, site_scores
 from cpted.prepare.completeness import completeness
 from cpted.prepare.crs import choose_crs, to_crs
+from cpted.prepare.grid import check_grid_size
 from cpted.prepare.site import Site
 
 __all__ = ["SourceCache", "load_site", "site_boundary", "site_area", "AuditResult", "MEASURES", "audit", "audit_to",
@@ -157,6 +160,7 @@ def load_site(
     shapes = _boundary_shapes(spec) if spec.boundary is not None else None
     crs = _site_crs(spec, shapes)
     boundary = site_boundary(spec, crs, shapes)
+    check_grid_size(boundary, spec.cell_size, name=f"site {spec.id!r}")  # before any layer is read
     cache = cache_path(cache_dir, spec.id) if cache_dir is not None else None
     fetched = (
         sources.get(("fetch", cache), lambda: read_fetch_cache(cache)) if cache is not None and cache.exists() else {}
@@ -178,6 +182,7 @@ def load_site(
         layers.setdefault("reports", [p.assign(source="reports") for p in layers.get("reports", [])])
         layers["reports"].append(gdf.assign(source="walk_audit"))
         info.setdefault("reports", []).append({**ainfo, "format": "walk_audit"})
+    _check_layers_meet_site(spec, boundary.buffer(spec.context), crs, layers, info)
     heights = _first_source(spec, "building_heights")
     building_heights = None
     if heights is not None:
@@ -211,6 +216,31 @@ def load_site(
         attribution=attribution,
         attributes=spec.attributes,
     )
+
+
+def _check_layers_meet_site(spec: SiteSpec, area, crs, layers: dict[str, list], info: dict[str, list]) -> None:
+    """Each layer on its own must meet the site or its context ring (``area``, in ``crs``): one
+    that misses it entirely is the wrong file, or the site is in the wrong place."""
+    from pyproj import CRS
+
+    if not CRS.from_user_input(crs).is_projected:
+        return  # refused by Site.from_layers, with its own message
+    for kind, parts in layers.items():
+        for part, facts in zip(parts, info.get(kind, []), strict=False):
+            if not len(part) or part.crs is None:
+                continue
+            local = gpd.GeoSeries([area], crs=crs).to_crs(part.crs).iloc[0]
+            if len(part.sindex.query(local, predicate="intersects")):
+                continue
+            extent = gpd.GeoSeries([shapely.box(*part.total_bounds)], crs=part.crs).to_crs(crs).iloc[0]
+            away = shapely.distance(area, extent)
+            where = f"they lie {away / 1000:,.1f} km away" if away > 0 else "none is near, in an extent that covers it"
+            msg = (
+                f"site {spec.id!r}: the {kind} layer {facts.get('source', '')!r} has {len(part)} features, none "
+                f"within the site or its {spec.context:g} m context ring: {where}. Check the site's centre / bbox "
+                f"and crs (longitude comes before latitude in 'centre'), or give a {kind} file that covers the site"
+            )
+            raise InputError(msg)
 
 
 def _first_source(spec: SiteSpec, key: str) -> LayerSpec | None:
@@ -481,6 +511,17 @@ class PeakMemory:
         self._thread.join()
 
 
+_SOURCES: SourceCache | None = None  # one cache of files read per Dask worker process
+
+
+def _audit_on_worker(spec: SiteSpec, out: str, options: dict) -> dict:
+    """The task :func:`cpted.parallel.run_sites` runs on a Dask worker for each site."""
+    global _SOURCES  # noqa: PLW0603 - per worker process
+    if _SOURCES is None:
+        _SOURCES = SourceCache()
+    return audit_to(spec, out, sources=_SOURCES, **options)
+
+
 def batch(
     sites: SitesFile | str | Path,
     out: str | Path,
@@ -494,12 +535,14 @@ def batch(
     workers: int | None = 1,
     scheduler: str | None = None,
     memory_limit: str | None = None,
+    site_timeout: float | None = None,
 ) -> BatchResult:
     """Audit every site of a sites file and write ``out/<site_id>/audit.gpkg``,
     ``out/<site_id>/report.html``, ``out/summary.csv`` and ``out/index.html``.
 
     A site that fails is reported in ``summary.csv`` (``status = error`` with the message)
-    and the others go on. Every file is written atomically.
+    and the others go on. Every file is written atomically; the temporary files a crashed
+    earlier run left in ``out`` are removed first (:func:`cpted.atomic.sweep_temporaries`).
 
     Parameters
     ----------
@@ -527,6 +570,9 @@ def batch(
         sites to, instead of starting a cluster.
     memory_limit
         Memory limit per Dask worker (e.g. ``"4GiB"``), passed to Dask.
+    site_timeout
+        Seconds a site may run (from when a worker starts it, retries included); past it the
+        site is reported with ``status = timed_out`` and the others go on. No limit by default.
 
     Returns
     -------
@@ -541,21 +587,16 @@ def batch(
     if site_ids is not None:
         wanted = list(site_ids)
         specs = [sites.site(i) for i in wanted]
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_folder(out, [s.id for s in specs])
     weight_table = read_weights(weights)  # validated before any site runs
     options = {"cache_dir": cache_dir, "isovist_polygons": isovist_polygons, "weights": weight_table}
     if workers == 1 and scheduler is None:
-        source_cache, rows = SourceCache(), []
-        for done, spec in enumerate(specs, start=1):
-            rows.append(audit_to(spec, out, sources=source_cache, **options))
-            if progress is not None:
-                progress(spec.id, done, len(specs))
+        cache = SourceCache()  # files read once per batch
+        rows = run_in_process(specs, out, lambda spec, out, options: audit_to(spec, out, sources=cache, **options),
+                              options, site_timeout=site_timeout, progress=progress)
     else:
-        from cpted.parallel import run_sites
-
-        rows = run_sites(specs, out, options, workers=workers, scheduler=scheduler, memory_limit=memory_limit,
-                         progress=progress)
+        rows = run_sites(specs, out, _audit_on_worker, options, workers=workers, scheduler=scheduler,
+                         memory_limit=memory_limit, site_timeout=site_timeout, progress=progress)
     summary = pd.DataFrame(rows)
     front = ["site_id", "name", "status"]
     summary = summary[front + [c for c in summary.columns if c not in front]]

@@ -14,18 +14,22 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
+import threading
+import urllib.parse
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 
-from cpted.errors import CorruptFileError, MissingDataError
+from cpted.errors import CorruptFileError, MissingDataError, NetworkError
 from cpted.load.graph import edges_to_streets
 from cpted.load.osm_tags import osm_layers
 from cpted.load.vector import read_vector
 from cpted.atomic import atomic_path
 
-__all__ = ["FETCH_TAGS", "fetch_osm", "read_fetch_cache", "cache_path"]
+__all__ = ["FETCH_TAGS", "fetch_osm", "read_fetch_cache", "cache_path", "check_reachable", "OFFLINE_HINT",
+           "REACH_TIMEOUT"]
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +50,73 @@ FETCH_TAGS: dict[str, bool | list[str]] = {
     "landuse": True,
     "public_transport": ["platform", "stop_position", "station"],
 }
+
+
+#: Seconds given to each of the name lookup and the connection when checking a server is reachable.
+REACH_TIMEOUT = 5.0
+#: How to work without the server.
+OFFLINE_HINT = (
+    "To work offline, give the sites local files in the sites file (e.g. osm = \"city.osm.pbf\", a Geofabrik "
+    "extract; see docs/sites_file.md), or run `cpted batch` on the cache an earlier `cpted fetch` wrote "
+    "(--cache-dir, default ~/.cache/cpted/osm); or pass --overpass-url with a server you can reach"
+)
+
+
+def check_reachable(url: str, *, timeout: float = REACH_TIMEOUT) -> None:
+    """Raise :class:`~cpted.errors.NetworkError` unless a TCP connection to ``url``'s host opens.
+
+    The name lookup and the connection are each given ``timeout`` seconds, so an offline
+    machine is told within about ``2 * timeout`` seconds.
+
+    Examples
+    --------
+    >>> import socket
+    >>> with socket.socket() as s:  # a local port that nothing listens on
+    ...     s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]
+    >>> check_reachable(f"http://127.0.0.1:{port}/api", timeout=2)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    cpted.errors.NetworkError: the Overpass server http://127.0.0.1:.../api cannot be reached (connection refused)...
+    """
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname
+    if not host or parts.scheme not in ("http", "https"):
+        msg = f"--overpass-url {url!r} is not an http(s) address; give e.g. https://overpass-api.de/api"
+        raise NetworkError(msg)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    found: dict = {}
+
+    def lookup() -> None:
+        try:
+            found["addresses"] = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except OSError as exc:
+            found["error"] = exc
+
+    thread = threading.Thread(target=lookup, daemon=True, name="cpted-dns")  # getaddrinfo has no timeout
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        _unreachable(url, f"the name {host!r} did not resolve within {timeout:g} s: no network or no DNS")
+    if "error" in found:
+        _unreachable(url, f"the name {host!r} does not resolve: {found['error'].strerror or found['error']}")
+    reasons = []
+    for family, kind, proto, _, address in found["addresses"]:
+        with socket.socket(family, kind, proto) as sock:
+            sock.settimeout(timeout)
+            try:
+                sock.connect(address)
+                return
+            except ConnectionRefusedError:
+                reasons.append("connection refused")
+            except TimeoutError:
+                reasons.append(f"no answer within {timeout:g} s")
+            except OSError as exc:
+                reasons.append(exc.strerror or str(exc))
+    _unreachable(url, ", ".join(dict.fromkeys(reasons)) or "no address")
+
+
+def _unreachable(url: str, reason: str):
+    msg = f"the Overpass server {url} cannot be reached ({reason}). {OFFLINE_HINT}"
+    raise NetworkError(msg)
 
 
 def cache_path(cache_dir: str | Path, site_id: str) -> Path:
@@ -75,7 +146,15 @@ def fetch_osm(area_lonlat, path: str | Path) -> dict[str, int]:
         Counts ``{"walk_edges": n, "osm_features": n}``.
     """
     import osmnx as ox
+    import requests
 
+    try:
+        return _fetch(ox, area_lonlat, path)
+    except requests.exceptions.RequestException as exc:  # the connection dropped, or timed out, mid-fetch
+        _unreachable(ox.settings.overpass_url, f"{type(exc).__name__}: {exc}")
+
+
+def _fetch(ox, area_lonlat, path: str | Path) -> dict[str, int]:
     try:
         graph = ox.graph.graph_from_polygon(area_lonlat, network_type="walk", simplify=True, retain_all=True)
         edges = edges_to_streets(ox.convert.graph_to_gdfs(graph, nodes=False, fill_edge_geometry=True).reset_index())

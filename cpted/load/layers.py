@@ -22,7 +22,7 @@ from cpted.load.nantes import (
 )
 from cpted.load.osm import is_osm_file, read_osm
 from cpted.load.schema import LAYER_KINDS, conform
-from cpted.load.vector import read_vector
+from cpted.load.vector import check_readable, read_vector
 from cpted.prepare.clean import check_geometries
 
 __all__ = ["read_layer", "as_layer", "LAYER_OPTIONS", "FRAME_OPTIONS"]
@@ -70,7 +70,7 @@ def read_layer(path: str | Path, kind: str, **options: Any) -> tuple[gpd.GeoData
     ('bdtopo', 1508, 35)
     """
     _check(kind, options, LAYER_OPTIONS)
-    path = Path(path)
+    path = check_readable(path, what=f"{kind} layer")  # a folder or an unreadable file: its own error
     name = f"{kind} ({path.name})"
     info: dict[str, Any] = {"source": str(path)}
     if is_osm_file(path):

@@ -19,6 +19,7 @@ import pyogrio
 
 from cpted.errors import CorruptFileError, DataNotFoundError
 from cpted.load.osm_tags import osm_layers, parse_hstore
+from cpted.load.vector import check_readable
 
 __all__ = ["OSM_SUFFIXES", "is_osm_file", "read_osm_raw", "read_osm"]
 
@@ -93,6 +94,7 @@ def read_osm_raw(path: str | Path) -> gpd.GeoDataFrame:
     if not path.exists():
         msg = f"OSM file {str(path)!r} does not exist; check the path or run `cpted fetch`"
         raise DataNotFoundError(msg)
+    check_readable(path, what="OSM file")  # a folder or an unreadable file: its own error, not "corrupt"
     frames = []
     with _gdal_path(path) as source, _osm_config():
         for layer, osm_type in _LAYERS.items():

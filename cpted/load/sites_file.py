@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from cpted.config import CELL_SIZE, CONTEXT, SITE_RADIUS
+from cpted.config import CELL_SIZE, CONTEXT, SITE_RADIUS, cell_count_problem
 from cpted.errors import DataNotFoundError, SitesFileError
 from cpted.load.layers import LAYER_OPTIONS
 from cpted.load.schema import LAYER_KINDS
@@ -204,8 +204,8 @@ class _Parser:
         if not isinstance(site_id, str) or not SITE_ID.match(site_id) or ".." in site_id:
             self.fail(
                 f"{where}.id",
-                f"{site_id!r} is not a safe site id: use 1-64 letters, digits, '_', '-' or '.', "
-                f"starting with a letter or digit (it names the output folder)",
+                f"{site_id!r} is not a safe site id: use 1-64 ASCII letters, digits, '_', '-' or '.', "
+                f"starting with a letter or digit (it names the output folder){_non_ascii(site_id)}",
                 f'"{site_id}"' if isinstance(site_id, str) else "id",
             )
         where = f"site {site_id!r}"
@@ -230,6 +230,7 @@ class _Parser:
         crs = merged.get("crs")
         if bbox is not None and crs is None:
             self.fail(f"{where}.crs", "a bbox needs the crs it is expressed in", "bbox")
+        self.check_site(raw, merged, where, centre=centre, bbox=bbox)
         layers = self.layers(raw.get("layers", {}), f"{where}.layers")
         attributes = raw.get("attributes", {})
         if not isinstance(attributes, dict) or not all(
@@ -252,6 +253,49 @@ class _Parser:
             shared_layers=shared,
             attributes={str(k): str(v) for k, v in attributes.items()},
         )
+
+    def crs_of(self, value: Any, where: str, needle: str):
+        """The pyproj CRS a ``crs`` / ``centre_crs`` value names, or a failure naming the key."""
+        from pyproj import CRS
+        from pyproj.exceptions import CRSError as ProjCRSError
+
+        if not isinstance(value, str | int) or isinstance(value, bool):
+            self.fail(where, f"must be a CRS code such as \"EPSG:2154\", got {value!r}", needle)
+        try:
+            return CRS.from_user_input(value)
+        except ProjCRSError:
+            self.fail(where, f"{value!r} is not a known CRS; use an EPSG code such as \"EPSG:2154\" (Lambert-93) "
+                             f"or \"EPSG:4326\" (longitude, latitude), see https://epsg.io", needle)
+
+    def check_site(self, raw: dict, merged: dict, where: str, *, centre, bbox) -> None:
+        """CRS codes that resolve, a centre in range (or named as swapped), a grid of a sane size."""
+        crs = self.crs_of(merged["crs"], f"{where}.crs", "crs") if merged.get("crs") is not None else None
+        if centre is not None:
+            centre_crs = self.crs_of(raw.get("centre_crs", "EPSG:4326"), f"{where}.centre_crs", "centre_crs")
+            if centre_crs.is_geographic:
+                self.check_lonlat(centre, where)
+            radius = self.number(merged, "radius", SITE_RADIUS, where)
+            area, bbox_area = 3.14159 * radius**2, (2 * radius) ** 2
+        elif bbox is not None and crs is not None and crs.is_projected:
+            area = bbox_area = (bbox[2] - bbox[0]) * (bbox[3] - bbox[1])
+        else:
+            return  # a boundary file: checked when read (cpted.prepare.grid.check_grid_size)
+        cell_size = self.number(merged, "cell_size", CELL_SIZE, where)
+        problem = cell_count_problem(area, bbox_area, cell_size)
+        if problem is not None:
+            self.fail(f"{where}.cell_size", problem, "cell_size")
+
+    def check_lonlat(self, centre: tuple[float, float], where: str) -> None:
+        lon, lat = centre
+        if -180 <= lon <= 180 and -90 <= lat <= 90:
+            return
+        if -90 <= lon <= 90 and -180 <= lat <= 180:
+            self.fail(f"{where}.centre", f"[{lon:g}, {lat:g}] looks like [latitude, longitude] swapped: latitude "
+                                         f"{lat:g} is outside [-90, 90]; write [{lat:g}, {lon:g}] "
+                                         f"(longitude first)", "centre")
+        self.fail(f"{where}.centre", f"[{lon:g}, {lat:g}] is not [longitude, latitude] in degrees (longitude in "
+                                     f"[-180, 180], latitude in [-90, 90]); if these are projected coordinates, "
+                                     f"say so with centre_crs = \"EPSG:...\" (e.g. EPSG:2154)", "centre")
 
     def sites_from(self, raw: Any, where: str) -> list[dict]:
         from cpted.load.vector import read_vector
@@ -284,6 +328,13 @@ class _Parser:
             site["attributes"] = {f: "" if pd.isna(row[f]) else str(row[f]) for f in fields}
             out.append(site)
         return out
+
+
+def _non_ascii(site_id: Any) -> str:
+    if isinstance(site_id, str) and not site_id.isascii():
+        chars = "".join(dict.fromkeys(c for c in site_id if not c.isascii()))
+        return f"; {chars!r} is not ASCII"
+    return ""
 
 
 def read_sites_file(path: str | Path, *, data_dir: str | Path | None = None) -> SitesFile:

@@ -6,10 +6,46 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from cpted.config import CELL_SIZE
+from cpted.config import CELL_SIZE, cell_count_problem
+from cpted.errors import InputError
 from cpted.prepare.crs import require_projected
 
-__all__ = ["analysis_grid"]
+__all__ = ["analysis_grid", "check_grid_size"]
+
+
+def check_grid_size(boundary, cell_size: float, *, name: str = "site") -> None:
+    """Refuse a grid of more than :data:`cpted.config.MAX_CELLS` cells before building it.
+
+    Parameters
+    ----------
+    boundary
+        The site polygon, in a metre CRS.
+    cell_size
+        Cell side in metres.
+    name
+        The site, as the message names it.
+
+    Raises
+    ------
+    InputError
+        Naming ``cell_size`` and the smallest size the site allows.
+
+    Examples
+    --------
+    >>> from shapely import box
+    >>> check_grid_size(box(0, 0, 200, 150), 5.0)
+    >>> check_grid_size(box(0, 0, 200, 150), 0.05, name="site 'x'")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    cpted.errors.InputError: site 'x': cell_size 0.05 m gives 12,000,000 cells (most allowed: 1,000,000); ...
+    """
+    if not cell_size > 0:
+        msg = f"{name}: cell_size must be a positive number of metres, got {cell_size!r}"
+        raise InputError(msg)
+    xmin, ymin, xmax, ymax = boundary.bounds
+    problem = cell_count_problem(boundary.area, (xmax - xmin) * (ymax - ymin), cell_size)
+    if problem is not None:
+        msg = f"{name}: {problem} (set it in the sites file, [defaults] or the site's table)"
+        raise InputError(msg)
 
 
 def analysis_grid(
@@ -50,9 +86,7 @@ def analysis_grid(
     (4, '10_0', 12.5)
     """
     require_projected(crs, layer="site boundary")
-    if cell_size <= 0:
-        msg = f"cell_size must be positive metres, got {cell_size!r}"
-        raise ValueError(msg)
+    check_grid_size(boundary, cell_size)
     xmin, ymin, xmax, ymax = boundary.bounds
     x0 = np.floor(xmin / cell_size) * cell_size
     y0 = np.floor(ymin / cell_size) * cell_size

@@ -131,10 +131,13 @@ def read_weights(path: str | Path | None = None) -> dict[str, dict[str, float]]:
     for principle in PRINCIPLES:
         names = [m for m, r in RULES.items() if r.principle == principle]
         if all(out["metrics"][m] == 0 for m in names):
-            msg = f"weights file {source.name}: every metric of {principle} ({', '.join(names)}) has weight 0"
+            msg = (f"weights file {source.name}: every metric of {principle} ({', '.join(names)}) has weight 0, so "
+                   f"{principle} cannot be scored; set at least one of them above 0 in [metrics] (e.g. {names[0]} = 1)")
             raise InputError(msg)
     if all(v == 0 for v in out["principles"].values()):
-        msg = f"weights file {source.name}: every weight in [principles] is 0"
+        msg = (f"weights file {source.name}: every weight in [principles] is 0, so no CPTED index can be made; "
+               f"set at least one of [principles] {', '.join(out['principles'])} above 0 (e.g. "
+               f"{next(iter(out['principles']))} = 1)")
         raise InputError(msg)
     return out
 
