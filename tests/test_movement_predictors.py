@@ -1,0 +1,100 @@
+"""Movement predictors on worked scenes, counted by hand (docs/methods/access_control.md).
+
+A regular grid of square blocks has no chokepoint: going round any block edge is 3 times its
+length. A river crossed at three places (a footbridge in the middle, road bridges at the two
+ends) makes each crossing a chokepoint: the way round one is by another, 900 m instead of 100 m.
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+from shapely import LineString
+
+from cpted.engines.network import network_from_streets
+from cpted.measure.access_control import CUT_OFF_LENGTH, DETOUR_EXTRA, DETOUR_FACTOR, movement_predictors
+from cpted.prepare.network import node_streets
+
+
+def _grid(nx_: int, ny: int, side: float, y0: float = 0.0) -> list[LineString]:
+    """Block edges of a grid of nx_ × ny nodes, one line per block side."""
+    lines = []
+    for j in range(ny):
+        for i in range(nx_):
+            x, y = i * side, y0 + j * side
+            if i + 1 < nx_:
+                lines.append(LineString([(x, y), (x + side, y)]))
+            if j + 1 < ny:
+                lines.append(LineString([(x, y), (x, y + side)]))
+    return lines
+
+
+def _predictors(lines, *, tunnel=None, walk_kind=None, **options):
+    streets = gpd.GeoDataFrame(
+        {"walk_kind": walk_kind or ["street"] * len(lines),
+         "tunnel": pd.array(tunnel or [None] * len(lines), dtype="boolean")},
+        geometry=lines, crs=2154)
+    streets = node_streets(streets)
+    net = network_from_streets(streets)
+    return streets, movement_predictors(streets, net, np.arange(len(streets)), **options)
+
+
+@pytest.mark.parametrize("side", [40.0, 100.0, 150.0])
+def test_a_regular_grid_of_square_blocks_has_no_movement_predictor(side):
+    streets, pred = _predictors(_grid(6, 6, side))
+    assert len(streets) == 60
+    assert pred.empty, pred
+    # the old default (a detour 1.5 times the length, whatever it measures) flagged every edge
+    _, old = _predictors(_grid(6, 6, side), factor=1.5, min_extra=0)
+    assert len(old) == 60 and set(old["reason"]) == {"detour"}
+
+
+def test_river_crossings_are_flagged_and_nothing_else():
+    south = _grid(9, 5, 100.0)                     # 8 × 4 blocks, y from 0 to 400
+    north = _grid(9, 5, 100.0, y0=500.0)           # the other bank, y from 500 to 900
+    crossings = [LineString([(400, 400), (400, 500)]),  # footbridge
+                 LineString([(0, 400), (0, 500)]), LineString([(800, 400), (800, 500)])]  # road bridges
+    lines = south + north + crossings
+    streets, pred = _predictors(lines, walk_kind=["street"] * (len(lines) - 3) + ["footway", "street", "street"])
+    flagged = {tuple(np.round(streets.geometry.iloc[s].coords[0])) for s in pred["segment"]}
+    assert flagged == {(400, 400), (0, 400), (800, 400)}
+    assert (pred["reason"] == "detour").all()
+    # way round the footbridge: 400 m along one bank, a road bridge, 400 m back: 900 m for 100 m
+    assert pred["detour_extra_m"].tolist() == pytest.approx([800.0] * 3)
+    assert pred["detour_ratio"].tolist() == pytest.approx([9.0] * 3)
+
+
+def test_an_underpass_is_flagged_as_a_tunnel_and_unknown_is_not():
+    lines = _grid(3, 3, 100.0)
+    tunnel = [None] * len(lines)
+    tunnel[0] = True
+    _, pred = _predictors(lines, tunnel=tunnel)
+    assert pred["reason"].tolist() == ["tunnel"]
+    assert pred["detour_ratio"].tolist() == pytest.approx([3.0])
+
+
+def test_a_cut_edge_is_flagged_when_it_leads_somewhere():
+    # a 300 m loop (an island) reached by one 60 m footbridge, and a 20 m dead-end spur
+    base = _grid(3, 3, 100.0)
+    bridge = LineString([(200, 100), (260, 100)])
+    island = [LineString([(260, 100), (335, 100)]), LineString([(335, 100), (335, 175)]),
+              LineString([(335, 175), (260, 175)]), LineString([(260, 175), (260, 100)])]
+    spur = LineString([(0, 0), (-20, 0)])
+    lines = [*base, bridge, *island, spur]
+    streets, pred = _predictors(lines)
+    assert pred["reason"].tolist() == ["cut_edge"]
+    seg = int(pred["segment"].iloc[0])
+    assert streets.geometry.iloc[seg].equals(bridge)
+    assert pred["cut_off_m"].tolist() == pytest.approx([300.0])
+    assert np.isinf(pred["detour_ratio"].iloc[0])
+    # the dead end is one when asked for every cut edge
+    _, every = _predictors(lines, min_cut_off=0)
+    assert sorted(every["cut_off_m"].tolist()) == pytest.approx([0.0, 300.0])
+
+
+def test_defaults_are_documented():
+    text = (__import__("pathlib").Path(__file__).parents[1] / "docs/methods/access_control.md").read_text()
+    for value in (DETOUR_FACTOR, DETOUR_EXTRA, CUT_OFF_LENGTH):
+        assert f"{value:g}" in text
