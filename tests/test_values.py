@@ -184,6 +184,31 @@ def test_vector_file_flags_read_and_missing_columns_unknown():
     assert empty["tunnel"].isna().all() and empty["tunnel"].dtype == "boolean"
 
 
+def test_vector_file_access_is_normalised_and_unreadable_reported():
+    s = gpd.GeoDataFrame({"access": ["Private", "public", None, "privé"]},
+                         geometry=[LineString([(0, 0), (1, 0)])] * 4, crs=2154)
+    with pytest.warns(UnreadableValueWarning, match=r"access='privé' \(3\)"):
+        out = conform(s, "streets")
+    assert out["access"].tolist() == ["private", "yes", None, None]
+
+
+def test_fetch_cache_round_trip_keeps_unknown_unknown(tmp_path):
+    """cpted fetch writes edges_to_streets to a GeoPackage; reading the cache back gives the same flags."""
+    from cpted.load.graph import edges_to_streets
+    from cpted.load.vector import read_vector
+
+    lines = [LineString([(0, i), (1, i)]) for i in range(3)]
+    edges = gpd.GeoDataFrame({"u": [1, 2, 3], "v": [4, 5, 6], "key": [0] * 3, "osmid": [7, 8, 9],
+                              "highway": ["footway"] * 3, "tunnel": ["building_passage", None, "no"],
+                              "lit": [None, "yes", "no"]}, geometry=lines, crs=4326)
+    streets = edges_to_streets(edges)
+    streets.to_file(tmp_path / "cache.gpkg", layer="walk_edges", driver="GPKG")
+    back = conform(read_vector(tmp_path / "cache.gpkg", layer="walk_edges"), "streets")
+    assert back["tunnel"].tolist() == [True, NA, False]
+    assert back["lit"].tolist() == [NA, True, False]
+    assert back["bridge"].isna().all() and back["covered"].isna().all()
+
+
 def test_boolean_unknown_is_written_as_null(tmp_path):
     s = gpd.GeoDataFrame({"tunnel": pd.array([True, False, None], dtype="boolean")},
                          geometry=[Point(0, 0)] * 3, crs=2154)

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from cpted.errors import GeometryError, InputError, MissingColumnsError, feature_ids
-from cpted.load.values import read_flags, warn_unreadable
+from cpted.load.values import read_categories, read_flags, warn_unreadable
 
 __all__ = ["LayerSchema", "SCHEMAS", "LAYER_KINDS", "conform", "empty_layer"]
 
@@ -51,7 +51,7 @@ SCHEMAS: dict[str, LayerSchema] = {
                 "highway": "str",
                 "name": "str",
                 "walk_kind": "str",
-                "access": "str",
+                "access": "access",
                 "tunnel": "flag",
                 "bridge": "flag",
                 "covered": "flag",
@@ -72,7 +72,7 @@ SCHEMAS: dict[str, LayerSchema] = {
         LayerSchema(
             "entrances",
             (POINT,),
-            {"kind": "str", "access": "str"},
+            {"kind": "str", "access": "access"},
             description="Building entrances (OSM entrance=*).",
         ),
         LayerSchema(
@@ -92,7 +92,7 @@ SCHEMAS: dict[str, LayerSchema] = {
         LayerSchema(
             "landuse",
             (POLYGON,),
-            {"category": "str", "access": "str"},
+            {"category": "str", "access": "access"},
             required=("category",),
             description="Land-use / leisure areas; access=private marks private plots.",
         ),
@@ -214,6 +214,10 @@ def _coerce(values: pd.Series, dtype: str, label: str, col: str) -> pd.Series:
             return values.map(lambda v: bool(v) if pd.notna(v) else False).astype(bool)
         if dtype == "flag":  # yes/no/true/false/1/0 and the tag's own values (cpted.load.values)
             reading = read_flags(values, col)
+            warn_unreadable({col: reading.unreadable}, layer=label, stacklevel=5)
+            return reading.values
+        if dtype == "access":  # OSM access values, normalised (cpted.load.values); None = unknown
+            reading = read_categories(values, "access")
             warn_unreadable({col: reading.unreadable}, layer=label, stacklevel=5)
             return reading.values
         if dtype == "datetime":
