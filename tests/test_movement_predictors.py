@@ -7,6 +7,8 @@ ends) makes each crossing a chokepoint: the way round one is by another, 900 m i
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -46,9 +48,11 @@ def test_a_regular_grid_of_square_blocks_has_no_movement_predictor(side):
     streets, pred = _predictors(_grid(6, 6, side))
     assert len(streets) == 60
     assert pred.empty, pred
-    # the old default (a detour 1.5 times the length, whatever it measures) flagged every edge
+    # the old default (a detour 1.5 times the length, whatever it measures) flags every edge but
+    # the 8 at the 4 corners (there the two edges are one link, and the way round it is as long)
     _, old = _predictors(_grid(6, 6, side), factor=1.5, min_extra=0)
-    assert len(old) == 60 and set(old["reason"]) == {"detour"}
+    assert len(old) == 52 and set(old["reason"]) == {"detour"}
+    assert set(old["detour_ratio"].round(6)) == {3.0}
 
 
 def test_river_crossings_are_flagged_and_nothing_else():
@@ -69,10 +73,28 @@ def test_river_crossings_are_flagged_and_nothing_else():
 def test_an_underpass_is_flagged_as_a_tunnel_and_unknown_is_not():
     lines = _grid(3, 3, 100.0)
     tunnel = [None] * len(lines)
-    tunnel[0] = True
+    tunnel[3] = True  # the inner street x = 100, 0 <= y <= 100
     _, pred = _predictors(lines, tunnel=tunnel)
     assert pred["reason"].tolist() == ["tunnel"]
     assert pred["detour_ratio"].tolist() == pytest.approx([3.0])
+
+
+def test_a_driveway_does_not_split_a_street_into_chokepoints():
+    # the inner 100 m street x = 100, 0 <= y <= 100 cut into 10 m pieces by dead-end driveways: the
+    # way round the street (300 m for 100 m) is the measure, not the way round one 10 m piece
+    # (390 m for 10 m, which the defaults would flag)
+    lines = _grid(3, 3, 100.0)
+    assert lines[3].equals(LineString([(100, 0), (100, 100)]))
+    lines[3] = LineString([(100, y) for y in range(0, 101, 10)])
+    driveways = [LineString([(100, y), (115, y)]) for y in range(10, 100, 10)]
+    streets, pred = _predictors(lines + driveways)
+    assert pred.empty
+    _, every = _predictors(lines + driveways, factor=2, min_extra=150)
+    on_street = every[every.geometry.bounds["minx"].eq(100) & every.geometry.bounds["maxx"].eq(100)
+                      & every.geometry.bounds["maxy"].le(100)]
+    assert len(on_street) == 10
+    assert on_street["link_m"].tolist() == pytest.approx([100.0] * 10)
+    assert on_street["detour_ratio"].tolist() == pytest.approx([3.0] * 10)
 
 
 def test_a_cut_edge_is_flagged_when_it_leads_somewhere():
@@ -95,6 +117,7 @@ def test_a_cut_edge_is_flagged_when_it_leads_somewhere():
 
 
 def test_defaults_are_documented():
-    text = (__import__("pathlib").Path(__file__).parents[1] / "docs/methods/access_control.md").read_text()
-    for value in (DETOUR_FACTOR, DETOUR_EXTRA, CUT_OFF_LENGTH):
-        assert f"{value:g}" in text
+    text = (Path(__file__).parents[1] / "docs/methods/access_control.md").read_text(encoding="utf-8")
+    assert f"more than {DETOUR_FACTOR:g} times the link's length and more\n  than {DETOUR_EXTRA:g} m longer" in text
+    assert f"`factor={DETOUR_FACTOR:g}`, `min_extra={DETOUR_EXTRA:g}`" in text
+    assert f"`min_cut_off={CUT_OFF_LENGTH:g}`" in text

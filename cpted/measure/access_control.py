@@ -185,6 +185,62 @@ def cut_edges(net: Network) -> dict[int, float]:
     return out
 
 
+def _links(net: Network) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per edge, the junction-to-junction link it lies on once dead-end branches are pruned.
+
+    Dead-end branches (edges that only lead to dead ends) are pruned repeatedly; the edges left
+    are chained through nodes of degree 2. Returns per edge the link's end nodes ``a``, ``b``, its
+    length and one of its edges (``first``); -1 / NaN for pruned edges and for closed loops
+    (a loop hanging on one junction, or a ring), which are judged segment by segment.
+    """
+    m, n = len(net.edges), len(net.xy)
+    ok = np.isfinite(net.edge_length)
+    incident: list[list[int]] = [[] for _ in range(n)]
+    for e in np.flatnonzero(ok):
+        u, v = net.edges[e]
+        incident[u].append(int(e))
+        incident[v].append(int(e))
+    degree = np.array([len(i) for i in incident])
+    alive = ok.copy()
+    stack = [x for x in range(n) if degree[x] == 1]
+    while stack:  # prune dead-end branches
+        x = stack.pop()
+        if degree[x] != 1:
+            continue
+        e = next(f for f in incident[x] if alive[f])
+        alive[e] = False
+        y = net.edges[e][1] if net.edges[e][0] == x else net.edges[e][0]
+        degree[x] -= 1
+        degree[y] -= 1
+        if degree[y] == 1:
+            stack.append(int(y))
+    a, b, first = np.full(m, -1), np.full(m, -1), np.full(m, -1)
+    length = np.full(m, np.nan)
+    seen = np.zeros(m, dtype=bool)
+    for e in np.flatnonzero(alive):
+        if seen[e]:
+            continue
+        chain, ends, closed = [int(e)], [], False
+        seen[e] = True
+        for x in net.edges[e]:
+            prev = int(e)
+            while degree[x] == 2:
+                nxt = next(f for f in incident[x] if alive[f] and f != prev)
+                if seen[nxt]:
+                    closed = True
+                    break
+                seen[nxt] = True
+                chain.append(nxt)
+                x = net.edges[nxt][1] if net.edges[nxt][0] == x else net.edges[nxt][0]
+                prev = nxt
+            ends.append(int(x))
+        if closed or ends[0] == ends[1]:
+            continue
+        a[chain], b[chain], first[chain] = ends[0], ends[1], e
+        length[chain] = net.edge_length[chain].sum()
+    return a, b, length, first
+
+
 def movement_predictors(
     streets: gpd.GeoDataFrame,
     net: Network,
@@ -206,8 +262,10 @@ def movement_predictors(
     rows
         Street rows to examine (e.g. the segments inside the site).
     factor, min_extra
-        A segment is a ``detour`` predictor when the shortest way round it is both more than
-        ``factor`` times its length and more than ``min_extra`` metres longer than it.
+        A segment is a ``detour`` predictor when the shortest way round its link (the street from
+        junction to junction it lies on, dead-end branches ignored, so a driveway does not split a
+        street) is both more than ``factor`` times the link's length and more than ``min_extra``
+        metres longer. A segment on a closed loop is judged alone.
     min_cut_off
         A cut edge (no way round: a bridge of the graph) is a ``cut_edge`` predictor when the
         part of the network it cuts off holds at least ``min_cut_off`` metres of walkways.
@@ -216,9 +274,9 @@ def movement_predictors(
     -------
     geopandas.GeoDataFrame
         One row per predictor: ``segment`` (street row), ``reason`` (cut_edge, detour, tunnel,
-        steps; several joined by ``+``), ``detour_ratio`` (way round ÷ length; inf for cut edges),
-        ``detour_extra_m`` (way round − length; inf for cut edges), ``cut_off_m`` (length of
-        network a cut edge cuts off; NaN for other segments).
+        steps; several joined by ``+``), ``link_m`` (length of its link), ``detour_ratio`` (way
+        round ÷ link length; inf for cut edges), ``detour_extra_m`` (way round − link length; inf
+        for cut edges), ``cut_off_m`` (length of network a cut edge cuts off; NaN otherwise).
 
     Examples
     --------
@@ -230,43 +288,64 @@ def movement_predictors(
     >>> s = gpd.GeoDataFrame({"walk_kind": ["street"] * 7}, geometry=[shapely.LineString(xy[p]) for p in pairs])
     >>> len(movement_predictors(s, net, np.arange(7)))
     0
-    >>> movement_predictors(s, net, np.arange(7), factor=2, min_extra=150)["detour_ratio"].tolist()
-    [3.0, 3.0, 3.0, 3.0, 3.0, 3.0, 3.0]
+    >>> # with a laxer rule only the middle street 1-4 qualifies: the outer ones are two 300 m
+    >>> # links (from junction 1 to junction 4 round a block), each the way round the other
+    >>> movement_predictors(s, net, np.arange(7), factor=2, min_extra=150)[["segment", "link_m", "detour_ratio"]].values.tolist()
+    [[5.0, 100.0, 3.0]]
     """
-    reasons, ratios, extras, cut_off, kept = [], [], [], [], []
+    reasons, ratios, extras, cut_off, link_m, kept = [], [], [], [], [], []
     tunnel = known_true(streets["tunnel"]) if "tunnel" in streets else np.zeros(len(streets), bool)
     steps = (streets["walk_kind"] == "steps").to_numpy() if "walk_kind" in streets else np.zeros(len(streets), bool)
     cuts = cut_edges(net)
+    ends_a, ends_b, link_length, link_first = _links(net)
+    way_round: dict[int, float] = {}  # per link (its first edge) or per segment (closed loops)
+
+    def around(u, v, skip, length):
+        """Shortest u-v way avoiding edge ``skip``: inf when it is not a long detour, else its length."""
+        if skip not in way_round:
+            limit = max(factor * length, length + min_extra)
+            short = _paths.detour(net.indptr, net.nbr, net.length, net.eid, int(u), int(v), int(skip), limit)
+            way_round[skip] = np.inf if math.isinf(short) else -short  # negative: not a detour
+        found = way_round[skip]
+        if found == np.inf:  # a long detour: measure it
+            found = way_round[skip] = _paths.detour(net.indptr, net.nbr, net.length, net.eid, int(u), int(v),
+                                                    int(skip), np.inf)
+            return found, True
+        return abs(found), found > 0
+
     for e in rows:
         length = net.edge_length[e]
         if not np.isfinite(length):
             continue
-        u, v = net.edges[e]
         why = []
         if e in cuts:
             if cuts[e] >= min_cut_off:
                 why.append("cut_edge")
-            around = np.inf
+            way, link = np.inf, length
         else:
-            limit = max(factor * length, length + min_extra)
-            around = _paths.detour(net.indptr, net.nbr, net.length, net.eid, int(u), int(v), int(e), limit)
-            if math.isinf(around):
+            if link_first[e] >= 0:  # the link from junction to junction it lies on
+                u, v, skip, link = ends_a[e], ends_b[e], link_first[e], link_length[e]
+            else:  # a closed loop: this segment alone
+                (u, v), skip, link = net.edges[e], e, length
+            way, long = around(u, v, skip, link)
+            if long:
                 why.append("detour")
-                around = _paths.detour(net.indptr, net.nbr, net.length, net.eid, int(u), int(v), int(e), np.inf)
         if tunnel[e]:
             why.append("tunnel")
         if steps[e]:
             why.append("steps")
         if why:
             reasons.append("+".join(why))
-            ratios.append(around / length if length > 0 else np.inf)
-            extras.append(around - length)
+            ratios.append(way / link if link > 0 else np.inf)
+            extras.append(way - link)
             cut_off.append(cuts.get(e, np.nan))
+            link_m.append(link)
             kept.append(e)
     kept = np.asarray(kept, dtype=np.int64)
     return gpd.GeoDataFrame(
         {"segment": kept, "reason": pd.Series(reasons, dtype=object), "detour_ratio": np.asarray(ratios, dtype=float),
-         "detour_extra_m": np.asarray(extras, dtype=float), "cut_off_m": np.asarray(cut_off, dtype=float)},
+         "detour_extra_m": np.asarray(extras, dtype=float), "cut_off_m": np.asarray(cut_off, dtype=float),
+         "link_m": np.asarray(link_m, dtype=float)},
         geometry=list(streets.geometry.values[kept]) if len(kept) else [],
         crs=streets.crs,
     )
