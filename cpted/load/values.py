@@ -284,15 +284,25 @@ def read_text(values) -> pd.Series:
                      name=values.name, dtype=object)
 
 
-def known_true(flags) -> np.ndarray:
+def known_true(flags, key: str = "") -> np.ndarray:
     """Where a flag is known to be True (unknown counts as not known): a numpy bool array.
+
+    ``flags`` may be booleans, a nullable ``"boolean"`` column or raw values, read as
+    :func:`read_flags` reads the tag ``key``.
 
     Examples
     --------
     >>> known_true(pd.array([True, None, False], dtype="boolean")).tolist()
     [True, False, False]
+    >>> known_true(["building_passage", None, "no"], "tunnel").tolist()
+    [True, False, False]
     """
-    return pd.array(flags, dtype="boolean").fillna(False).to_numpy(dtype=bool)
+    values = flags if isinstance(flags, pd.Series) else pd.Series(list(flags), dtype=object)
+    if values.dtype == bool:
+        return values.to_numpy(dtype=bool)
+    if values.dtype != "boolean":
+        values = read_flags(values, key).values
+    return values.fillna(False).to_numpy(dtype=bool)
 
 
 def unreadable_message(unreadable: dict, *, layer: str, most: int = 5) -> str | None:

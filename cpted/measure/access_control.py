@@ -294,7 +294,7 @@ def movement_predictors(
     [[5.0, 100.0, 3.0]]
     """
     reasons, ratios, extras, cut_off, link_m, kept = [], [], [], [], [], []
-    tunnel = known_true(streets["tunnel"]) if "tunnel" in streets else np.zeros(len(streets), bool)
+    tunnel = known_true(streets["tunnel"], "tunnel") if "tunnel" in streets else np.zeros(len(streets), bool)
     steps = (streets["walk_kind"] == "steps").to_numpy() if "walk_kind" in streets else np.zeros(len(streets), bool)
     cuts = cut_edges(net)
     ends_a, ends_b, link_length, link_first = _links(net)
