@@ -80,7 +80,7 @@ class SourceCache:
     def osm(self, spec: LayerSpec) -> dict[str, gpd.GeoDataFrame]:
         """Every canonical layer of an OSM file."""
         if spec.path not in self._osm:
-            self._osm[spec.path] = osm_layers(read_osm_raw(spec.path))
+            self._osm[spec.path] = osm_layers(read_osm_raw(spec.path), name=Path(spec.path).name)
         return self._osm[spec.path]
 
     def get(self, key: tuple, read: Callable[[], object]) -> object:

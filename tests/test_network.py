@@ -68,9 +68,9 @@ def test_cul_de_sac_and_bridge():
     net = network_from_graph(g)
     streets = gpd.GeoDataFrame({"walk_kind": ["street"] * 6, "tunnel": [False] * 6},
                                geometry=[LineString([net.xy[u], net.xy[v]]) for u, v in net.edges], crs=2154)
-    pred = movement_predictors(streets, net, np.arange(len(net.edges)), factor=1.5)
-    bridges = {tuple(sorted(net.nodes[net.edges[e]])) for e in pred.loc[pred["reason"] == "bridge", "segment"]}
-    assert bridges == {(1, 4), (4, 5)}
+    pred = movement_predictors(streets, net, np.arange(len(net.edges)), factor=1.5, min_extra=0, min_cut_off=0)
+    cut = {tuple(sorted(net.nodes[net.edges[e]])) for e in pred.loc[pred["reason"] == "cut_edge", "segment"]}
+    assert cut == {(1, 4), (4, 5)}
     assert pred.loc[pred["reason"] == "detour", "detour_ratio"].tolist() == pytest.approx([3.0] * 4)  # around the square
 
 

@@ -216,7 +216,7 @@ def read_fetch_cache(path: str | Path) -> dict[str, gpd.GeoDataFrame]:
         msg = f"fetch cache {str(path)!r} is damaged ({exc}); delete it and run `cpted fetch` again"
         raise CorruptFileError(msg) from None
     raw = raw.assign(tags=tags)
-    layers = osm_layers(raw) if len(raw) else {}
+    layers = osm_layers(raw, name=path.name) if len(raw) else {}
     edges = read_vector(path, layer="walk_edges")
     layers["streets"] = edges
     return layers

@@ -1,4 +1,9 @@
-"""Read OSMnx GraphML walk graphs (``.graphml``, ``.graphml.bz2``) into the streets layer."""
+"""Read OSMnx GraphML walk graphs (``.graphml``, ``.graphml.bz2``) into the streets layer.
+
+Edge attributes are read by :mod:`cpted.load.values`, as OSM tags are: ``tunnel``, ``bridge``,
+``covered`` and ``lit`` become nullable booleans (an edge without the attribute is unknown),
+``access`` and ``foot`` normalised text; unreadable values warn with the edges' way ids.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ import shapely
 
 from cpted.errors import CorruptFileError, DataNotFoundError
 from cpted.load.osm_tags import walk_kind
+from cpted.load.values import read_categories, read_flags, read_text, warn_unreadable
 
 __all__ = ["is_graphml_file", "read_graphml", "edges_to_streets"]
 
@@ -69,17 +75,13 @@ def read_graphml(path: str | Path) -> gpd.GeoDataFrame:
         )
         raise CorruptFileError(msg) from None
     edges = ox.graph_to_gdfs(graph, nodes=False, fill_edge_geometry=True).reset_index()
-    return edges_to_streets(edges)
+    return edges_to_streets(edges, name=path.name)
 
 
-def _first(value):
-    if isinstance(value, list | tuple):
-        return value[0] if value else None
-    return value
-
-
-def edges_to_streets(edges: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+def edges_to_streets(edges: gpd.GeoDataFrame, *, name: str = "GraphML") -> gpd.GeoDataFrame:
     """Turn osmnx edges (directed, with ``u``, ``v``, ``osmid``) into undirected streets.
+
+    ``name`` names the source in the warning about unreadable attribute values.
 
     Examples
     --------
@@ -90,6 +92,8 @@ def edges_to_streets(edges: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     ...     geometry=[LineString([(0, 0), (1, 0)]), LineString([(1, 0), (0, 0)])], crs=2154)
     >>> edges_to_streets(e)[["u", "v", "walk_kind"]].values.tolist()
     [[1, 2, 'footway']]
+    >>> edges_to_streets(e)["tunnel"].tolist()  # no tunnel attribute: unknown
+    [<NA>]
     >>> s = edges_to_streets(e)  # the geometry runs from u to v
     >>> list(s.geometry.iloc[0].coords)[0]
     (0.0, 0.0)
@@ -107,23 +111,26 @@ def edges_to_streets(edges: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     keep = ~pd.DataFrame({"lo": lo, "hi": hi, "osmid": osmid, "len": length}).duplicated().to_numpy()
     e = e.loc[keep]  # u -> v as osmnx has it: the geometry runs from u to v
     col = lambda name: e[name] if name in e.columns else pd.Series(None, index=e.index)  # noqa: E731
-    highway = col("highway").map(_first)
-    flag = lambda name: col(name).map(  # noqa: E731
-        lambda v: _first(v) not in {None, "no", "0", "false"} and not pd.isna(_first(v))
-    )
-    out = gpd.GeoDataFrame(
-        {
-            "highway": highway.to_numpy(dtype=object),
-            "name": col("name").map(_first).to_numpy(dtype=object),
-            "walk_kind": highway.map(walk_kind).to_numpy(dtype=object),
-            "access": col("access").map(_first).to_numpy(dtype=object),
-            "tunnel": flag("tunnel").to_numpy(dtype=bool),
-            "bridge": flag("bridge").to_numpy(dtype=bool),
-            "u": e["u"].to_numpy(),
-            "v": e["v"].to_numpy(),
-            "osmid": osmid.loc[e.index].to_numpy(dtype=object),
-        },
-        geometry=e.geometry.values,
-        crs=edges.crs,
-    )
+    ids = ("way " + osmid.loc[e.index].astype(object)).to_numpy(dtype=object)
+    highway = read_text(col("highway").astype(object))
+    unreadable = {}
+    columns = {
+        "highway": highway.to_numpy(dtype=object),
+        "name": read_text(col("name").astype(object)).to_numpy(dtype=object),
+        "walk_kind": np.array([walk_kind(h) for h in highway], dtype=object),
+    }
+    for key in ("access", "foot"):
+        if key in e.columns or key == "access":
+            reading = read_categories(col(key).astype(object), key, ids=ids)
+            columns[key], unreadable[key] = reading.values.to_numpy(dtype=object), reading.unreadable
+    for key in ("tunnel", "bridge", "covered", "lit"):  # nullable booleans: <NA> is unknown
+        if key in e.columns or key in {"tunnel", "bridge"}:
+            reading = read_flags(col(key).astype(object), key, ids=ids)
+            columns[key], unreadable[key] = reading.values.array, reading.unreadable
+    warn_unreadable(unreadable, layer=f"streets ({name})")
+    columns.update({"u": e["u"].to_numpy(), "v": e["v"].to_numpy(), "osmid": osmid.loc[e.index].to_numpy(dtype=object)})
+    # object columns stay object (None = missing): pandas 3 would infer str with NaN
+    columns = {k: pd.Series(v, dtype=object) if isinstance(v, np.ndarray) and v.dtype == object else v
+               for k, v in columns.items()}
+    out = gpd.GeoDataFrame(columns, geometry=e.geometry.values, crs=edges.crs)
     return out.reset_index(drop=True)

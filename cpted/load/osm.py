@@ -140,4 +140,4 @@ def read_osm(path: str | Path) -> dict[str, gpd.GeoDataFrame]:
     >>> sorted(layers)
     ['barriers', 'buildings', 'entrances', 'lamps', 'landuse', 'pois', 'streets', 'trees']
     """
-    return osm_layers(read_osm_raw(path))
+    return osm_layers(read_osm_raw(path), name=Path(path).name)

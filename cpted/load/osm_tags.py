@@ -20,6 +20,10 @@ streets     ways tagged ``highway=*`` passing osmnx's ``walk`` filter (no motorw
             cycleways, construction, platforms, area=yes, access=private, foot=no,
             service=private, sidewalk=separate), so OSM files and ``cpted fetch`` agree
 ==========  ======================================================================
+
+Tag values (tunnel, bridge, covered, lit, access, foot, opening_hours...) are read by
+:mod:`cpted.load.values`: a missing tag is unknown, and values it cannot read are unknown too
+and reported by an :class:`~cpted.load.values.UnreadableValueWarning`.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ import pandas as pd
 import shapely
 
 from cpted.config import BARRIER_KINDS, STOREY_HEIGHT
+from cpted.load.values import read_categories, read_flags, read_text, warn_unreadable
 
 __all__ = [
     "parse_hstore",
@@ -268,11 +273,7 @@ def _derelict(tags: dict) -> bool:
     return any(k.startswith(("disused:", "abandoned:")) for k in tags)
 
 
-def _truthy(value) -> bool:
-    return value is not None and value not in {"no", "0", "false"}
-
-
-def osm_layers(raw: gpd.GeoDataFrame) -> dict[str, gpd.GeoDataFrame]:
+def osm_layers(raw: gpd.GeoDataFrame, *, name: str = "OSM") -> dict[str, gpd.GeoDataFrame]:
     """Apply the tag rules to raw OSM features.
 
     Parameters
@@ -280,6 +281,8 @@ def osm_layers(raw: gpd.GeoDataFrame) -> dict[str, gpd.GeoDataFrame]:
     raw
         Columns ``osm_type`` (node/way/relation), ``osm_id``, ``tags`` (dict) and geometry,
         as returned by :func:`cpted.load.osm.read_osm_raw`.
+    name
+        How to name the source in the warning about unreadable tag values.
 
     Returns
     -------
@@ -297,11 +300,36 @@ def osm_layers(raw: gpd.GeoDataFrame) -> dict[str, gpd.GeoDataFrame]:
     def frame(mask, columns: dict, geometry=None) -> gpd.GeoDataFrame:
         mask = np.asarray(mask, dtype=bool)
         data = {"osm_type": raw["osm_type"].to_numpy()[mask], "osm_id": raw["osm_id"].to_numpy()[mask]}
-        data.update({k: np.asarray(v)[mask] for k, v in columns.items()})
+        # object columns stay object (None = missing): pandas 3 would infer str with NaN
+        data.update({k: pd.Series(np.asarray(v)[mask], dtype=object) if np.asarray(v).dtype == object
+                     else np.asarray(v)[mask] for k, v in columns.items()})
         g = geom[mask] if geometry is None else geometry[mask]
         return gpd.GeoDataFrame(data, geometry=g, crs=raw.crs).reset_index(drop=True)
 
-    get = lambda key: tags.map(lambda t: t.get(key)).to_numpy(dtype=object)  # noqa: E731
+    # object dtype: under pandas 3, Series.map returning None/str gives NaN in a str column
+    get = lambda key: np.array([t.get(key) for t in tags], dtype=object)  # noqa: E731
+    ids = raw["osm_type"].astype(object) + " " + raw["osm_id"].astype(str).astype(object)
+    unreadable: dict[str, dict[str, pd.Series]] = {}
+
+    def flags(mask, key):
+        reading = read_flags(pd.Series(get(key)[mask], dtype=object), key, ids=ids[mask])
+        unreadable.setdefault(layer_of[key], {})[key] = reading.unreadable
+        return reading.values.array
+
+    def category(mask, key, layer):
+        reading = read_categories(pd.Series(get(key)[mask], dtype=object), key, ids=ids[mask])
+        unreadable.setdefault(layer, {})[key] = reading.unreadable
+        return reading.values.to_numpy(dtype=object)
+
+    def text(mask, key):
+        return read_text(pd.Series(get(key)[mask], dtype=object)).to_numpy(dtype=object)
+
+    def full(mask, values):  # a column computed on the layer's rows only, spread to all rows for frame()
+        out = np.full(len(raw), None, dtype=object)
+        out[np.asarray(mask, dtype=bool)] = values
+        return out
+
+    layer_of = dict.fromkeys(("tunnel", "bridge", "covered", "lit"), "streets")
     has = lambda key: tags.map(lambda t: _has(t, key)).to_numpy(dtype=bool)  # noqa: E731
     height = np.array([parse_length(v) for v in get("height")], dtype=float)
     levels = np.array([parse_length(v) for v in get("building:levels")], dtype=float)
@@ -316,7 +344,9 @@ def osm_layers(raw: gpd.GeoDataFrame) -> dict[str, gpd.GeoDataFrame]:
         {"height_m": b_height, "height_source": h_src.astype(object), "levels": levels,
          "kind": get("building"), "derelict": derelict},
     )
-    layers["entrances"] = frame(has("entrance") & is_node, {"kind": get("entrance"), "access": get("access")})
+    ent = has("entrance") & is_node
+    layers["entrances"] = frame(ent, {"kind": full(ent, text(ent, "entrance")),
+                                      "access": full(ent, category(ent, "access", "entrances"))})
     bar = has("barrier") & (raw["osm_type"] != "relation").to_numpy()
     kinds = np.array([k if k in BARRIER_KINDS else "other" for k in get("barrier")], dtype=object)
     ring_geom = np.where(is_area, shapely.boundary(geom), geom)
@@ -336,11 +366,14 @@ def osm_layers(raw: gpd.GeoDataFrame) -> dict[str, gpd.GeoDataFrame]:
     )
     layers["pois"] = frame(
         poi,
-        {"category": poi_cat, "name": get("name"), "source_category": source, "opening_hours": get("opening_hours")},
+        {"category": poi_cat, "name": get("name"), "source_category": source,
+         "opening_hours": full(poi, text(poi, "opening_hours"))},
         geometry=points,
     )
     lu_cat = np.array([landuse_category(t) if a else None for t, a in zip(tags, is_area, strict=True)], dtype=object)
-    layers["landuse"] = frame(pd.notna(lu_cat), {"category": lu_cat, "access": get("access"), "derelict": derelict})
+    lu = pd.notna(lu_cat)
+    layers["landuse"] = frame(lu, {"category": lu_cat, "access": full(lu, category(lu, "access", "landuse")),
+                                   "derelict": derelict})
     walk = np.array([is_walkable(t) for t in tags], dtype=bool) & is_line
     layers["streets"] = frame(
         walk,
@@ -348,10 +381,12 @@ def osm_layers(raw: gpd.GeoDataFrame) -> dict[str, gpd.GeoDataFrame]:
             "highway": highway,
             "name": get("name"),
             "walk_kind": np.array([walk_kind(h) for h in highway], dtype=object),
-            "access": get("access"),
-            "tunnel": np.array([_truthy(v) for v in get("tunnel")], dtype=bool),
-            "bridge": np.array([_truthy(v) for v in get("bridge")], dtype=bool),
-            "lit": get("lit"),
+            "access": full(walk, category(walk, "access", "streets")),
+            "foot": full(walk, category(walk, "foot", "streets")),
         },
     )
+    for key in ("tunnel", "bridge", "covered", "lit"):  # nullable booleans: <NA> is unknown
+        layers["streets"][key] = flags(walk, key)
+    for layer, found in unreadable.items():
+        warn_unreadable(found, layer=f"{layer} ({name})")
     return layers

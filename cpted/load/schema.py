@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from cpted.errors import GeometryError, InputError, MissingColumnsError, feature_ids
+from cpted.load.values import read_categories, read_flags, warn_unreadable
 
 __all__ = ["LayerSchema", "SCHEMAS", "LAYER_KINDS", "conform", "empty_layer"]
 
@@ -50,13 +51,16 @@ SCHEMAS: dict[str, LayerSchema] = {
                 "highway": "str",
                 "name": "str",
                 "walk_kind": "str",
-                "access": "str",
-                "tunnel": "bool",
-                "bridge": "bool",
+                "access": "access",
+                "tunnel": "flag",
+                "bridge": "flag",
+                "covered": "flag",
+                "lit": "flag",
                 "length_m": "float",
             },
             description="Walkable edges of the walk graph. walk_kind: street, footway, "
-            "pedestrian, path, steps, cycleway, service, track, other.",
+            "pedestrian, path, steps, cycleway, service, track, other. tunnel, bridge, covered, "
+            "lit: nullable booleans, <NA> = unknown (cpted.load.values).",
         ),
         LayerSchema(
             "buildings",
@@ -68,7 +72,7 @@ SCHEMAS: dict[str, LayerSchema] = {
         LayerSchema(
             "entrances",
             (POINT,),
-            {"kind": "str", "access": "str"},
+            {"kind": "str", "access": "access"},
             description="Building entrances (OSM entrance=*).",
         ),
         LayerSchema(
@@ -88,7 +92,7 @@ SCHEMAS: dict[str, LayerSchema] = {
         LayerSchema(
             "landuse",
             (POLYGON,),
-            {"category": "str", "access": "str"},
+            {"category": "str", "access": "access"},
             required=("category",),
             description="Land-use / leisure areas; access=private marks private plots.",
         ),
@@ -110,6 +114,8 @@ def _empty_column(dtype: str, n: int) -> pd.Series:
         return pd.Series(np.full(n, np.nan), dtype="float64")
     if dtype == "bool":
         return pd.Series(np.zeros(n, dtype=bool))
+    if dtype == "flag":  # nullable boolean: absent is unknown, not False
+        return pd.Series(pd.array([None] * n, dtype="boolean"))
     if dtype == "datetime":
         return pd.Series(pd.NaT, index=range(n), dtype="datetime64[ns]")
     return pd.Series([None] * n, dtype="object")
@@ -206,6 +212,14 @@ def _coerce(values: pd.Series, dtype: str, label: str, col: str) -> pd.Series:
             return pd.to_numeric(values, errors="raise").astype("float64")
         if dtype == "bool":
             return values.map(lambda v: bool(v) if pd.notna(v) else False).astype(bool)
+        if dtype == "flag":  # yes/no/true/false/1/0 and the tag's own values (cpted.load.values)
+            reading = read_flags(values, col)
+            warn_unreadable({col: reading.unreadable}, layer=label, stacklevel=5)
+            return reading.values
+        if dtype == "access":  # OSM access values, normalised (cpted.load.values); None = unknown
+            reading = read_categories(values, "access")
+            warn_unreadable({col: reading.unreadable}, layer=label, stacklevel=5)
+            return reading.values
         if dtype == "datetime":
             return pd.to_datetime(values, errors="raise")
     except (ValueError, TypeError) as exc:

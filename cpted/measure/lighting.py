@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from cpted.engines.visibility import Scene, inside_obstacles, visible_pairs
+from cpted.load.values import read_flags
 
 __all__ = [
     "LAMP_HEIGHT",
@@ -148,8 +149,9 @@ def lit_way_share(streets: gpd.GeoDataFrame) -> tuple[float, str | None]:
     """
     if "lit" not in streets.columns:
         return np.nan, "the streets carry no lit tag"
-    tagged = streets[streets["lit"].isin(["yes", "no", "24/7", "automatic", "limited", "interval", "sunset-sunrise"])]
-    if tagged.empty:
+    lit = read_flags(streets["lit"], "lit").values  # unknown (<NA>) ways are left out
+    tagged = lit.notna().to_numpy()
+    if not tagged.any():
         return np.nan, "no street has a lit tag"
-    lengths = tagged.length
-    return float(lengths[tagged["lit"] != "no"].sum() / lengths.sum()), None
+    lengths = streets.length.to_numpy()[tagged]
+    return float(lengths[lit.to_numpy(dtype=bool, na_value=False)[tagged]].sum() / lengths.sum()), None

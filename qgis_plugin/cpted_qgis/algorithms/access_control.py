@@ -15,8 +15,8 @@ class AccessControl(PrincipleAlgorithm):
     HELP = noop(
         "On the walk network: harmonic closeness, betweenness and angular choice (NACH, NAIN) within each "
         "radius, the share of through-movement, the entry points of the site (street, footway, steps, gated), "
-        "the movement predictors (bridges of the network, long detours, tunnels, steps) and, per place, the "
-        "number of independent escape routes. The streets must cover at least half of the site.")
+        "the movement predictors (cut edges of the network leading somewhere, long detours, tunnels, steps) and, "
+        "per place, the number of independent escape routes. The streets must cover at least half of the site.")
     INPUTS = ("streets", "barriers")
     MEASURES = ("access_control",)
     OUTPUTS = (

@@ -8,8 +8,8 @@
         <translation>Contrôle d'accès</translation>
     </message>
     <message>
-        <source>On the walk network: harmonic closeness, betweenness and angular choice (NACH, NAIN) within each radius, the share of through-movement, the entry points of the site (street, footway, steps, gated), the movement predictors (bridges of the network, long detours, tunnels, steps) and, per place, the number of independent escape routes. The streets must cover at least half of the site.</source>
-        <translation>Sur le réseau piéton : proximité harmonique, intermédiarité et choix angulaire (NACH, NAIN) dans chaque rayon, la part du trafic de transit, les points d'entrée du site (rue, cheminement, escaliers, portail), les prédicteurs de mouvement (ponts du réseau, longs détours, tunnels, escaliers) et, pour chaque lieu, le nombre d'itinéraires de fuite indépendants. Les rues doivent couvrir au moins la moitié du site.</translation>
+        <source>On the walk network: harmonic closeness, betweenness and angular choice (NACH, NAIN) within each radius, the share of through-movement, the entry points of the site (street, footway, steps, gated), the movement predictors (cut edges of the network leading somewhere, long detours, tunnels, steps) and, per place, the number of independent escape routes. The streets must cover at least half of the site.</source>
+        <translation>Sur le réseau piéton : proximité harmonique, intermédiarité et choix angulaire (NACH, NAIN) dans chaque rayon, la part du trafic de transit, les points d'entrée du site (rue, cheminement, escaliers, portail), les prédicteurs de mouvement (arêtes de coupure du réseau menant quelque part, longs détours, tunnels, escaliers) et, pour chaque lieu, le nombre d'itinéraires de fuite indépendants. Les rues doivent couvrir au moins la moitié du site.</translation>
     </message>
     <message>
         <source>Access control cells</source>
