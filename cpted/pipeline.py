@@ -25,11 +25,11 @@ from cpted.config import ATTRIBUTION, MIN_NETWORK_COVERAGE
 from cpted.atomic import output_folder
 from cpted.errors import InputError
 from cpted.load.fetch import cache_path, read_fetch_cache
-from cpted.load.layers import read_layer
+from cpted.load.layers import read_layer, tidy_layer
 from cpted.load.osm import read_osm_raw
 from cpted.load.osm_tags import osm_layers
 from cpted.load.raster import read_raster
-from cpted.load.schema import LAYER_KINDS, conform
+from cpted.load.schema import LAYER_KINDS
 from cpted.load.sites_file import LayerSpec, SitesFile, SiteSpec, read_sites_file
 from cpted.load.vector import read_vector
 from cpted.parallel import run_in_process, run_sites
@@ -255,10 +255,8 @@ def _from_specs(level: dict[str, list[LayerSpec]], kind: str, sources: SourceCac
     if kind not in _OSM_KINDS:
         return []
     return [
-        (
-            conform(sources.osm(spec)[kind], kind, name=f"{kind} ({spec.path.name})"),
-            {"source": str(spec.path), "format": "osm", "attribution": spec.attribution or ATTRIBUTION["osm"]},
-        )
+        tidy_layer(sources.osm(spec)[kind], kind, name=f"{kind} ({spec.path.name})",
+                   info={"source": str(spec.path), "format": "osm", "attribution": spec.attribution or ATTRIBUTION["osm"]})
         for spec in level.get("osm", [])
     ]
 
@@ -267,8 +265,8 @@ def _from_cache(fetched: dict[str, gpd.GeoDataFrame], kind: str, cache: Path | N
     """The part of ``kind`` a fetch cache provides."""
     if kind not in fetched:
         return []
-    gdf = conform(fetched[kind], kind, name=f"{kind} (fetch cache {cache})")
-    return [(gdf, {"source": str(cache), "format": "fetch", "attribution": ATTRIBUTION["osm"]})]
+    return [tidy_layer(fetched[kind], kind, name=f"{kind} (fetch cache {cache})",
+                       info={"source": str(cache), "format": "fetch", "attribution": ATTRIBUTION["osm"]})]
 
 
 @dataclass

@@ -79,14 +79,14 @@ def test_nantes_facility_categories(data):
 
 def test_constant_category_and_vocabulary(data, tmp_path):
     w, _ = read_layer(data / "nantes/waste_containers_2016.geojson", "pois", category="waste")
-    assert (w["category"] == "waste").all() and len(w) == 2068
+    assert (w["category"] == "waste").all() and len(w) == 1382  # 2,068 records, 686 exact duplicates dropped (tests/test_inputs.py)
     with pytest.raises(InputError, match="outside the vocabulary"):
         read_layer(data / "nantes/waste_containers_2016.geojson", "pois", category_field="type")
     mapped, _ = read_layer(
         data / "nantes/waste_containers_2016.geojson", "pois",
         category_field="type", category_map={"Conteneur verre": "waste"},
     )
-    assert (mapped["category"] == "waste").sum() == 1122
+    assert (mapped["category"] == "waste").sum() == 636  # 1,122 records, 486 of them exact duplicates
     assert set(mapped["category"]) == {"waste", "other"}
 
 

@@ -8,32 +8,27 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 
 from cpted.config import POI_CATEGORIES, REPORT_CATEGORIES
 from cpted.errors import InputError, MissingColumnsError
 from cpted.load.graph import is_graphml_file, read_graphml
-from cpted.load.nantes import (
-    BDTOPO_HEIGHT_FIELDS,
-    BDTOPO_LEVELS_FIELDS,
-    bdtopo_heights,
-    nantes_category,
-)
+from cpted.load.heights import ISSUE_COLUMN, building_heights, read_heights
+from cpted.load.nantes import BDTOPO_HEIGHT_FIELDS, BDTOPO_LEVELS_FIELDS, nantes_category
 from cpted.load.osm import is_osm_file, read_osm
 from cpted.load.schema import LAYER_KINDS, conform
 from cpted.load.vector import check_readable, read_vector
-from cpted.prepare.clean import check_geometries
+from cpted.prepare.clean import check_geometries, layer_hygiene
 
-__all__ = ["read_layer", "as_layer", "LAYER_OPTIONS", "FRAME_OPTIONS"]
+__all__ = ["read_layer", "as_layer", "tidy_layer", "LAYER_OPTIONS", "FRAME_OPTIONS"]
 
 #: Options a layer may take in the sites file or in :func:`read_layer`.
 LAYER_OPTIONS = {
     "layer": "layer name inside a multi-layer file (GeoPackage)",
     "where": "OGR SQL filter, e.g. \"n_buildings > 0\"",
     "fields": "table canonical column -> source column, e.g. {height_m = \"H\"}",
-    "height_field": "buildings: source column of heights in metres",
-    "levels_field": "buildings: source column of storey counts",
+    "height_field": "buildings, barriers, lamps, trees: source column of heights (12, \"12.5 m\", \"40 ft\"...)",
+    "levels_field": "buildings: source column of storey counts (4, \"R+4\"...)",
     "category": "pois / reports: one category for every feature (e.g. \"waste\")",
     "category_field": "pois / reports: source column holding the category",
     "category_map": "pois / reports: table source value -> category",
@@ -60,7 +55,8 @@ def read_layer(path: str | Path, kind: str, **options: Any) -> tuple[gpd.GeoData
     -------
     tuple
         The canonical GeoDataFrame (in the file's CRS) and a dict of facts about the read
-        (``source``, ``format``, ``dropped_empty``, ``repaired_invalid``).
+        (``source``, ``format``, ``dropped_empty``, ``repaired_invalid``, and ``warnings``: the
+        layer's hygiene warnings, see :func:`tidy_layer`).
 
     Examples
     --------
@@ -89,7 +85,7 @@ def read_layer(path: str | Path, kind: str, **options: Any) -> tuple[gpd.GeoData
         return gdf, info
     gdf, counts = check_geometries(gdf, layer=name, repair=repair)
     info.update(counts)
-    return conform(gdf, kind, name=name), info
+    return tidy_layer(gdf, kind, name=name, info=info)
 
 
 #: The options of :data:`LAYER_OPTIONS` that apply to a GeoDataFrame already read.
@@ -118,7 +114,7 @@ def as_layer(gdf: gpd.GeoDataFrame, kind: str, *, name: str | None = None, **opt
     -------
     tuple
         The canonical GeoDataFrame and facts about it (``format``, ``dropped_empty``,
-        ``repaired_invalid``).
+        ``repaired_invalid``, ``warnings``).
 
     Examples
     --------
@@ -135,7 +131,36 @@ def as_layer(gdf: gpd.GeoDataFrame, kind: str, *, name: str | None = None, **opt
     gdf, info["format"] = _adapt(gdf, kind, name, options)
     gdf, counts = check_geometries(gdf, layer=name, repair=options.get("repair", False))
     info.update(counts)
-    return conform(gdf, kind, name=name), info
+    return tidy_layer(gdf, kind, name=name, info=info)
+
+
+def tidy_layer(gdf: gpd.GeoDataFrame, kind: str, *, name: str, info: dict | None = None) -> tuple[gpd.GeoDataFrame, dict]:
+    """Conform a layer to its schema and apply the input hygiene rules.
+
+    The last step of every loader (:func:`read_layer`, :func:`as_layer`, the OSM files and
+    fetch caches of a sites file): :func:`cpted.load.schema.conform`, then
+    :func:`cpted.prepare.clean.layer_hygiene` (exact duplicates, streets drawn twice, walk
+    kinds, height issues). Its warnings go to ``info["warnings"]``, which the site keeps in
+    ``Site.sources`` and :func:`cpted.prepare.completeness.completeness` puts in the notes.
+
+    Returns
+    -------
+    tuple
+        The canonical layer, and ``info`` (a new dict) with ``warnings`` added.
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from shapely import box
+    >>> b = gpd.GeoDataFrame({"height_m": [12.0, 12.0]}, geometry=[box(0, 0, 10, 10)] * 2, crs=2154)
+    >>> layer, info = tidy_layer(b, "buildings", name="b.gpkg")
+    >>> len(layer), info["warnings"]
+    (1, ["layer 'b.gpkg': 1 exact duplicate feature (same geometry and attributes) dropped (features 1)"])
+    """
+    out, warnings = layer_hygiene(conform(gdf, kind, name=name), kind, name=name)
+    info = dict(info or {})
+    info["warnings"] = [*info.get("warnings", []), *warnings]
+    return out, info
 
 
 def _check(kind: str, options: Mapping[str, Any], allowed) -> None:
@@ -177,6 +202,8 @@ def _adapt(gdf: gpd.GeoDataFrame, kind: str, name: str, options: dict) -> tuple[
     fmt = "vector"
     if kind == "buildings":
         gdf, fmt = _building_heights(gdf, name, options)
+    elif kind in {"barriers", "lamps", "trees"}:
+        gdf = _heights(gdf, name, options)
     elif kind in {"pois", "reports"}:
         gdf, fmt = _categories(gdf, kind, name, options)
     if kind == "pois" and (gdf.geom_type != "Point").any():
@@ -190,27 +217,38 @@ def _adapt(gdf: gpd.GeoDataFrame, kind: str, name: str, options: dict) -> tuple[
 
 
 def _building_heights(gdf, name, options) -> tuple[gpd.GeoDataFrame, str]:
+    """Heights of a vector layer: its height column, else its storey count column
+    (× ``STOREY_HEIGHT``), both read as text too (:mod:`cpted.load.heights`)."""
     height = _column(gdf, options.get("height_field"), name, "heights")
     levels = _column(gdf, options.get("levels_field"), name, "storey counts")
-    fmt, source = "vector", "attribute"
+    fmt, prefix = "vector", "attribute"
     if height is None:
         bd = next((f for f in BDTOPO_HEIGHT_FIELDS if f in gdf.columns), None)
         if bd is not None:
-            height, fmt, source = bdtopo_heights(gdf, bd), "bdtopo", "bdtopo"
+            height, fmt, prefix = gdf[bd], "bdtopo", "bdtopo"
         elif "height_m" in gdf.columns:
             height = gdf["height_m"]
     if levels is None:
         lv = next((f for f in BDTOPO_LEVELS_FIELDS if f in gdf.columns), None)
         levels = gdf[lv] if lv else gdf.get("levels")
     out = gdf.copy()
-    if height is not None:
-        h = pd.to_numeric(height, errors="coerce").astype(float)
-        h = h.where(h > 0)
-        out["height_m"] = h
-        out["height_source"] = np.where(h.notna(), source, None)
-    if levels is not None:
-        out["levels"] = pd.to_numeric(levels, errors="coerce").astype(float)
+    if height is not None or levels is not None:
+        chain = building_heights(height, levels, index=gdf.index, prefix=prefix)
+        for col in chain.columns:
+            out[col] = chain[col]
     return out, fmt
+
+
+def _heights(gdf, name, options) -> gpd.GeoDataFrame:
+    """Heights of barriers, lamps or trees: ``height_field`` or ``height_m``, read as text too."""
+    height = _column(gdf, options.get("height_field"), name, "heights")
+    if height is None and "height_m" in gdf.columns:
+        height = gdf["height_m"]
+    if height is None:
+        return gdf
+    out = gdf.copy()
+    out["height_m"], out[ISSUE_COLUMN] = read_heights(height)
+    return out
 
 
 def _categories(gdf, kind, name, options) -> tuple[gpd.GeoDataFrame, str]:

@@ -35,7 +35,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from cpted.config import BARRIER_KINDS, STOREY_HEIGHT
+from cpted.config import BARRIER_KINDS
+from cpted.load.heights import ISSUE_COLUMN, building_heights, parse_height, read_heights
 from cpted.load.values import read_categories, read_flags, read_text, warn_unreadable
 
 __all__ = [
@@ -67,25 +68,17 @@ def parse_hstore(text: str | None) -> dict[str, str]:
     }
 
 
-_LENGTH = re.compile(r"^\s*([0-9]+(?:[.,][0-9]+)?)\s*(m|metres?|meters?|ft|feet|')?\s*$", re.I)
-
-
 def parse_length(value) -> float:
     """Parse an OSM length such as ``"12"``, ``"12.5 m"``, ``"40'"`` into metres (NaN if not).
+
+    The rules are those of :func:`cpted.load.heights.parse_height`.
 
     Examples
     --------
     >>> parse_length("12,5 m"), parse_length("10 ft"), bool(np.isnan(parse_length("tall")))
     (12.5, 3.048, True)
     """
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return np.nan
-    m = _LENGTH.match(str(value))
-    if not m:
-        return np.nan
-    number = float(m.group(1).replace(",", "."))
-    unit = (m.group(2) or "m").lower()
-    return number * 0.3048 if unit in {"ft", "feet", "'"} else number
+    return parse_height(value)
 
 
 def _has(tags: dict, key: str) -> bool:
@@ -331,18 +324,15 @@ def osm_layers(raw: gpd.GeoDataFrame, *, name: str = "OSM") -> dict[str, gpd.Geo
 
     layer_of = dict.fromkeys(("tunnel", "bridge", "covered", "lit"), "streets")
     has = lambda key: tags.map(lambda t: _has(t, key)).to_numpy(dtype=bool)  # noqa: E731
-    height = np.array([parse_length(v) for v in get("height")], dtype=float)
-    levels = np.array([parse_length(v) for v in get("building:levels")], dtype=float)
+    height, height_issue = read_heights(get("height"))
+    b_heights = building_heights(get("height"), get("building:levels"), prefix="osm")
 
     layers: dict[str, gpd.GeoDataFrame] = {}
     b = has("building") & is_area
-    h_src = np.where(~np.isnan(height), "osm:height", np.where(~np.isnan(levels), "osm:levels", None))
-    b_height = np.where(~np.isnan(height), height, levels * STOREY_HEIGHT)
     derelict = np.array([_derelict(t) for t in tags], dtype=bool)
     layers["buildings"] = frame(
         b,
-        {"height_m": b_height, "height_source": h_src.astype(object), "levels": levels,
-         "kind": get("building"), "derelict": derelict},
+        {**{c: b_heights[c].to_numpy() for c in b_heights.columns}, "kind": get("building"), "derelict": derelict},
     )
     ent = has("entrance") & is_node
     layers["entrances"] = frame(ent, {"kind": full(ent, text(ent, "entrance")),
@@ -350,10 +340,10 @@ def osm_layers(raw: gpd.GeoDataFrame, *, name: str = "OSM") -> dict[str, gpd.Geo
     bar = has("barrier") & (raw["osm_type"] != "relation").to_numpy()
     kinds = np.array([k if k in BARRIER_KINDS else "other" for k in get("barrier")], dtype=object)
     ring_geom = np.where(is_area, shapely.boundary(geom), geom)
-    layers["barriers"] = frame(bar, {"kind": kinds, "height_m": height}, geometry=ring_geom)
+    layers["barriers"] = frame(bar, {"kind": kinds, "height_m": height, ISSUE_COLUMN: height_issue}, geometry=ring_geom)
     highway = get("highway")
-    layers["lamps"] = frame((highway == "street_lamp") & is_node, {"height_m": height})
-    layers["trees"] = frame((get("natural") == "tree") & is_node, {"height_m": height})
+    layers["lamps"] = frame((highway == "street_lamp") & is_node, {"height_m": height, ISSUE_COLUMN: height_issue})
+    layers["trees"] = frame((get("natural") == "tree") & is_node, {"height_m": height, ISSUE_COLUMN: height_issue})
 
     poi_cat = np.array([poi_category(t) for t in tags], dtype=object)
     poi = pd.notna(poi_cat) & (is_node | is_area)

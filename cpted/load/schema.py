@@ -66,8 +66,8 @@ SCHEMAS: dict[str, LayerSchema] = {
             "buildings",
             (POLYGON,),
             {"height_m": "float", "height_source": "str", "levels": "float", "kind": "str"},
-            description="Footprints. height_source: osm:height, osm:levels, bdtopo, "
-            "attribute, default.",
+            description="Footprints. height_source: osm:height, osm:levels, attribute, "
+            "attribute:levels, bdtopo, bdtopo:levels, default.",
         ),
         LayerSchema(
             "entrances",

@@ -6,7 +6,8 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from cpted.config import DEFAULT_BUILDING_HEIGHT
+from cpted.config import DEFAULT_BUILDING_HEIGHT, STOREY_HEIGHT
+from cpted.load.heights import MAX_HEIGHT
 from cpted.prepare.crs import require_same_crs
 
 __all__ = ["assign_heights"]
@@ -18,9 +19,20 @@ def assign_heights(
     reference: gpd.GeoDataFrame | None = None,
     default: float = DEFAULT_BUILDING_HEIGHT,
 ) -> gpd.GeoDataFrame:
-    """Fill missing building heights: OSM height, then OSM levels x storey height (both set by
-    the loader), then the height of the reference (BD TOPO) building that overlaps the footprint
-    most, then ``default``. ``height_source`` records which.
+    """Fill missing building heights along the documented chain; ``height_source`` says which.
+
+    1. the building's own height (``osm:height``, ``attribute``, ``bdtopo``), and
+    2. its storeys × :data:`~cpted.config.STOREY_HEIGHT` (``osm:levels``, ``attribute:levels``...),
+       both read by the loader (:func:`cpted.load.heights.building_heights`); a storey count
+       the loader left without height (a frame built by hand) is used here
+       (``attribute:levels``);
+    3. the height of the reference (BD TOPO) building that overlaps the footprint most
+       (``bdtopo``);
+    4. ``default`` (``height_source = "default"``).
+
+    A height that is not above 0 m or is over :data:`~cpted.load.heights.MAX_HEIGHT` is
+    implausible: it counts as unknown at every step (the loaders report such values in the
+    layer's warnings), and so does an implausible reference height.
 
     Parameters
     ----------
@@ -48,13 +60,19 @@ def assign_heights(
     ([12.0, 30.0], ['osm:height', 'bdtopo'])
     """
     out = buildings.copy()
-    height = out["height_m"].to_numpy(dtype=float).copy()
+    height = _plausible(out["height_m"].to_numpy(dtype=float))
     source = out["height_source"].to_numpy(dtype=object).copy()
+    source[np.isnan(height)] = None
+    if "levels" in out.columns:
+        from_levels = _plausible(out["levels"].to_numpy(dtype=float) * STOREY_HEIGHT)
+        use = np.isnan(height) & ~np.isnan(from_levels)
+        height[use] = from_levels[use]
+        source[use] = "attribute:levels"
     missing = np.isnan(height)
     if reference is not None:
         require_same_crs(("buildings", out), ("reference buildings", reference))
     if reference is not None and missing.any() and len(reference):
-        ref = reference[reference["height_m"].notna()]
+        ref = reference[~np.isnan(_plausible(reference["height_m"].to_numpy(dtype=float)))]
         geoms = out.geometry.values[missing]
         left, right = ref.sindex.query(geoms, predicate="intersects")
         if len(left):
@@ -73,3 +91,9 @@ def assign_heights(
     out["height_m"] = height
     out["height_source"] = source
     return out
+
+
+def _plausible(height: np.ndarray) -> np.ndarray:
+    """A copy of ``height`` with values not above 0 or over MAX_HEIGHT made NaN."""
+    with np.errstate(invalid="ignore"):
+        return np.where((height > 0) & (height <= MAX_HEIGHT), height, np.nan)

@@ -9,7 +9,7 @@ from cpted.config import COVERAGE_DISTANCE
 from cpted.load.schema import LAYER_KINDS
 from cpted.prepare.site import Site
 
-__all__ = ["completeness", "network_coverage", "building_completeness"]
+__all__ = ["completeness", "network_coverage", "building_completeness", "source_warnings"]
 
 
 def network_coverage(site: Site, *, distance: float = COVERAGE_DISTANCE) -> tuple[float, str | None]:
@@ -75,7 +75,18 @@ def completeness(site: Site) -> dict[str, object]:
 
     Keys: ``n_<kind>`` for every layer kind (features meeting the site; NaN when the kind had
     no source), ``n_cells``, ``network_coverage``, ``building_completeness``,
-    ``reference_buildings``, and ``notes`` (the reasons behind NaNs, ``; ``-separated).
+    ``reference_buildings``, and ``notes``: the reasons behind NaNs, then the warnings of the
+    sources read (``Site.sources``: duplicates dropped, unreadable heights...; see
+    :func:`cpted.load.layers.tidy_layer`), each once, ``; ``-separated.
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from shapely import box
+    >>> site = Site.from_layers("demo", box(0, 0, 50, 50), crs=2154, cell_size=10,
+    ...                         sources={"lamps": [{"warnings": ["layer 'l': 2 implausible height values"]}]})
+    >>> completeness(site)["notes"].split("; ")[-1]
+    "layer 'l': 2 implausible height values"
     """
     out: dict[str, object] = {}
     notes = []
@@ -96,5 +107,12 @@ def completeness(site: Site) -> dict[str, object]:
         fetchable = [k for k in missing if k != "reports"]  # what `cpted fetch` brings from OpenStreetMap
         hint = f" (`cpted fetch` fills {', '.join(fetchable)} from OpenStreetMap)" if fetchable else ""
         notes.append(f"no source for {', '.join(missing)}{hint}")
-    out["notes"] = "; ".join(notes)
+    notes += source_warnings(site)
+    out["notes"] = "; ".join(dict.fromkeys(notes))
     return out
+
+
+def source_warnings(site: Site) -> list[str]:
+    """The warnings of every source read for the site (``info["warnings"]`` of the loaders), each once."""
+    found = [w for facts in site.sources.values() for info in facts for w in info.get("warnings", ())]
+    return list(dict.fromkeys(found))

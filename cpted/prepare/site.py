@@ -9,6 +9,7 @@ from functools import cached_property
 
 import geopandas as gpd
 import networkx as nx
+import numpy as np
 import pandas as pd
 import shapely
 from pyproj import CRS
@@ -167,8 +168,8 @@ class Site:
             clipped["buildings"] = assign_heights(clipped["buildings"], reference=building_heights)
         if "streets" in clipped:
             streets = clipped["streets"]
-            if {"u", "v", "osmid"} <= set(streets.columns):  # overlapping graphs merged
-                streets = streets.drop_duplicates(subset=["u", "v", "osmid"])
+            if {"u", "v", "osmid"} <= set(streets.columns):  # overlapping graphs merged: the same edge twice
+                streets = streets[~_same_edges(streets)]  # (not two ways of one OSM way between two nodes)
             clipped["streets"] = node_streets(streets)
         if reference_buildings is not None:
             reference_buildings = _clip(reference_buildings, boundary, crs, "reference buildings")
@@ -258,6 +259,14 @@ class Site:
             When the site has no streets layer or no walkable street in its area.
         """
         return walk_graph(self.layer("streets"), name=f"streets of site {self.id!r}")
+
+
+def _same_edges(streets: gpd.GeoDataFrame) -> np.ndarray:
+    """Graph edges already seen: same end nodes (either order), OSM way and geometry."""
+    u, v = streets["u"].to_numpy(), streets["v"].to_numpy()
+    key = pd.DataFrame({"lo": np.minimum(u, v), "hi": np.maximum(u, v), "osmid": streets["osmid"].astype(str).to_numpy(),
+                        "geometry": shapely.to_wkb(shapely.normalize(streets.geometry.values))})
+    return key.duplicated().to_numpy()
 
 
 def _concat(parts: list[gpd.GeoDataFrame], crs) -> gpd.GeoDataFrame:
