@@ -41,10 +41,10 @@ __all__ = [
 ]
 
 #: How far from a walkable way, entrance or public park a place still counts as reachable on foot
-#: (m). Measured on real sites (docs/methods/scores.md, "Where people can be"): 30 m keeps 68 % of
-#: the building-free cells of Île de Nantes and 90 % or more of those of the Le Mans and Lorient
-#: extracts, whose footways are mapped, while the middles of the Loire bridges (54-140 m from the
-#: nearest quay or path) fall outside it.
+#: (m). Measured on real sites (docs/methods/scores.md, "Where people can be"): 30 m keeps all the
+#: building-free land of central Nantes (Graslin) and 84 % of Le Mans centre (the rest: block
+#: interiors), while the middles of the Loire bridges at Île de Nantes, 54-140 m from the nearest
+#: quay or path, stay out of reach.
 WALK_REACH = 30.0
 
 #: Half the width of one OSM carriageway way (m), when the way has no ``width``: a motorway way is
