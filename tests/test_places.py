@@ -316,3 +316,15 @@ def test_a_small_site_without_movement_predictors_audits(data, samples):
     assert result.summary["n_movement_predictors"] == 0 and result.summary["n_bridges"] == 0
     assert len(result.layers["cells"]) > 0
     assert isinstance(result.layers["problem_places"], pd.DataFrame)
+
+
+def test_motorways_are_unknown_without_a_traffic_land_layer():
+    # A walk graph never holds motorways: 0 ha would claim there are none.
+    streets = _line_layer([LineString([(0, 100), (200, 100)]), LineString([(0, 50), (200, 50)])],
+                          walk_kind=["street"] * 2, highway=["trunk", "residential"])
+    site = _site({"streets": streets})
+    s = site.exclusion_summary
+    assert math.isnan(s["excluded_motorway_ha"]) and math.isnan(s["excluded_railway_ha"])
+    assert "no traffic_land layer" in s["grid_notes"]
+    pts = shapely.points(site.grid["x"], site.grid["y"])
+    assert (shapely.distance(pts, streets.geometry.iloc[0]) > CARRIAGEWAY_HALF_WIDTH["trunk"]).all()  # still left out

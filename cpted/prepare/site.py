@@ -329,9 +329,12 @@ class Site:
     @cached_property
     def exclusion_summary(self) -> dict[str, object]:
         """``excluded_<reason>_ha`` for each excluded reason (NaN when its source is unknown:
-        no water layer, no traffic_land layer, no streets layer) and ``grid_notes``."""
+        no water layer; no traffic_land layer for railway and motorway; no streets layer for
+        the walking reach) and ``grid_notes``."""
         cells = self.cells
-        known = {**dict.fromkeys(self.unwalkable, True), "beyond_reach": self.reach_from is not None}
+        # A walk graph never holds motorways: without a traffic_land layer they are unknown.
+        known = {"water": "water" in self.layers, "railway": "traffic_land" in self.layers,
+                 "motorway": "traffic_land" in self.layers, "beyond_reach": self.reach_from is not None}
         out: dict[str, object] = {}
         for reason in EXCLUDED_REASONS:
             n = int((cells["reason"] == reason).sum())
@@ -341,6 +344,9 @@ class Site:
             notes.append("walking reach not applied (no streets layer): the grid may hold unreachable ground")
         if "water" not in self.layers:
             notes.append("no water layer: cells on water are not excluded (add one or run `cpted fetch`)")
+        if "traffic_land" not in self.layers:
+            notes.append("no traffic_land layer: cells on railway land and motorways are not excluded "
+                         "(only trunk carriageways of the streets layer are; add one or run `cpted fetch`)")
         out["grid_notes"] = "; ".join(notes)
         return out
 
