@@ -220,8 +220,8 @@ def site_scores(cells: pd.DataFrame, scored: pd.DataFrame) -> dict[str, object]:
 
 #: Largest problem place (m²): about what one team can look at and fix at once.
 PLACE_MAX_AREA = 5000.0
-#: How far (m) from a problem place the nearest named street may be to name it.
-STREET_NAME_REACH = 50.0
+#: How far (m) from a problem place the nearest named street may be to name it: about a block's depth.
+STREET_NAME_REACH = 100.0
 _PLACE_COLUMNS = {
     "place_no": "int64", "principle": "object", "street": "object", "street_distance_m": "float64",
     "x": "float64", "y": "float64", "lon": "float64", "lat": "float64", "area_m2": "float64",
