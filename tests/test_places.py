@@ -339,3 +339,17 @@ def test_motorways_are_unknown_without_a_traffic_land_layer():
     assert "no traffic_land layer" in s["grid_notes"]
     pts = shapely.points(site.grid["x"], site.grid["y"])
     assert (shapely.distance(pts, streets.geometry.iloc[0]) > CARRIAGEWAY_HALF_WIDTH["trunk"]).all()  # still left out
+
+
+def test_ground_the_streets_layer_does_not_cover_is_kept_and_said():
+    # A walk graph that stops 150 m short of part of the site: that part is unknown, not unreachable.
+    streets = _line_layer([LineString([(0, 10), (100, 10)])], walk_kind=["street"])
+    site = Site.from_layers("edge", box(0, 0, 400, 100), crs=2154, layers={"streets": streets}, context=0, cell_size=10)
+    xs = site.grid["x"]
+    # x <= 100: within 30 m of y = 10 (rows 5..35); x in 100..250: within 150 m of the street but
+    # beyond its reach: out; beyond 250 m (x >= 255): the streets layer says nothing: kept.
+    assert sorted(site.grid.loc[xs < 100, "y"].unique()) == [5, 15, 25, 35]
+    near_end = np.hypot(np.maximum(xs - 100, 0), site.grid["y"] - 10)
+    assert ((near_end <= WALK_REACH) | (near_end > 150)).all()
+    assert (xs > 255).sum() > 0
+    assert "walking reach not applied on" in site.exclusion_summary["grid_notes"]

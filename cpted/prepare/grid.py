@@ -14,7 +14,9 @@ A cell of the site is left out of the grid, for the first reason that applies (:
     (the ``width_m`` column, else :data:`CARRIAGEWAY_HALF_WIDTH`);
 ``beyond_reach``
     farther than :data:`WALK_REACH` from every walkable way (not on a bridge nor in a tunnel),
-    entrance and public park / playground area.
+    entrance and public park / playground area, while within :data:`STREETS_EXTENT` of the
+    streets layer. Farther from every street, the streets layer does not cover the ground (a walk
+    graph that stops short of the site): the reach is unknown there and the cell is kept.
 
 The cells kept have the reason ``public``.
 """
@@ -36,6 +38,7 @@ __all__ = [
     "classify_cells",
     "CARRIAGEWAY_HALF_WIDTH",
     "WALK_REACH",
+    "STREETS_EXTENT",
     "REASONS",
     "EXCLUDED_REASONS",
 ]
@@ -46,6 +49,13 @@ __all__ = [
 #: interiors), while the middles of the Loire bridges at Île de Nantes, 54-140 m from the nearest
 #: quay or path, stay out of reach.
 WALK_REACH = 30.0
+
+#: How far from its nearest edge (bridges and tunnels included) a streets layer tells whether ground
+#: is reachable (m). Beyond it the layer does not cover the ground (a walk graph that stops short of
+#: the site, as the Nantes graphs do at Plaisance), and the walking reach is not applied. 150 m
+#: spans the widest arm of the Loire at Île de Nantes from its quays and bridges (about 250 m) and
+#: the deepest block.
+STREETS_EXTENT = 150.0
 
 #: Half the width of one OSM carriageway way (m), when the way has no ``width``: a motorway way is
 #: one direction of 2 lanes of 3.5 m with a 2.5 m hard shoulder and a verge; a trunk way is up to
@@ -105,6 +115,8 @@ def classify_cells(
     unwalkable: Mapping[str, gpd.GeoSeries] | None = None,
     reach_from: gpd.GeoSeries | None = None,
     reach: float = WALK_REACH,
+    streets: gpd.GeoSeries | None = None,
+    extent: float = STREETS_EXTENT,
 ) -> gpd.GeoDataFrame:
     """Every cell of the site with the reason it is in the grid or not (:data:`REASONS`).
 
@@ -126,11 +138,17 @@ def classify_cells(
         the site has no streets layer: then no cell is ``beyond_reach``.
     reach
         The walking reach (m), :data:`WALK_REACH`.
+    streets
+        Every edge of the streets layer (bridges and tunnels included): the reach is applied only
+        within ``extent`` of them. None: everywhere.
+    extent
+        :data:`STREETS_EXTENT` (m).
 
     Returns
     -------
     geopandas.GeoDataFrame
-        Columns ``cell_id``, ``x``, ``y``, ``reason`` and the square geometry.
+        Columns ``cell_id``, ``x``, ``y``, ``reason``, ``reach_known`` (False where the walking
+        reach could not be applied) and the square geometry.
 
     Examples
     --------
@@ -162,12 +180,15 @@ def classify_cells(
     mark(_inside(points, _geoms(private)), "private")
     for why in ("water", "railway", "motorway"):
         mark(_inside(points, _geoms((unwalkable or {}).get(why))), why)
+    known = np.full(len(cx), reach_from is not None)
     if reach_from is not None:
-        mark(~_inside(points, _geoms(reach_from), distance=reach), "beyond_reach")
+        if streets is not None:
+            known = _inside(points, _geoms(streets), distance=extent)
+        mark(~_inside(points, _geoms(reach_from), distance=reach) & known, "beyond_reach")
     half = cell_size / 2
     ids = [f"{x - half:.10g}_{y - half:.10g}" for x, y in zip(cx, cy, strict=True)]
     return gpd.GeoDataFrame(
-        {"cell_id": ids, "x": cx, "y": cy, "reason": pd.array(reason, dtype=object)},
+        {"cell_id": ids, "x": cx, "y": cy, "reason": pd.array(reason, dtype=object), "reach_known": known},
         geometry=shapely.box(cx - half, cy - half, cx + half, cy + half),
         crs=crs,
     )
@@ -220,5 +241,5 @@ def analysis_grid(
         boundary, crs=crs, cell_size=cell_size, private=exclude, unwalkable=unwalkable,
         reach_from=reach_from, reach=reach,
     )
-    public = cells[cells["reason"] == "public"].drop(columns="reason")
+    public = cells[cells["reason"] == "public"].drop(columns=["reason", "reach_known"])
     return public.reset_index(drop=True)

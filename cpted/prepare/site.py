@@ -21,7 +21,13 @@ from cpted.load.schema import LAYER_KINDS, conform
 from cpted.load.sites_file import SITE_ID
 from cpted.prepare.buildings import assign_heights
 from cpted.prepare.crs import require_projected, to_crs
-from cpted.prepare.grid import CARRIAGEWAY_HALF_WIDTH, EXCLUDED_REASONS, WALK_REACH, classify_cells
+from cpted.prepare.grid import (
+    CARRIAGEWAY_HALF_WIDTH,
+    EXCLUDED_REASONS,
+    STREETS_EXTENT,
+    WALK_REACH,
+    classify_cells,
+)
 from cpted.prepare.network import node_streets, walk_graph
 
 __all__ = ["Site"]
@@ -300,6 +306,7 @@ class Site:
         return classify_cells(
             self.boundary, crs=self.crs, cell_size=self.cell_size, private=self.private_land,
             unwalkable=self.unwalkable, reach_from=self.reach_from, reach=self.walk_reach,
+            streets=self.layers["streets"].geometry if "streets" in self.layers else None,
         )
 
     @cached_property
@@ -307,7 +314,8 @@ class Site:
         """Analysis cells over the public space people can reach on foot (see
         :func:`~cpted.prepare.grid.classify_cells`): ``cell_id``, ``x``, ``y`` and the square."""
         cells = self.cells
-        return cells[(cells["reason"] == "public").to_numpy()].drop(columns="reason").reset_index(drop=True)
+        public = cells[(cells["reason"] == "public").to_numpy()]
+        return public.drop(columns=["reason", "reach_known"]).reset_index(drop=True)
 
     @cached_property
     def excluded(self) -> gpd.GeoDataFrame:
@@ -342,6 +350,11 @@ class Site:
         notes = []
         if self.reach_from is None:
             notes.append("walking reach not applied (no streets layer): the grid may hold unreachable ground")
+        else:
+            unknown = int((~cells["reach_known"].to_numpy(dtype=bool)).sum()) * self.cell_size**2 / 1e4
+            if unknown > 0:
+                notes.append(f"walking reach not applied on {unknown:.2f} ha farther than {STREETS_EXTENT:g} m "
+                             f"from every street (the streets layer does not cover it)")
         if "water" not in self.layers:
             notes.append("no water layer: cells on water are not excluded (add one or run `cpted fetch`)")
         if "traffic_land" not in self.layers:
