@@ -343,7 +343,7 @@ def osm_layers(raw: gpd.GeoDataFrame) -> dict[str, gpd.GeoDataFrame]:
         g = geom[mask] if geometry is None else geometry[mask]
         return gpd.GeoDataFrame(data, geometry=g, crs=raw.crs).reset_index(drop=True)
 
-    get = lambda key: tags.map(lambda t: t.get(key)).to_numpy(dtype=object)  # noqa: E731
+    get = lambda key: np.array([t.get(key) for t in tags], dtype=object)  # noqa: E731
     has = lambda key: tags.map(lambda t: _has(t, key)).to_numpy(dtype=bool)  # noqa: E731
     height = np.array([parse_length(v) for v in get("height")], dtype=float)
     levels = np.array([parse_length(v) for v in get("building:levels")], dtype=float)
