@@ -399,7 +399,10 @@ def audit(
         report(m, steps.index(m), len(steps))
         parts.append(run[m]())
     report("scores", len(steps) - 1, len(steps))
-    facts["notes"] = "; ".join(n for n in [facts["notes"], *(r for p in parts for r in p["reasons"])] if n)
+    exclusions = site.exclusion_summary
+    facts["notes"] = "; ".join(
+        n for n in [facts["notes"], exclusions["grid_notes"], *(r for p in parts for r in p["reasons"])] if n
+    )
     summary: dict[str, object] = {
         "site_id": site.id,
         "name": site.name,
@@ -409,6 +412,7 @@ def audit(
         "area_ha": site.boundary.area / 1e4,
         "cell_size": site.cell_size,
         **facts,
+        **{k: v for k, v in exclusions.items() if k != "grid_notes"},
         **{k: v for p in parts for k, v in p["summary"].items()},
         "attribution": " | ".join(site.attribution),
         "cpted_version": __version__,
@@ -420,7 +424,7 @@ def audit(
     cells = cells.join(scored)
     summary.update(site_scores(cells, scored))
     site_layer = gpd.GeoDataFrame({k: [v] for k, v in summary.items()}, geometry=[site.boundary], crs=site.crs)
-    layers = {"site": site_layer, "cells": cells, "problem_places": problem_places(cells)}
+    layers = {"site": site_layer, "cells": cells, "problem_places": problem_places(cells, streets=site.layers.get("streets"))}
     if site.has("streets"):
         streets = site.layer("streets")
         in_site = np.zeros(len(streets), dtype=bool)

@@ -178,6 +178,7 @@ def compare_designs(
         raise InputError(msg)
     proposed = dataclasses.replace(proposed, layers=dict(proposed.layers))
     proposed.__dict__["grid"] = baseline.grid  # the same cells for both designs
+    proposed.__dict__["cells"] = baseline.cells  # and the same ground left out of them
     baseline = dataclasses.replace(baseline, layers=dict(baseline.layers))
     for kind in set(LAYER_KINDS if changed is None else changed):
         for one, other in ((baseline, proposed), (proposed, baseline)):

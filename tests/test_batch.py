@@ -143,7 +143,7 @@ def test_scores_and_problem_places(nantes_batch):
     assert s.loc[SIX, "cpted_index"].isna().all()  # access control alone is no CPTED index
     assert s.loc[SIX, "score_notes"].str.contains("cpted_index").all()
     places = pyogrio.read_dataframe(out / "ile_de_nantes" / "audit.gpkg", layer="problem_places")
-    assert len(places) > 0 and places["rank"].tolist() == list(range(1, len(places) + 1))
+    assert len(places) > 0 and places["place_no"].tolist() == list(range(1, len(places) + 1))
     assert set(places["principle"]) <= {"surveillance", "territoriality", "access_control", "maintenance"}
 
 

@@ -138,6 +138,6 @@ def read_osm(path: str | Path) -> dict[str, gpd.GeoDataFrame]:
     --------
     >>> layers = read_osm(DATA / "france/le_mans_centre.osm.pbf")
     >>> sorted(layers)
-    ['barriers', 'buildings', 'entrances', 'lamps', 'landuse', 'pois', 'streets', 'trees']
+    ['barriers', 'buildings', 'entrances', 'lamps', 'landuse', 'pois', 'streets', 'traffic_land', 'trees', 'water']
     """
     return osm_layers(read_osm_raw(path), name=Path(path).name)

@@ -19,6 +19,11 @@ landuse     areas tagged landuse / leisure / amenity (school, parking...) / natu
 streets     ways tagged ``highway=*`` passing osmnx's ``walk`` filter (no motorways,
             cycleways, construction, platforms, area=yes, access=private, foot=no,
             service=private, sidewalk=separate), so OSM files and ``cpted fetch`` agree
+water       areas tagged ``natural=water|bay|strait``, ``waterway=riverbank|dock|canal|
+            boatyard``, ``water=*`` or ``landuse=basin|reservoir`` (kind: that value)
+traffic_    railway land: areas tagged ``landuse=railway`` or ``railway=*`` (but not
+land        ``platform``), kind ``railway``; carriageways: ways tagged ``highway=motorway|
+            motorway_link|trunk|trunk_link``, kind the highway value, ``width_m`` from ``width``
 ==========  ======================================================================
 
 Tag values (tunnel, bridge, covered, lit, access, foot, opening_hours...) are read by
@@ -47,6 +52,7 @@ __all__ = [
     "landuse_category",
     "is_walkable",
     "walk_kind",
+    "water_kind",
 ]
 
 _HSTORE = re.compile(r'"((?:[^"\\]|\\.)*)"=>"((?:[^"\\]|\\.)*)"')
@@ -251,6 +257,42 @@ def walk_kind(highway) -> str:
     return "other"
 
 
+_WATER_NATURAL = {"water", "bay", "strait"}
+_WATER_WATERWAY = {"riverbank", "dock", "canal", "boatyard"}
+_CARRIAGEWAYS = {"motorway", "motorway_link", "trunk", "trunk_link"}
+
+
+def water_kind(tags: dict) -> str | None:
+    """The water kind of an area's tags, or None if it is no water area.
+
+    Examples
+    --------
+    >>> water_kind({"natural": "water", "water": "river"}), water_kind({"waterway": "dock"})
+    ('river', 'dock')
+    >>> water_kind({"landuse": "basin"}), water_kind({"waterway": "river"}) is None
+    ('basin', True)
+    """
+    if _has(tags, "water"):
+        return tags["water"]
+    if tags.get("natural") in _WATER_NATURAL:
+        return tags["natural"]
+    if tags.get("waterway") in _WATER_WATERWAY:
+        return tags["waterway"]
+    if tags.get("landuse") in {"basin", "reservoir"}:
+        return tags["landuse"]
+    return None
+
+
+def _traffic_kind(tags: dict, area: bool) -> str | None:
+    """``railway`` for railway land (areas), the highway value for carriageways (lines)."""
+    if area:
+        if tags.get("landuse") == "railway" or (_has(tags, "railway") and tags["railway"] != "platform"):
+            return "railway"
+        return None
+    highway = tags.get("highway")
+    return highway if highway in _CARRIAGEWAYS else None
+
+
 def _derelict(tags: dict) -> bool:
     """Vacant or derelict: building=ruins, abandoned/disused flags or keys, brownfield land.
 
@@ -379,4 +421,16 @@ def osm_layers(raw: gpd.GeoDataFrame, *, name: str = "OSM") -> dict[str, gpd.Geo
         layers["streets"][key] = flags(walk, key)
     for layer, found in unreadable.items():
         warn_unreadable(found, layer=f"{layer} ({name})")
+    layers["water"] = frame(
+        np.array([a and water_kind(t) is not None for t, a in zip(tags, is_area, strict=True)], dtype=bool),
+        {"kind": np.array([water_kind(t) for t in tags], dtype=object)},
+    )
+    traffic = np.array(
+        [_traffic_kind(t, a) if (a or ln) else None for t, a, ln in zip(tags, is_area, is_line, strict=True)],
+        dtype=object,
+    )
+    layers["traffic_land"] = frame(
+        np.array([k is not None for k in traffic], dtype=bool),
+        {"kind": traffic, "width_m": np.array([parse_length(t.get("width")) for t in tags], dtype=float)},
+    )
     return layers

@@ -104,6 +104,21 @@ SCHEMAS: dict[str, LayerSchema] = {
             required=("category",),
             description="Point observations; category from config.REPORT_CATEGORIES.",
         ),
+        LayerSchema(
+            "water",
+            (POLYGON,),
+            {"kind": "str"},
+            description="Water areas (rivers, docks, canals, basins, reservoirs): no analysis cell "
+            "lies on them. kind: the OSM value (water, riverbank, dock, basin...) or the source's.",
+        ),
+        LayerSchema(
+            "traffic_land",
+            (POLYGON, LINE),
+            {"kind": "str", "width_m": "float"},
+            description="Ground given over to trains and motor traffic: railway land (polygons, "
+            "kind railway) and motorway / trunk carriageways (lines, kind motorway, motorway_link, "
+            "trunk, trunk_link; width_m the carriageway width where known).",
+        ),
     )
 }
 LAYER_KINDS: tuple[str, ...] = tuple(SCHEMAS)

@@ -448,7 +448,7 @@ def access_control(site, net: Network | None, segments: pd.DataFrame | None, cir
         summary["through_share_800"] = float(np.average(inside["through_share_800"].to_numpy()[ok], weights=w[ok])) if ok.any() else np.nan
     summary["n_movement_predictors"] = len(predictors)
     for reason, key in (("cut_edge", "n_cut_edges"), ("detour", "n_long_detours"), ("tunnel", "n_tunnels"), ("steps", "n_steps")):
-        summary[key] = int(predictors["reason"].str.contains(reason).sum())
+        summary[key] = int(predictors["reason"].astype("string").str.contains(reason, na=False).sum())
     cell_cols = [c for c in seg.columns if c.rsplit("_", 1)[0] in CELL_SEGMENT_COLUMNS] + ["escape_routes"]
     values = seg[cell_cols].iloc[nearest].set_index(cells.index)
     summary["single_escape_share"] = float((values["escape_routes"] <= 1).mean())

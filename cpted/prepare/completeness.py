@@ -27,8 +27,8 @@ def network_coverage(site: Site, *, distance: float = COVERAGE_DISTANCE) -> tupl
     >>> s = gpd.GeoDataFrame(geometry=[LineString([(0, 5), (200, 5)])], crs=2154)
     >>> site = Site.from_layers("demo", box(0, 0, 200, 100), crs=2154,
     ...                         layers={"streets": s}, cell_size=10)
-    >>> network_coverage(site, distance=50)  # cell centres at y = 5..95; 5..55 are within 50 m
-    (0.6, None)
+    >>> network_coverage(site, distance=20)  # cells within the 30 m walking reach: y = 5..35; 5..25 within 20 m
+    (0.75, None)
     """
     if not site.has("streets"):
         return np.nan, "no streets layer given"

@@ -1,16 +1,111 @@
-"""The analysis grid: square cells over a site's public open space."""
+"""The analysis grid: square cells over the public space of a site that people can reach on foot.
+
+A cell of the site is left out of the grid, for the first reason that applies (:data:`REASONS`):
+
+``private``
+    its centre is in a building footprint or a private plot;
+``water``
+    in a water area (the ``water`` layer: rivers, docks, basins, reservoirs);
+``railway``
+    on railway land (``traffic_land`` polygons);
+``motorway``
+    on a motorway or trunk carriageway: the ``traffic_land`` lines and the streets' own
+    ``highway=motorway|motorway_link|trunk|trunk_link`` edges, buffered by their half-width
+    (the ``width_m`` column, else :data:`CARRIAGEWAY_HALF_WIDTH`);
+``beyond_reach``
+    farther than :data:`WALK_REACH` from every walkable way (not on a bridge nor in a tunnel),
+    entrance and public park / playground area, while within :data:`STREETS_EXTENT` of the
+    streets layer. Farther from every street, the streets layer does not cover the ground (a walk
+    graph that stops short of the site): the reach is unknown there and the cell is kept.
+
+The cells kept have the reason ``public``.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 
 from cpted.config import CELL_SIZE, cell_count_problem
 from cpted.errors import InputError
 from cpted.prepare.crs import require_projected
 
-__all__ = ["analysis_grid", "check_grid_size"]
+__all__ = [
+    "analysis_grid",
+    "check_grid_size",
+    "classify_cells",
+    "CARRIAGEWAY_HALF_WIDTH",
+    "WALK_REACH",
+    "STREETS_EXTENT",
+    "REASONS",
+    "EXCLUDED_REASONS",
+]
+
+#: How far from a walkable way, entrance or public park a place still counts as reachable on foot
+#: (m). Measured on real sites (docs/methods/scores.md, "Where people can be"): 30 m keeps all the
+#: building-free land of central Nantes (Graslin) and 84 % of Le Mans centre (the rest: block
+#: interiors), while the middles of the Loire bridges at Île de Nantes, 54-140 m from the nearest
+#: quay or path, stay out of reach.
+WALK_REACH = 30.0
+
+#: How far from its nearest edge (bridges and tunnels included) a streets layer tells whether ground
+#: is reachable (m). Beyond it the layer does not cover the ground (a walk graph that stops short of
+#: the site, as the Nantes graphs do at Plaisance), and the walking reach is not applied. 150 m
+#: spans the widest arm of the Loire at Île de Nantes from its quays and bridges (about 250 m) and
+#: the deepest block.
+STREETS_EXTENT = 150.0
+
+#: Half the width of one OSM carriageway way (m), when the way has no ``width``: a motorway way is
+#: one direction of 2 lanes of 3.5 m with a 2.5 m hard shoulder and a verge; a trunk way is up to
+#: 2 × 2 lanes of 3.5 m less its footways; a slip road is one lane and its shoulders.
+CARRIAGEWAY_HALF_WIDTH: dict[str, float] = {
+    "motorway": 6.0,
+    "trunk": 6.0,
+    "motorway_link": 4.0,
+    "trunk_link": 4.0,
+}
+
+#: Why a cell of the site is in the grid (``public``) or not, in the order they are tested.
+REASONS = ("public", "private", "water", "railway", "motorway", "beyond_reach")
+#: The reasons reported as excluded ground (private land is drawn by its buildings already).
+EXCLUDED_REASONS = ("water", "railway", "motorway", "beyond_reach")
+
+
+def _centres(boundary, cell_size: float) -> tuple[np.ndarray, np.ndarray]:
+    xmin, ymin, xmax, ymax = boundary.bounds
+    x0 = np.floor(xmin / cell_size) * cell_size
+    y0 = np.floor(ymin / cell_size) * cell_size
+    xs = np.arange(x0, xmax, cell_size) + cell_size / 2
+    ys = np.arange(y0, ymax, cell_size) + cell_size / 2
+    cx, cy = (a.ravel() for a in np.meshgrid(xs, ys))
+    shapely.prepare(boundary)
+    keep = shapely.contains_xy(boundary, cx, cy)
+    return cx[keep], cy[keep]
+
+
+def _geoms(layer) -> np.ndarray:
+    if layer is None:
+        return np.array([], dtype=object)
+    values = layer.geometry.values if hasattr(layer, "geometry") else layer.values
+    values = np.asarray(values, dtype=object)
+    return values[~(shapely.is_missing(values) | shapely.is_empty(values))]
+
+
+def _inside(points: np.ndarray, geoms: np.ndarray, *, distance: float = 0.0) -> np.ndarray:
+    """Which points lie in (or within ``distance`` of) any of ``geoms``."""
+    hit = np.zeros(len(points), dtype=bool)
+    if len(geoms) and len(points):
+        tree = shapely.STRtree(geoms)
+        if distance > 0:
+            idx, _ = tree.query(points, predicate="dwithin", distance=distance)
+        else:
+            idx, _ = tree.query(points, predicate="intersects")
+        hit[idx] = True
+    return hit
 
 
 def check_grid_size(boundary, cell_size: float, *, name: str = "site") -> None:
@@ -48,17 +143,107 @@ def check_grid_size(boundary, cell_size: float, *, name: str = "site") -> None:
         raise InputError(msg)
 
 
+def classify_cells(
+    boundary,
+    *,
+    crs,
+    cell_size: float = CELL_SIZE,
+    private: gpd.GeoSeries | None = None,
+    unwalkable: Mapping[str, gpd.GeoSeries] | None = None,
+    reach_from: gpd.GeoSeries | None = None,
+    reach: float = WALK_REACH,
+    streets: gpd.GeoSeries | None = None,
+    extent: float = STREETS_EXTENT,
+) -> gpd.GeoDataFrame:
+    """Every cell of the site with the reason it is in the grid or not (:data:`REASONS`).
+
+    Parameters
+    ----------
+    boundary
+        The site polygon, in ``crs``.
+    crs
+        A projected metre CRS.
+    cell_size
+        Cell side in metres.
+    private
+        Building footprints and private plots.
+    unwalkable
+        Reason (``water``, ``railway``, ``motorway``) -> areas where no one walks, in ``crs``
+        (lines must already be buffered to their width).
+    reach_from
+        The walkable ways (without bridges and tunnels), entrances and public park areas; None when
+        the site has no streets layer: then no cell is ``beyond_reach``.
+    reach
+        The walking reach (m), :data:`WALK_REACH`.
+    streets
+        Every edge of the streets layer (bridges and tunnels included): the reach is applied only
+        within ``extent`` of them. None: everywhere.
+    extent
+        :data:`STREETS_EXTENT` (m).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        Columns ``cell_id``, ``x``, ``y``, ``reason``, ``reach_known`` (False where the walking
+        reach could not be applied) and the square geometry.
+
+    Examples
+    --------
+    >>> from shapely import box, LineString
+    >>> water = gpd.GeoSeries([box(0, 0, 100, 20)], crs=2154)
+    >>> path = gpd.GeoSeries([LineString([(0, 25), (100, 25)])], crs=2154)
+    >>> c = classify_cells(box(0, 0, 100, 100), crs=2154, cell_size=10,
+    ...                    unwalkable={"water": water}, reach_from=path, reach=30)
+    >>> c["reason"].value_counts().to_dict()
+    {'public': 40, 'beyond_reach': 40, 'water': 20}
+    """
+    require_projected(crs, layer="site boundary")
+    check_grid_size(boundary, cell_size)
+    if not reach > 0:
+        msg = f"the walking reach must be a positive number of metres, got {reach!r}"
+        raise ValueError(msg)
+    cx, cy = _centres(boundary, cell_size)
+    points = shapely.points(cx, cy)
+    reason = np.full(len(cx), "public", dtype=object)
+    open_ = np.ones(len(cx), dtype=bool)
+
+    def mark(hit: np.ndarray, why: str) -> None:
+        hit = hit & open_
+        reason[hit] = why
+        open_[hit] = False
+
+    mark(_inside(points, _geoms(private)), "private")
+    for why in ("water", "railway", "motorway"):
+        mark(_inside(points, _geoms((unwalkable or {}).get(why))), why)
+    known = np.full(len(cx), reach_from is not None)
+    if reach_from is not None:
+        if streets is not None:
+            known = _inside(points, _geoms(streets), distance=extent)
+        mark(~_inside(points, _geoms(reach_from), distance=reach) & known, "beyond_reach")
+    half = cell_size / 2
+    ids = [f"{x - half:.10g}_{y - half:.10g}" for x, y in zip(cx, cy, strict=True)]
+    return gpd.GeoDataFrame(
+        {"cell_id": ids, "x": cx, "y": cy, "reason": pd.array(reason, dtype=object), "reach_known": known},
+        geometry=shapely.box(cx - half, cy - half, cx + half, cy + half),
+        crs=crs,
+    )
+
+
 def analysis_grid(
     boundary,
     *,
     crs,
     cell_size: float = CELL_SIZE,
     exclude: gpd.GeoSeries | None = None,
+    unwalkable: Mapping[str, gpd.GeoSeries] | None = None,
+    reach_from: gpd.GeoSeries | None = None,
+    reach: float = WALK_REACH,
 ) -> gpd.GeoDataFrame:
-    """Square cells whose centres lie inside ``boundary`` and outside ``exclude``.
+    """Square cells whose centres lie in ``boundary``, on public ground reachable on foot.
 
     Cells are aligned on multiples of ``cell_size`` in the CRS, so two designs of one site
-    (or two overlapping sites) share the same cells.
+    (or two overlapping sites) share the same cells. The rules are those of
+    :func:`classify_cells`; without ``unwalkable`` and ``reach_from`` only ``exclude`` is left out.
 
     Parameters
     ----------
@@ -70,6 +255,8 @@ def analysis_grid(
         Cell side in metres.
     exclude
         Private land: building footprints and private plots, in ``crs``.
+    unwalkable, reach_from, reach
+        See :func:`classify_cells`.
 
     Returns
     -------
@@ -85,28 +272,9 @@ def analysis_grid(
     >>> len(g), g["cell_id"].iloc[0], float(g["x"].iloc[0])
     (4, '10_0', 12.5)
     """
-    require_projected(crs, layer="site boundary")
-    check_grid_size(boundary, cell_size)
-    xmin, ymin, xmax, ymax = boundary.bounds
-    x0 = np.floor(xmin / cell_size) * cell_size
-    y0 = np.floor(ymin / cell_size) * cell_size
-    xs = np.arange(x0, xmax, cell_size) + cell_size / 2
-    ys = np.arange(y0, ymax, cell_size) + cell_size / 2
-    cx, cy = (a.ravel() for a in np.meshgrid(xs, ys))
-    shapely.prepare(boundary)
-    keep = shapely.contains_xy(boundary, cx, cy)
-    cx, cy = cx[keep], cy[keep]
-    if exclude is not None and len(exclude):
-        points = shapely.points(cx, cy)
-        private = exclude.geometry.values if hasattr(exclude, "geometry") else exclude.values
-        hit, _ = shapely.STRtree(private).query(points, predicate="within")
-        free = np.ones(len(cx), dtype=bool)
-        free[hit] = False
-        cx, cy = cx[free], cy[free]
-    half = cell_size / 2
-    ids = [f"{x - half:.10g}_{y - half:.10g}" for x, y in zip(cx, cy, strict=True)]
-    return gpd.GeoDataFrame(
-        {"cell_id": ids, "x": cx, "y": cy},
-        geometry=shapely.box(cx - half, cy - half, cx + half, cy + half),
-        crs=crs,
+    cells = classify_cells(
+        boundary, crs=crs, cell_size=cell_size, private=exclude, unwalkable=unwalkable,
+        reach_from=reach_from, reach=reach,
     )
+    public = cells[cells["reason"] == "public"].drop(columns=["reason", "reach_known"])
+    return public.reset_index(drop=True)

@@ -21,13 +21,21 @@ from cpted.load.schema import LAYER_KINDS, conform
 from cpted.load.sites_file import SITE_ID
 from cpted.prepare.buildings import assign_heights
 from cpted.prepare.crs import require_projected, to_crs
-from cpted.prepare.grid import analysis_grid
+from cpted.prepare.grid import (
+    CARRIAGEWAY_HALF_WIDTH,
+    EXCLUDED_REASONS,
+    STREETS_EXTENT,
+    WALK_REACH,
+    classify_cells,
+)
 from cpted.prepare.network import node_streets, walk_graph
 
 __all__ = ["Site"]
 
 log = logging.getLogger(__name__)
 _PRIVATE_ACCESS = {"private", "no", "customers", "residents"}
+#: Land-use categories where people walk anywhere (they count toward the walking reach).
+_OPEN_TO_WALK = {"park", "playground"}
 
 
 @dataclass(eq=False)
@@ -64,6 +72,9 @@ class Site:
         Name -> :class:`~cpted.load.raster.Raster`.
     attributes
         Labels of the site carried into the summary and reports (``qpv_code``, ``qpv_name``...).
+    walk_reach
+        How far from a walkable way, entrance or public park a cell still counts as reachable
+        on foot (m), see :data:`cpted.prepare.grid.WALK_REACH`.
     """
 
     id: str
@@ -79,6 +90,7 @@ class Site:
     reference_buildings: gpd.GeoDataFrame | None = None
     rasters: dict[str, Raster] = field(default_factory=dict)
     attributes: dict[str, str] = field(default_factory=dict)
+    walk_reach: float = WALK_REACH
 
     @classmethod
     def from_layers(
@@ -135,8 +147,8 @@ class Site:
         ...     geometry=[LineString([(0, 50), (100, 50)])], crs=2154)
         >>> site = Site.from_layers("demo", box(0, 0, 100, 100), crs=2154,
         ...                         layers={"streets": streets}, context=50, cell_size=10)
-        >>> len(site.grid), site.graph.number_of_edges()
-        (100, 1)
+        >>> len(site.grid), site.graph.number_of_edges()  # cells within 30 m of the street
+        (60, 1)
         """
         if not isinstance(id, str) or not SITE_ID.match(id) or ".." in id:
             msg = f"site id {id!r} is not safe as a file name; use letters, digits, '_', '-', '.'"
@@ -245,9 +257,118 @@ class Site:
         return gpd.GeoSeries(pd.concat(parts, ignore_index=True), crs=self.crs)
 
     @cached_property
+    def unwalkable(self) -> dict[str, gpd.GeoSeries]:
+        """Reason (``water``, ``railway``, ``motorway``) -> the areas where no one walks.
+
+        Only the reasons whose source is known are keys: ``water`` needs a water layer,
+        ``railway`` a traffic_land layer, ``motorway`` a traffic_land or streets layer.
+        Carriageway lines are buffered by half their ``width_m``, else by
+        :data:`~cpted.prepare.grid.CARRIAGEWAY_HALF_WIDTH`.
+        """
+        out: dict[str, gpd.GeoSeries] = {}
+        if "water" in self.layers:
+            out["water"] = self.layers["water"].geometry
+        lines = []
+        if "traffic_land" in self.layers:
+            traffic = self.layers["traffic_land"]
+            out["railway"] = traffic.geometry[traffic["kind"].astype(object) == "railway"]
+            lines.append(traffic[traffic["kind"].astype(object).isin(CARRIAGEWAY_HALF_WIDTH)])
+        if "streets" in self.layers:
+            streets = self.layers["streets"]
+            kind = streets["highway"].astype(object).map(_carriageway)
+            lines.append(streets.assign(kind=kind, width_m=np.nan)[kind.notna().to_numpy()])
+        if lines:
+            parts = [g for g in lines if len(g)]
+            if parts:
+                kind = pd.concat([g["kind"].astype(object) for g in parts], ignore_index=True)
+                width = pd.concat([pd.to_numeric(g["width_m"], errors="coerce") for g in parts], ignore_index=True)
+                half = (width / 2).where(width > 0, kind.map(CARRIAGEWAY_HALF_WIDTH)).to_numpy(dtype=float)
+                geoms = np.concatenate([g.geometry.values for g in parts])
+                out["motorway"] = gpd.GeoSeries(shapely.buffer(geoms, half, cap_style="flat"), crs=self.crs)
+            else:
+                out["motorway"] = gpd.GeoSeries([], crs=self.crs)
+        return out
+
+    @cached_property
+    def reach_from(self) -> gpd.GeoSeries | None:
+        """What a walker reaches places from: walkable ways (not bridges nor tunnels: their deck
+        or bore does not give onto the ground around), entrances and public parks / playgrounds.
+        None when the site has no streets layer (then the walking reach is not applied)."""
+        if "streets" not in self.layers:
+            return None
+        streets = self.layers["streets"]
+        on_ground = ~(streets["bridge"].fillna(False).astype(bool) | streets["tunnel"].fillna(False).astype(bool))
+        parts = [streets.geometry[on_ground.to_numpy()]]
+        if "entrances" in self.layers:
+            parts.append(self.layers["entrances"].geometry)
+        if "landuse" in self.layers:
+            lu = self.layers["landuse"]
+            open_ = lu["category"].astype(object).isin(_OPEN_TO_WALK) & ~lu["access"].astype(object).isin(_PRIVATE_ACCESS)
+            parts.append(lu.geometry[open_.to_numpy()])
+        return gpd.GeoSeries(pd.concat(parts, ignore_index=True), crs=self.crs)
+
+    @cached_property
+    def cells(self) -> gpd.GeoDataFrame:
+        """Every cell of the site with its ``reason`` (:func:`~cpted.prepare.grid.classify_cells`)."""
+        return classify_cells(
+            self.boundary, crs=self.crs, cell_size=self.cell_size, private=self.private_land,
+            unwalkable=self.unwalkable, reach_from=self.reach_from, reach=self.walk_reach,
+            streets=self.layers["streets"].geometry if "streets" in self.layers else None,
+        )
+
+    @cached_property
     def grid(self) -> gpd.GeoDataFrame:
-        """Analysis cells over the site's public open space (see :func:`analysis_grid`)."""
-        return analysis_grid(self.boundary, crs=self.crs, cell_size=self.cell_size, exclude=self.private_land)
+        """Analysis cells over the public space people can reach on foot (see
+        :func:`~cpted.prepare.grid.classify_cells`): ``cell_id``, ``x``, ``y`` and the square."""
+        cells = self.cells
+        public = cells[(cells["reason"] == "public").to_numpy()]
+        return public.drop(columns=["reason", "reach_known"]).reset_index(drop=True)
+
+    @cached_property
+    def excluded(self) -> gpd.GeoDataFrame:
+        """The ground left out of the grid, one row per reason of
+        :data:`~cpted.prepare.grid.EXCLUDED_REASONS` that has cells: ``reason``, ``area_ha`` and
+        the union of its cells (for drawing them neutral)."""
+        cells = self.cells
+        rows = []
+        for reason in EXCLUDED_REASONS:
+            squares = cells.geometry.values[(cells["reason"] == reason).to_numpy()]
+            if len(squares):
+                rows.append({"reason": reason, "area_ha": len(squares) * self.cell_size**2 / 1e4,
+                             "geometry": shapely.coverage_union_all(squares)})
+        if not rows:
+            return gpd.GeoDataFrame({"reason": pd.Series([], dtype=object), "area_ha": pd.Series([], dtype=float)},
+                                    geometry=gpd.GeoSeries([], crs=self.crs), crs=self.crs)
+        return gpd.GeoDataFrame(rows, geometry="geometry", crs=self.crs)
+
+    @cached_property
+    def exclusion_summary(self) -> dict[str, object]:
+        """``excluded_<reason>_ha`` for each excluded reason (NaN when its source is unknown:
+        no water layer; no traffic_land layer for railway and motorway; no streets layer for
+        the walking reach) and ``grid_notes``."""
+        cells = self.cells
+        # A walk graph never holds motorways: without a traffic_land layer they are unknown.
+        known = {"water": "water" in self.layers, "railway": "traffic_land" in self.layers,
+                 "motorway": "traffic_land" in self.layers, "beyond_reach": self.reach_from is not None}
+        out: dict[str, object] = {}
+        for reason in EXCLUDED_REASONS:
+            n = int((cells["reason"] == reason).sum())
+            out[f"excluded_{reason}_ha"] = n * self.cell_size**2 / 1e4 if known.get(reason) else np.nan
+        notes = []
+        if self.reach_from is None:
+            notes.append("walking reach not applied (no streets layer): the grid may hold unreachable ground")
+        else:
+            unknown = int((~cells["reach_known"].to_numpy(dtype=bool)).sum()) * self.cell_size**2 / 1e4
+            if unknown > 0:
+                notes.append(f"walking reach not applied on {unknown:.2f} ha farther than {STREETS_EXTENT:g} m "
+                             f"from every street (the streets layer does not cover it)")
+        if "water" not in self.layers:
+            notes.append("no water layer: cells on water are not excluded (add one or run `cpted fetch`)")
+        if "traffic_land" not in self.layers:
+            notes.append("no traffic_land layer: cells on railway land and motorways are not excluded "
+                         "(only trunk carriageways of the streets layer are; add one or run `cpted fetch`)")
+        out["grid_notes"] = "; ".join(notes)
+        return out
 
     @cached_property
     def graph(self) -> nx.MultiGraph:
@@ -267,6 +388,12 @@ def _same_edges(streets: gpd.GeoDataFrame) -> np.ndarray:
     key = pd.DataFrame({"lo": np.minimum(u, v), "hi": np.maximum(u, v), "osmid": streets["osmid"].astype(str).to_numpy(),
                         "geometry": shapely.to_wkb(shapely.normalize(streets.geometry.values))})
     return key.duplicated().to_numpy()
+
+
+def _carriageway(highway) -> str | None:
+    """The motorway / trunk class of a street's ``highway`` (a value or a list of them)."""
+    values = highway if isinstance(highway, list | tuple) else [highway]
+    return next((v for v in values if v in CARRIAGEWAY_HALF_WIDTH), None)
 
 
 def _concat(parts: list[gpd.GeoDataFrame], crs) -> gpd.GeoDataFrame:

@@ -14,7 +14,7 @@ import numpy as np
 from cpted import __version__
 from cpted.atomic import write_text_atomic
 from cpted.load.schema import LAYER_KINDS
-from cpted.score.scores import PRINCIPLES, RULES
+from cpted.score.scores import PLACE_MAX_AREA, PRINCIPLES, RULES, STREET_NAME_REACH
 
 __all__ = ["write_site_report", "figure_png", "score_chart"]
 
@@ -158,10 +158,15 @@ def write_site_report(result, path: str | Path) -> Path:
     problem_rows = ""
     if places is not None and len(places):
         for _, r in places.head(10).iterrows():
-            problem_rows += (f"<tr><td class='num'>{int(r['rank'])}</td><td>{_LABELS.get(r['principle'], r['principle'])}</td>"
+            street = r["street"] if isinstance(r["street"], str) else f"unnamed (no named street within {STREET_NAME_REACH:g} m)"
+            problem_rows += (f"<tr><td class='num'>{int(r['place_no'])}</td><td>{html.escape(street)}</td>"
+                             f"<td class='num'>{r['lon']:.5f}, {r['lat']:.5f}</td><td>{_LABELS.get(r['principle'], r['principle'])}</td>"
                              f"<td class='num'>{r['area_m2']:,.0f}</td><td class='num'>{r['mean_score']:.0f}</td>"
                              f"<td>{html.escape(r['drivers'])}</td><td>{html.escape(r['remedy'])}</td></tr>")
-    problems = (f"<table><tr><th>#</th><th>principle</th><th>m²</th><th>score</th><th>why</th><th>remedy</th></tr>{problem_rows}</table>"
+    problems = (f"<p>Places are numbered by priority: area × (40 − mean score), so a large place a little below 40 "
+                f"and a small place far below it can rank alike; none exceeds {PLACE_MAX_AREA / 1e4:g} ha.</p>"
+                f"<table><tr><th>#</th><th>street</th><th>lon, lat</th><th>principle</th><th>m²</th><th>score</th>"
+                f"<th>why</th><th>remedy</th></tr>{problem_rows}</table>"
                 if problem_rows else "<p>No cluster of low-scoring cells.</p>")
     rules = "".join(f"<tr><td>{r.column}</td><td>{_LABELS[r.principle]}</td><td class='num'>{r.bad:g}</td>"
                     f"<td class='num'>{r.good:g}</td><td>{html.escape(r.source)}</td></tr>" for r in RULES.values())

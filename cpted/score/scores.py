@@ -32,7 +32,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 __all__ = ["Rule", "RULES", "PRINCIPLES", "read_weights", "metric_scores", "score_cells", "site_scores", "problem_places",
-           "REMEDIES"]
+           "REMEDIES", "PLACE_MAX_AREA", "STREET_NAME_REACH"]
 
 PRINCIPLES = ("surveillance", "territoriality", "access_control", "maintenance")
 
@@ -221,51 +221,212 @@ def site_scores(cells: pd.DataFrame, scored: pd.DataFrame) -> dict[str, object]:
     return out
 
 
+#: Largest problem place (m²): about what one team can look at and fix at once.
+PLACE_MAX_AREA = 5000.0
+#: How far (m) from a problem place the nearest named street may be to name it: about a block's depth.
+STREET_NAME_REACH = 100.0
+_PLACE_COLUMNS = {
+    "place_no": "int64", "principle": "object", "street": "object", "street_distance_m": "float64",
+    "x": "float64", "y": "float64", "lon": "float64", "lat": "float64", "area_m2": "float64",
+    "cells": "int64", "mean_score": "float64", "drivers": "object", "remedy": "object", "priority": "float64",
+}
+
+
+def _cell_side(cells: gpd.GeoDataFrame) -> float:
+    b = shapely.bounds(cells.geometry.values[:1])[0]
+    return float(b[2] - b[0])
+
+
+def _components(ij: np.ndarray, group: np.ndarray | None = None) -> np.ndarray:
+    """Label the cells (integer grid positions ``ij``) by connected component, cells joining
+    when they share a side (and, with ``group``, are in the same group)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    n = len(ij)
+    where = {(int(i), int(j)): k for k, (i, j) in enumerate(ij)}
+    rows, cols = [], []
+    for k, (i, j) in enumerate(ij):
+        for nb in ((i + 1, j), (i, j + 1)):
+            m = where.get((int(nb[0]), int(nb[1])))
+            if m is not None and (group is None or group[k] == group[m]):
+                rows.append(k)
+                cols.append(m)
+    adjacency = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n))
+    return connected_components(adjacency, directed=False)[1]
+
+
+def _split(ij: np.ndarray, *, max_cells: int, lattice: int, min_cells: int) -> np.ndarray:
+    """Piece labels (-1: dropped) of the low cells ``ij``: connected clusters, each cut along a
+    square lattice of ``lattice`` cells when larger than ``max_cells``; a piece under ``min_cells``
+    joins the neighbouring piece of its cluster it shares most sides with (when the two stay within
+    ``max_cells``), or is dropped."""
+    cluster = _components(ij)
+    sizes = np.bincount(cluster)
+    big = sizes[cluster] > max_cells
+    # Adjacent cells are always in one cluster, so grouping by lattice square is enough.
+    square = pd.factorize(pd.MultiIndex.from_arrays([ij[:, 0] // lattice, ij[:, 1] // lattice]))[0]
+    piece = _components(ij, group=np.where(big, square, -1))
+    counts = np.bincount(piece).astype(int)
+    where = {(int(i), int(j)): k for k, (i, j) in enumerate(ij)}
+    for p in np.argsort(counts, kind="stable"):
+        if counts[p] == 0 or counts[p] >= min_cells:
+            continue
+        shared: dict[int, int] = {}
+        for k in np.flatnonzero(piece == p):
+            i, j = int(ij[k, 0]), int(ij[k, 1])
+            for nb in ((i + 1, j), (i - 1, j), (i, j + 1), (i, j - 1)):
+                m = where.get(nb)
+                if m is not None and piece[m] != p and cluster[m] == cluster[k]:
+                    shared[piece[m]] = shared.get(piece[m], 0) + 1
+        fits = [q for q in shared if counts[q] + counts[p] <= max_cells]
+        if fits:
+            q = max(fits, key=lambda q: (shared[q], -q))
+            piece[piece == p] = q
+            counts[q] += counts[p]
+        else:
+            piece[piece == p] = -1
+        counts[p] = 0
+    return piece
+
+
+def _street_names(streets: gpd.GeoDataFrame | None, crs) -> gpd.GeoDataFrame | None:
+    if streets is None or "name" not in streets or not len(streets):
+        return None
+
+    def text(v) -> str:
+        if isinstance(v, list | tuple | np.ndarray):
+            return " / ".join(dict.fromkeys(str(x) for x in v if isinstance(x, str) and x.strip()))
+        return v.strip() if isinstance(v, str) else ""
+
+    names = streets["name"].astype(object).map(text).astype(object)
+    named = streets.assign(name=names)[(names != "").to_numpy()]
+    if named.empty:
+        return None
+    return named.to_crs(crs) if named.crs is not None and crs is not None and named.crs != crs else named
+
+
 def problem_places(
     cells: gpd.GeoDataFrame,
     *,
     threshold: float = 40.0,
     min_cells: int = 4,
+    max_area: float = PLACE_MAX_AREA,
+    streets: gpd.GeoDataFrame | None = None,
+    street_reach: float = STREET_NAME_REACH,
 ) -> gpd.GeoDataFrame:
-    """Clusters of low-scoring cells, per principle, merged into polygons and ranked.
+    """Places someone can find and fix: small clusters of low-scoring cells, per principle, ranked.
 
-    A cell is a problem for a principle when its score is below ``threshold``. Touching problem
-    cells merge; clusters smaller than ``min_cells`` are dropped. Each place gets its principle,
-    area, mean score, main drivers (the most frequent low metrics of its cells) and a family of
-    remedy from :data:`REMEDIES`. Ranked by area × (threshold − mean score).
+    A cell is a problem for a principle when its score is below ``threshold``. Cells sharing a
+    side form a cluster. A cluster larger than ``max_area`` is cut along a square lattice aligned
+    on the CRS origin, whose side is the largest multiple of the cell size with a square no larger
+    than ``max_area`` (70 m for 5 m cells and 0.5 ha); each connected part of a cluster within one
+    lattice square is a piece. A piece smaller than ``min_cells`` joins the neighbouring piece of
+    its cluster with which it shares most sides, when the two together stay within ``max_area``;
+    otherwise it is dropped, and so is a whole cluster smaller than ``min_cells``.
+
+    Each place gets its principle, area, mean score, main drivers (the most frequent low metrics of
+    its cells), a family of remedy from :data:`REMEDIES`, its centroid (``x``, ``y`` in the cells'
+    CRS; ``lon``, ``lat`` in WGS 84), the nearest street with a name within ``street_reach`` of it
+    (``street``, ``street_distance_m``; NaN when none is, or when no streets are given), and
+    ``priority`` = area × (threshold − mean score), the sum over its cells of how far each falls
+    below the threshold (m²·points). ``place_no`` numbers them by priority, 1 first.
+
+    Parameters
+    ----------
+    cells
+        Scored cells (square geometries on one grid, ``score_<principle>`` columns).
+    threshold
+        Score below which a cell is a problem.
+    min_cells
+        Smallest place, in cells.
+    max_area
+        Largest place, m².
+    streets
+        The streets layer (its ``name`` column names places).
+    street_reach
+        How far a named street may be from a place to name it (m).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One row per place, in ``place_no`` order.
+
+    Examples
+    --------
+    >>> from shapely import box
+    >>> squares = [box(x, y, x + 5, y + 5) for x in range(0, 100, 5) for y in range(0, 100, 5)]
+    >>> cells = gpd.GeoDataFrame({"score_surveillance": [10.0] * 400}, geometry=squares, crs=2154)
+    >>> places = problem_places(cells)
+    >>> len(places), int(places["cells"].sum()), bool(places["area_m2"].max() <= 5000)
+    (4, 400, True)
     """
     frames = []
     scores = metric_scores(cells)
+    side = _cell_side(cells) if len(cells) else 1.0
+    max_cells = int(np.floor(max_area / side**2 + 1e-9))
+    lattice = max(1, int(np.floor(np.sqrt(max_area) / side + 1e-9)))
+    bounds = shapely.bounds(cells.geometry.values)
+    ij_all = np.round(bounds[:, :2] / side).astype(np.int64) if len(cells) else np.zeros((0, 2), dtype=np.int64)
     for principle in PRINCIPLES:
         col = f"score_{principle}"
         if col not in cells:
             continue
-        low = (cells[col] < threshold).to_numpy()
+        low = (cells[col] < threshold).to_numpy(dtype=bool)
         if not low.any():
             continue
-        parts = shapely.get_parts(shapely.union_all(cells.geometry.values[low]))
-        names = [m for m, r in RULES.items() if r.principle == principle and r.period != "night"]
         idx = np.flatnonzero(low)
-        part_of = np.full(len(idx), -1)
-        hit_cell, hit_part = shapely.STRtree(parts).query(shapely.centroid(cells.geometry.values[idx]), predicate="within")
-        part_of[hit_cell] = hit_part
-        for k, poly in enumerate(parts):
-            members = idx[part_of == k]
+        piece = _split(ij_all[idx], max_cells=max_cells, lattice=lattice, min_cells=min_cells)
+        names = [m for m, r in RULES.items() if r.principle == principle and r.period != "night"]
+        for p in np.unique(piece[piece >= 0]):
+            members = idx[piece == p]
             if len(members) < min_cells:
                 continue
+            poly = shapely.coverage_union_all(cells.geometry.values[members])
             mean = float(cells[col].iloc[members].mean())
             sub = scores.iloc[members][names]
             lowest = (sub < 50).sum().sort_values(ascending=False)
             drivers = [m for m in lowest.index if lowest[m] > 0][:3]
+            area = len(members) * side**2
             frames.append({
-                "principle": principle, "area_m2": poly.area, "cells": len(members), "mean_score": mean,
+                "principle": principle, "area_m2": area, "cells": len(members), "mean_score": mean,
                 "drivers": "; ".join(RULES[m].low for m in drivers),
                 "remedy": RULES[drivers[0]].remedy if drivers else "",
-                "priority": poly.area * (threshold - mean), "geometry": poly,
+                "priority": area * (threshold - mean), "geometry": poly,
             })
     if not frames:
-        return gpd.GeoDataFrame({"principle": [], "area_m2": [], "cells": [], "mean_score": [], "drivers": [],
-                                 "remedy": [], "priority": [], "rank": []}, geometry=[], crs=cells.crs)
-    out = gpd.GeoDataFrame(frames, geometry="geometry", crs=cells.crs).sort_values("priority", ascending=False)
-    out["rank"] = np.arange(1, len(out) + 1)
-    return out.reset_index(drop=True)
+        empty = {c: pd.Series([], dtype=t) for c, t in _PLACE_COLUMNS.items()}
+        return gpd.GeoDataFrame(empty, geometry=gpd.GeoSeries([], crs=cells.crs), crs=cells.crs)
+    out = gpd.GeoDataFrame(frames, geometry="geometry", crs=cells.crs)
+    out = out.sort_values(["priority", "principle"], ascending=[False, True], kind="stable").reset_index(drop=True)
+    out["place_no"] = np.arange(1, len(out) + 1, dtype=np.int64)
+    centre = shapely.centroid(out.geometry.values)
+    out["x"], out["y"] = shapely.get_x(centre), shapely.get_y(centre)
+    out["lon"], out["lat"] = _lonlat(out["x"].to_numpy(), out["y"].to_numpy(), cells.crs)
+    out["street"], out["street_distance_m"] = _nearest_names(out.geometry.values, streets, cells.crs, street_reach)
+    return out[[*_PLACE_COLUMNS, "geometry"]].astype(_PLACE_COLUMNS)
+
+
+def _lonlat(x: np.ndarray, y: np.ndarray, crs) -> tuple[np.ndarray, np.ndarray]:
+    if crs is None:
+        return np.full(len(x), np.nan), np.full(len(x), np.nan)
+    from pyproj import Transformer
+
+    lon, lat = Transformer.from_crs(crs, "EPSG:4326", always_xy=True).transform(x, y)
+    return np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+
+
+def _nearest_names(places: np.ndarray, streets, crs, reach: float) -> tuple[list, np.ndarray]:
+    named = _street_names(streets, crs)
+    street = [np.nan] * len(places)
+    distance = np.full(len(places), np.nan)
+    if named is None:
+        return street, distance
+    (pi, si), d = shapely.STRtree(named.geometry.values).query_nearest(
+        places, max_distance=reach, return_distance=True, all_matches=False
+    )
+    values = named["name"].to_numpy(dtype=object)
+    for p, s_, dist in zip(pi, si, d, strict=True):
+        street[p] = values[s_]
+        distance[p] = dist
+    return street, distance
