@@ -66,16 +66,22 @@ def _cmd_batch(args) -> int:
     finally:
         bar.close()
     s = result.summary
-    print(f"\n{'site':<22}{'status':<8}{'cells':>8}{'streets':>9}{'buildings':>10}{'coverage':>10}{'bldg/ref':>10}{'index':>7}")
+    print(f"\n{'site':<22}{'status':<10}{'cells':>8}{'streets':>9}{'buildings':>10}{'coverage':>10}{'bldg/ref':>10}{'index':>7}")
     for _, r in s.iterrows():
-        if r["status"] == "ok":
-            print(f"{r['site_id']:<22}{'ok':<8}{_fmt(r['n_cells']):>8}{_fmt(r['n_streets']):>9}"
-                  f"{_fmt(r['n_buildings']):>10}{_fmt(r['network_coverage'], True):>10}"
-                  f"{_fmt(r['building_completeness'], True):>10}{_fmt(r.get('cpted_index')):>7}")
-        else:
-            print(f"{r['site_id']:<22}{'ERROR':<8}{r['error']}")
-    print(f"\n{len(s) - len(result.failed)}/{len(s)} sites audited -> {result.out / 'summary.csv'}, {result.out / 'index.html'}")
-    return 1 if len(result.failed) else 0
+        if r["status"] == "failed":
+            print(f"{r['site_id']:<22}{'FAILED':<10}{r['error']}")
+            continue
+        print(f"{r['site_id']:<22}{r['status']:<10}{_fmt(r['n_cells']):>8}{_fmt(r['n_streets']):>9}"
+              f"{_fmt(r['n_buildings']):>10}{_fmt(r['network_coverage'], True):>10}"
+              f"{_fmt(r['building_completeness'], True):>10}{_fmt(r.get('cpted_index')):>7}")
+        if r["status"] == "no_score":
+            print(f"{'':<22}nothing scored: {r.get('score_notes') or ''}; {r.get('notes') or ''}")
+    counts = s["status"].value_counts()
+    print(f"\n{len(s)} sites: " + ", ".join(f"{counts.get(k, 0)} {k}" for k in ("ok", "partial", "no_score", "failed"))
+          + f" -> {result.out / 'summary.csv'}, {result.out / 'index.html'}")
+    if len(result.failed):
+        return 1
+    return 3 if len(result.unscored) else 0
 
 
 def _cmd_fetch(args) -> int:

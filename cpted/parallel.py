@@ -66,7 +66,7 @@ def _start(workers: int | None, scheduler: str | None, memory_limit: str | None)
 
 
 def _error_row(spec: SiteSpec, message: str) -> dict:
-    return {"site_id": spec.id, "name": spec.name, "status": "error", "error": message}
+    return {"site_id": spec.id, "name": spec.name, "status": "failed", "error": message}
 
 
 def _remove_temporaries(out: Path, specs: Sequence[SiteSpec], since: float) -> None:
