@@ -34,6 +34,11 @@ def _fmt(value, share: bool = False) -> str:
     return f"{value:.2f}" if share else f"{int(value)}"
 
 
+def _num(value, spec: str = ".2f") -> str:
+    """A number for the compare table; ``n/a`` when unknown (NaN)."""
+    return "n/a" if value is None or not math.isfinite(value) else format(value, spec)
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -79,9 +84,7 @@ def _cmd_batch(args) -> int:
     counts = s["status"].value_counts()
     print(f"\n{len(s)} sites: " + ", ".join(f"{counts.get(k, 0)} {k}" for k in ("ok", "partial", "no_score", "failed"))
           + f" -> {result.out / 'summary.csv'}, {result.out / 'index.html'}")
-    if len(result.failed):
-        return 1
-    return 3 if len(result.unscored) else 0
+    return 1 if len(result.failed) else 0  # partial and no_score are outcomes of the data, not failures
 
 
 def _cmd_fetch(args) -> int:
@@ -133,7 +136,7 @@ def _cmd_compare(args) -> int:
                 "score_access_control", "score_maintenance", "overseen_share", "lux_avg", "ambiguous_share"]:
         if key in rows.index:
             r = rows.loc[key]
-            print(f"{key:<30}{r['baseline']:>12.2f}{r['proposed']:>12.2f}{r['delta']:>+10.2f}")
+            print(f"{key:<30}{_num(r['baseline']):>12}{_num(r['proposed']):>12}{_num(r['delta'], '+.2f'):>10}")
     changes = result.changes.groupby(["principle", "change"])["area_m2"].sum() if len(result.changes) else {}
     for (principle, change), area in (changes.items() if len(result.changes) else []):
         print(f"  {principle}: {change} over {area:,.0f} m²")
@@ -183,8 +186,11 @@ def _parser() -> argparse.ArgumentParser:
     c = sub.add_parser("compare", help="audit a baseline and a proposed design of one site on the same grid")
     c.add_argument("sites_file", type=Path, help="the sites file (TOML)")
     c.add_argument("--site", required=True, help="the site to compare")
-    c.add_argument("--baseline", action="append", metavar="KIND=PATH", help="replace (KIND=PATH) or extend (KIND+=PATH) a baseline layer")
-    c.add_argument("--proposed", action="append", metavar="KIND=PATH", help="replace or extend a layer in the proposed design")
+    c.add_argument("--baseline", action="append", metavar="KIND=PATH",
+                   help="replace (KIND=PATH) or extend (KIND+=PATH) a baseline layer, or declare it surveyed and empty "
+                        "(KIND=empty, e.g. lamps=empty: no lamps, so no light)")
+    c.add_argument("--proposed", action="append", metavar="KIND=PATH",
+                   help="replace, extend or declare empty (KIND=empty) a layer in the proposed design")
     c.add_argument("--out", required=True, type=Path, help="output directory")
     c.add_argument("--data-dir", help="where relative paths of the sites file resolve")
     c.add_argument("--cache-dir", help="fetch cache")

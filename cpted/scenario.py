@@ -129,7 +129,7 @@ def compare(
     base_overrides, prop_overrides = parse_overrides(baseline), parse_overrides(proposed)
     base_site = load_site(apply_overrides(spec, base_overrides), cache_dir=cache_dir, sources=sources)
     prop_site = load_site(apply_overrides(spec, prop_overrides), cache_dir=cache_dir, sources=sources)
-    result = compare_designs(base_site, prop_site, weights=table, how_to_declare="--baseline / --proposed KIND=empty")
+    result = compare_designs(base_site, prop_site, weights=table, how_to_declare="--{side} {kind}=empty")
     base, prop, deltas = result.baseline, result.proposed, result.deltas
     if out is not None:
         out = Path(out)
@@ -148,7 +148,7 @@ def compare_designs(
     *,
     weights: dict | None = None,
     progress: Callable[[str, int, int], None] | None = None,
-    how_to_declare: str = "Site.from_layers(..., known_empty=[KIND])",
+    how_to_declare: str = "Site.from_layers(..., known_empty=['{kind}']) for the {side}",
     **options,
 ) -> Comparison:
     """Audit two designs of one site, prepared as Sites, on the baseline's grid and compare them.
@@ -171,7 +171,8 @@ def compare_designs(
     progress
         Called as ``progress(step, done, total)`` over both audits (see :func:`cpted.audit`).
     how_to_declare
-        How the caller declares a layer surveyed and empty, for the error message.
+        How the caller declares a layer surveyed and empty, for the error message: a
+        template with ``{kind}`` and ``{side}`` (``baseline`` or ``proposed``).
     **options
         Passed to :func:`cpted.audit` (``measures``, ``view_radius``, ``radii``).
 
@@ -195,7 +196,7 @@ def compare_designs(
     (True, True)
     >>> compare_designs(design({}), design({"lamps": lamps}))  # doctest: +ELLIPSIS
     Traceback (most recent call last):
-    cpted.errors.InputError: the designs do not know the same layers: lamps is unknown in the baseline (no lamps source) ...
+    cpted.errors.InputError: the designs do not know the same layers: lamps is unknown in the baseline (no lamps source) but known in the proposed design. ... declare it empty (Site.from_layers(..., known_empty=['lamps']) for the baseline); otherwise supply the baseline's lamps
     """
     if baseline.crs != proposed.crs:
         msg = (f"the designs are in different CRSs ({baseline.crs.to_string()} and {proposed.crs.to_string()}); "
@@ -227,15 +228,16 @@ def _with_scores(cells: gpd.GeoDataFrame, scores: pd.DataFrame) -> gpd.GeoDataFr
 
 def _require_same_knowledge(baseline: Site, proposed: Site, how_to_declare: str) -> None:
     """Refuse two designs that do not know the same layer kinds, saying how to fix it."""
-    problems = []
+    problems, fixes, supply = [], [], []
     for kind in LAYER_KINDS:
         (b, why_b), (p, why_p) = baseline.layer_state(kind), proposed.layer_state(kind)
         if (b == UNKNOWN) != (p == UNKNOWN):
-            lacking, why, other = ("the baseline", why_b, "proposed design") if b == UNKNOWN else ("the proposed design", why_p, "baseline")
-            problems.append(f"{kind} is unknown in {lacking} ({why}) but known in the {other}")
+            side, why, other = ("baseline", why_b, "proposed design") if b == UNKNOWN else ("proposed", why_p, "baseline")
+            problems.append(f"{kind} is unknown in the {side} ({why}) but known in the {other}")
+            fixes.append(how_to_declare.format(kind=kind, side=side))
+            supply.append(f"the {side}'s {kind}")
     if problems:
-        kinds = [p.split(" ", 1)[0] for p in problems]
         msg = (f"the designs do not know the same layers: {'; '.join(problems)}. Comparing them would set different "
-               f"metrics against each other. If the design was surveyed and has none, declare it empty "
-               f"({how_to_declare.replace('KIND', kinds[0])}); otherwise supply its {', '.join(kinds)}")
+               f"metrics against each other. If surveyed and there is none, declare it empty ({', '.join(fixes)}); "
+               f"otherwise supply {' and '.join(supply)}")
         raise InputError(msg)

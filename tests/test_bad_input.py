@@ -200,7 +200,7 @@ def test_site_with_no_streets_at_all(tmp_path, data):
         _ = site.graph
     result = batch(sites, tmp_path / "out")
     row = result.summary.iloc[0]
-    assert row["status"] == "ok" and row["network_coverage"] == 0.0
+    assert row["status"] == "partial" and row["network_coverage"] == 0.0  # surveillance only: no index
     assert "no walkable street" in row["notes"]
 
 
@@ -217,7 +217,7 @@ def test_failed_site_is_reported_and_leaves_nothing(tmp_path, data):
     code = main(["batch", str(sites), "--out", str(out), "--quiet", "--cache-dir", str(tmp_path / "c")])
     assert code == 1
     summary = pd.read_csv(out / "summary.csv")
-    assert summary.set_index("site_id")["status"].to_dict() == {"good": "ok", "broken": "error"}
+    assert summary.set_index("site_id")["status"].to_dict() == {"good": "partial", "broken": "failed"}
     assert "DataNotFoundError" in summary.set_index("site_id").loc["broken", "error"]
     assert (out / "good" / "audit.gpkg").exists()
     assert not (out / "broken").exists() or not any((out / "broken").iterdir())
@@ -266,7 +266,7 @@ def test_corrupt_reference_in_batch_does_not_stop_others(tmp_path, data):
     )
     result = batch(_write_sites(tmp_path / "s.toml", body), tmp_path / "out")
     status = result.summary.set_index("site_id")["status"].to_dict()
-    assert status == {"a": "error", "b": "ok"}
+    assert status == {"a": "failed", "b": "partial"}  # b: buildings only, no index
     assert "CorruptFileError" in result.summary.set_index("site_id").loc["a", "error"]
 
 
