@@ -336,6 +336,25 @@ def test_adding_an_opening_never_lowers_eyes_on_the_street(block, where):
     assert d["delta_eyes_43"].max() >= 1
 
 
+@settings(max_examples=25, deadline=None)
+@given(t=st.floats(0.02, 0.98), floors=st.integers(1, 4), side=st.sampled_from(["south", "north"]))
+def test_adding_a_window_never_lowers_eyes_on_the_street(t, floors, side):
+    from cpted.engines.visibility import prepare_scene
+    from cpted.measure.surveillance import eyes_on_street, openings
+
+    buildings = _gdf([box(20, 20, 40, 40)], height_m=[6.0])
+    scene = prepare_scene(buildings)
+    ops = openings(buildings, window_spacing=7)
+    y, ny = (19.9, -1.0) if side == "south" else (40.1, 1.0)
+    window = gpd.GeoDataFrame({"kind": ["window"], "floors": [float(floors)], "nx": [0.0], "ny": [ny], "building": [0]},
+                              geometry=[Point(20 + 20 * t, y)], crs=CRS)
+    more = pd.concat([ops, window], ignore_index=True)
+    places = gpd.GeoSeries([Point(x, yy) for x in range(-10, 75, 7) for yy in (5, 12, 48, 60)], crs=CRS)
+    before, after = eyes_on_street(places, ops, scene), eyes_on_street(places, more, scene)
+    assert ((after - before).to_numpy() >= -1e-9).all()
+    assert (after["windows_43"] - before["windows_43"]).max() == floors  # someone sees the new window
+
+
 @_few
 @given(corners=st.lists(_xy, min_size=1, max_size=4), drop=st.integers(0, 3))
 def test_removing_a_building_never_shrinks_an_isovist(block, corners, drop):

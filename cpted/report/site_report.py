@@ -150,6 +150,8 @@ def write_site_report(result, path: str | Path) -> Path:
     figures = "".join(f'<figure><img src="{src}" alt="{html.escape(cap)}"><figcaption>{html.escape(cap)}</figcaption></figure>'
                       for src, cap in maps)
     completeness = [(f"features: {k}", s.get(f"n_{k}")) for k in LAYER_KINDS]
+    completeness += [("unknown layers (values NaN)", s.get("unknown_layers") or "none"),
+                     ("layers surveyed and empty", s.get("known_empty_layers") or "none")]
     completeness += [("grid cells", s.get("n_cells")), ("network coverage", s.get("network_coverage")),
                      ("buildings vs reference", s.get("building_completeness"))]
     completeness += [(f"score inputs: {_LABELS[p]}", s.get(f"completeness_{p}")) for p in PRINCIPLES]

@@ -49,7 +49,7 @@ class CompareScenarios(CptedAlgorithm):
             feedback.pushWarning(tr("No proposed layer was given: both designs are the same."))
         baseline, design = self.sites(cpted, parameters, context, feedback, [existing, proposed])
         weights = self.parameterAsFile(parameters, "WEIGHTS", context) or None
-        comparison = cpted.compare_designs(baseline, design, weights=cpted.read_weights(weights), changed=changed,
+        comparison = cpted.compare_designs(baseline, design, weights=cpted.read_weights(weights),
                                            progress=progress(feedback, span=90),
                                            **self.audit_options(parameters, context))
         delta = comparison.site.set_index("value")["delta"].get("cpted_index") if len(comparison.site) else None
