@@ -80,7 +80,7 @@ def _cmd_batch(args) -> int:
               f"{_fmt(r['n_buildings']):>10}{_fmt(r['network_coverage'], True):>10}"
               f"{_fmt(r['building_completeness'], True):>10}{_fmt(r.get('cpted_index')):>7}")
         if r["status"] == "no_score":
-            print(f"{'':<22}nothing scored: {r.get('score_notes') or ''}; {r.get('notes') or ''}")
+            print(f"{'':<22}nothing scored: {r.get('notes') or r.get('score_notes') or ''}")
     counts = s["status"].value_counts()
     print(f"\n{len(s)} sites: " + ", ".join(f"{counts.get(k, 0)} {k}" for k in ("ok", "partial", "no_score", "failed"))
           + f" -> {result.out / 'summary.csv'}, {result.out / 'index.html'}")
