@@ -96,9 +96,9 @@ def test_surveillance_is_nan_without_buildings_and_filled_with_them(nantes_batch
     _, out = nantes_batch
     s = pd.read_csv(out / "summary.csv").set_index("site_id")
     assert s.loc[SIX, SURVEILLANCE].isna().all().all()
-    assert s.loc[SIX, "notes"].str.contains("surveillance: no buildings loaded").all()
+    assert s.loc[SIX, "notes"].str.contains("surveillance: no buildings source").all()
     assert s.loc["ile_de_nantes", SURVEILLANCE].notna().all()
-    assert "lighting: no lamps loaded" in s.loc["ile_de_nantes", "notes"]
+    assert "lighting and night surveillance: no lamps source" in s.loc["ile_de_nantes", "notes"]
     cells = pyogrio.read_dataframe(out / "ile_de_nantes" / "audit.gpkg", layer="cells", read_geometry=False)
     assert (cells[CELL_COLUMNS].notna().mean() > 0.99).all()
     layers = {name for name, _ in pyogrio.list_layers(out / "ile_de_nantes" / "audit.gpkg")}
@@ -132,9 +132,9 @@ def test_territoriality_and_maintenance_from_real_data(nantes_batch):
     # waste points are real data for every site; territoriality needs buildings
     assert s.loc[SIX, "waste_points_per_ha"].notna().all()
     assert s.loc[SIX, ["fronted_share", "ambiguous_share"]].isna().all().all()
-    assert s.loc[SIX, "notes"].str.contains("territoriality: no buildings loaded").all()
+    assert s.loc[SIX, "notes"].str.contains("frontage and ambiguous space: no buildings source").all()
     assert s.loc["ile_de_nantes", ["fronted_share", "ambiguous_share", "cell_depth_mean"]].notna().all()
-    assert "maintenance: no reports loaded" in s.loc["ile_de_nantes", "notes"]
+    assert "disorder: no reports source" in s.loc["ile_de_nantes", "notes"]
 
 
 def test_scores_and_problem_places(nantes_batch):
