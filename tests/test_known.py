@@ -236,7 +236,7 @@ def test_night_pois_need_opening_hours():
     result = audit(dataclasses.replace(site, layers={**site.layers, "pois": few}), measures=["activity"])
     assert result.layers["cells"]["night_pois_800"].isna().all() and (result.layers["cells"]["pois_800"] == 4).all()
     assert result.summary["pois_opening_hours_share"] == 0.25
-    assert "night-time POIs: only 25% of shops and venues with opening hours (needs 50%)" in result.summary["notes"]
+    assert "night-time POIs: only 25% of shops and venues have opening hours (needs 50%)" in result.summary["notes"]
     # POIs surveyed and none: a real 0; POIs unknown: NaN
     none = audit(Site.from_layers("st", box(0, 0, 100, 60), crs=CRS, layers={"streets": streets}, context=50, cell_size=10,
                                   known_empty=["pois"]), measures=["activity"])

@@ -114,23 +114,25 @@ def attribute_share(layer: gpd.GeoDataFrame, columns: Iterable[str]) -> float:
 
 
 def need_attribute(layer: gpd.GeoDataFrame, columns: Iterable[str], result: MeasureResult, *, what: str,
-                   label: str, min_share: float = MIN_ATTRIBUTE_SHARE) -> tuple[float, bool]:
+                   features: str, attribute: str, min_share: float = MIN_ATTRIBUTE_SHARE) -> tuple[float, bool]:
     """The share of ``layer``'s features carrying ``columns`` and whether it reaches ``min_share``.
 
-    Below it (or with no feature to judge by), the reason is recorded under ``what``;
-    ``label`` names the features and the attribute (``"shops and venues with opening hours"``).
+    Below it (or with no feature to judge by), the reason is recorded under ``what``, naming
+    the ``features`` and the ``attribute``.
 
     Examples
     --------
     >>> r = MeasureResult.unknown(pd.RangeIndex(1), [], [])
-    >>> need_attribute(pd.DataFrame({"h": [3.0, None, None]}), ["h"], r, what="windows", label="buildings with a height")
+    >>> need_attribute(pd.DataFrame({"h": [3.0, None, None]}), ["h"], r, what="windows", features="buildings",
+    ...                attribute="a height")
     (0.3333333333333333, False)
     >>> r.reasons
-    ['windows: only 33% of buildings with a height (needs 50%)']
+    ['windows: only 33% of buildings have a height (needs 50%)']
     """
     share = attribute_share(layer, columns)
     if not share >= min_share:
-        why = f"no {label.split(' with ')[0]} to judge by" if np.isnan(share) else f"only {share:.0%} of {label} (needs {min_share:.0%})"
+        why = (f"no {features} to judge by" if np.isnan(share)
+               else f"only {share:.0%} of {features} have {attribute} (needs {min_share:.0%})")
         result.missing(what, why)
         return share, False
     return share, True

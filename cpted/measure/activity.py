@@ -212,7 +212,7 @@ def activity(site, net: Network | None, *, radii=RADII, reason: str | None = Non
     venues = pois[pois["category"].isin(HOURS_CATEGORIES)]
     if len(venues):  # with none, nothing could be open at night: the zero count is a fact
         share, hours_known = need_attribute(venues, ["opening_hours"], result, what="night-time POIs",
-                                            label="shops and venues with opening hours")
+                                            features="shops and venues", attribute="opening hours")
         result.summary["pois_opening_hours_share"] = share
         if not hours_known:
             mix[[c for c in mix.columns if c.startswith("night_pois_")]] = np.nan

@@ -366,7 +366,8 @@ def surveillance(site, *, view_radius: float = VIEW_RADIUS, isovist_polygons: bo
         source = buildings["height_source"] if "height_source" in buildings else pd.Series("default", index=buildings.index)
         result.summary["buildings_height_share"], _ = need_attribute(
             pd.DataFrame({"height": source.where(source.ne("default"))}), ["height"], result,
-            what="window floors (the other buildings use the default height)", label="buildings with a height or levels")
+            what="window floors (the other buildings use the default height)", features="buildings",
+            attribute="a height or levels")
     barriers = need(site, "barriers", result, what="sightlines (walls and hedges do not block views)")
     scene = prepare_scene(occluders(buildings, barriers), extent=None)
     centres = gpd.GeoSeries(shapely.points(cells["x"].to_numpy(), cells["y"].to_numpy()), index=cells.index, crs=site.crs)
