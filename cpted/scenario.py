@@ -82,8 +82,10 @@ def apply_overrides(spec: SiteSpec, overrides: dict[str, tuple[str, list[Path]]]
         elif mode == "replace":
             layers[kind] = new
         else:  # what the baseline reads for this kind (its own, the shared, or its OSM files), plus the new
-            current = [c for c in spec.layers.get(kind) or spec.shared_layers.get(kind) or [] if not c.empty]
-            if not current:
+            current = spec.layers.get(kind) or spec.shared_layers.get(kind)
+            if current and all(c.empty for c in current):  # surveyed and empty: the added features are all there is
+                current = []
+            elif not current:
                 current = list(spec.layers.get("osm") or spec.shared_layers.get("osm") or [])
             layers[kind] = [*current, *new]
     return dataclasses.replace(spec, layers=layers)

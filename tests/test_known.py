@@ -28,7 +28,7 @@ from cpted.load.sites_file import LayerSpec, read_sites_file
 from cpted.measure._result import MeasureResult
 from cpted.pipeline import audit, load_site
 from cpted.prepare.site import Site
-from cpted.scenario import compare_designs, parse_overrides
+from cpted.scenario import apply_overrides, compare_designs, parse_overrides
 
 CRS = 2154
 LE_MANS_OSM = "france/le_mans_centre.osm.pbf"
@@ -213,6 +213,11 @@ def test_sites_file_declares_a_layer_empty(tmp_path, data):
             _sites_file(tmp_path / "bad.toml", f'[[site]]\nid = "a"\nbbox = [0, 0, 60, 60]\ncrs = "EPSG:2154"\n[site.layers]\n{bad}\n',
                         data=tmp_path)
     assert parse_overrides(["lamps=empty"]) == {"lamps": ("empty", [])}
+    # adding lamps to a layer surveyed and empty: the added ones are all there is
+    _gdf([Point(5, 5)]).to_file(tmp_path / "lamp.geojson")
+    added = apply_overrides(spec, parse_overrides([f"lamps+={tmp_path / 'lamp.geojson'}"]))
+    assert added.layers["lamps"] == [LayerSpec((tmp_path / "lamp.geojson").resolve())]
+    assert apply_overrides(spec, parse_overrides(["buildings=empty"])).layers["buildings"] == [LayerSpec.declared_empty()]
     with pytest.raises(InputError, match="takes no other file"):
         parse_overrides(["lamps+=empty"])
 
