@@ -400,6 +400,22 @@ def test_real_site_removing_a_building(le_mans_street, pick):
     assert (d["delta_isovist_area"].dropna() >= -1e-6).all()
 
 
+@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(pick=st.floats(0, 1), along=st.floats(0, 1))
+def test_real_site_adding_an_entrance(le_mans_street, pick, along):
+    buildings = le_mans_street.layers["buildings"]
+    near = buildings[buildings.distance(le_mans_street.boundary) < 5]
+    wall = shapely.get_parts(near.geometry.iloc[min(int(pick * len(near)), len(near) - 1)])[0].exterior
+    door = gpd.GeoDataFrame({"kind": ["main"]}, geometry=[wall.interpolate(along, normalized=True)], crs=CRS)
+    base = le_mans_street
+    if base.layer_state("entrances")[0] == "unknown":  # OSM maps no door in this window: take it as surveyed
+        base = dataclasses.replace(base, known_empty=base.known_empty | {"entrances"})
+    entrances = pd.concat([base.layers["entrances"], door], ignore_index=True)
+    prop = dataclasses.replace(base, layers={**base.layers, "entrances": entrances}, known_empty=frozenset({"lamps"}))
+    d = compare_designs(base, prop, measures=["surveillance"]).deltas
+    assert (d["delta_eyes_15"].dropna() >= -1e-9).all() and (d["delta_eyes_43"].dropna() >= -1e-9).all()
+
+
 # --------------------------------------------------------------------------------------------
 # Site status: ok, partial, no_score, failed
 # --------------------------------------------------------------------------------------------

@@ -362,7 +362,7 @@ def surveillance(site, *, view_radius: float = VIEW_RADIUS, isovist_polygons: bo
     if buildings is None:
         result.summary = _summary(out_cells, None, result.summary)
         return result
-    if len(buildings):  # another source's heights may fill them in; the share says how many are not guessed
+    if len(buildings):  # the share of heights that come from the data, not the default
         source = buildings["height_source"] if "height_source" in buildings else pd.Series("default", index=buildings.index)
         result.summary["buildings_height_share"], _ = need_attribute(
             pd.DataFrame({"height": source.where(source.ne("default"))}), ["height"], result,
