@@ -78,6 +78,11 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _num(value, spec: str = ".2f") -> str:
+    """A number for the compare table; ``n/a`` when unknown (NaN)."""
+    return "n/a" if value is None or not math.isfinite(value) else format(value, spec)
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -131,16 +136,20 @@ def _cmd_batch(args) -> int:
             site_log.removeHandler(h)
             h.close()
     s = result.summary
-    print(f"\n{'site':<22}{'status':<8}{'cells':>8}{'streets':>9}{'buildings':>10}{'coverage':>10}{'bldg/ref':>10}{'index':>7}")
+    print(f"\n{'site':<22}{'status':<10}{'cells':>8}{'streets':>9}{'buildings':>10}{'coverage':>10}{'bldg/ref':>10}{'index':>7}")
     for _, r in s.iterrows():
-        if r["status"] == "ok":
-            print(f"{r['site_id']:<22}{'ok':<8}{_fmt(r['n_cells']):>8}{_fmt(r['n_streets']):>9}"
-                  f"{_fmt(r['n_buildings']):>10}{_fmt(r['network_coverage'], True):>10}"
-                  f"{_fmt(r['building_completeness'], True):>10}{_fmt(r.get('cpted_index')):>7}")
-        else:
-            print(f"{r['site_id']:<22}{str(r['status']).upper():<8}{r['error']}")
-    print(f"\n{len(s) - len(result.failed)}/{len(s)} sites audited -> {result.out / 'summary.csv'}, {result.out / 'index.html'}")
-    return 1 if len(result.failed) else 0
+        if r["status"] in ("failed", "timed_out"):
+            print(f"{r['site_id']:<22}{str(r['status']).upper():<10}{r['error']}")
+            continue
+        print(f"{r['site_id']:<22}{r['status']:<10}{_fmt(r['n_cells']):>8}{_fmt(r['n_streets']):>9}"
+              f"{_fmt(r['n_buildings']):>10}{_fmt(r['network_coverage'], True):>10}"
+              f"{_fmt(r['building_completeness'], True):>10}{_fmt(r.get('cpted_index')):>7}")
+        if r["status"] == "no_score":
+            print(f"{'':<22}nothing scored: {r.get('notes') or r.get('score_notes') or ''}")
+    counts = s["status"].value_counts()
+    print(f"\n{len(s)} sites: " + ", ".join(f"{counts.get(k, 0)} {k}" for k in ("ok", "partial", "no_score", "failed", "timed_out"))
+          + f" -> {result.out / 'summary.csv'}, {result.out / 'index.html'}")
+    return 1 if len(result.failed) else 0  # partial and no_score are outcomes of the data, not failures
 
 
 def _cmd_fetch(args) -> int:
@@ -200,7 +209,7 @@ def _cmd_compare(args) -> int:
                 "score_access_control", "score_maintenance", "overseen_share", "lux_avg", "ambiguous_share"]:
         if key in rows.index:
             r = rows.loc[key]
-            print(f"{key:<30}{r['baseline']:>12.2f}{r['proposed']:>12.2f}{r['delta']:>+10.2f}")
+            print(f"{key:<30}{_num(r['baseline']):>12}{_num(r['proposed']):>12}{_num(r['delta'], '+.2f'):>10}")
     changes = result.changes.groupby(["principle", "change"])["area_m2"].sum() if len(result.changes) else {}
     for (principle, change), area in (changes.items() if len(result.changes) else []):
         print(f"  {principle}: {change} over {area:,.0f} m²")
@@ -253,8 +262,11 @@ def _parser() -> argparse.ArgumentParser:
     c = sub.add_parser("compare", help="audit a baseline and a proposed design of one site on the same grid")
     c.add_argument("sites_file", type=Path, help="the sites file (TOML)")
     c.add_argument("--site", required=True, help="the site to compare")
-    c.add_argument("--baseline", action="append", metavar="KIND=PATH", help="replace (KIND=PATH) or extend (KIND+=PATH) a baseline layer")
-    c.add_argument("--proposed", action="append", metavar="KIND=PATH", help="replace or extend a layer in the proposed design")
+    c.add_argument("--baseline", action="append", metavar="KIND=PATH",
+                   help="replace (KIND=PATH) or extend (KIND+=PATH) a baseline layer, or declare it surveyed and empty "
+                        "(KIND=empty, e.g. lamps=empty: no lamps, so no light)")
+    c.add_argument("--proposed", action="append", metavar="KIND=PATH",
+                   help="replace, extend or declare empty (KIND=empty) a layer in the proposed design")
     c.add_argument("--out", required=True, type=Path, help="output directory")
     c.add_argument("--data-dir", help="where relative paths of the sites file resolve")
     c.add_argument("--cache-dir", help="fetch cache")

@@ -39,14 +39,14 @@ from cpted.measure.activity import activity
 from cpted.measure.maintenance import maintenance
 from cpted.measure.surveillance import VIEW_RADIUS, surveillance
 from cpted.measure.territoriality import territoriality
-from cpted.score.scores import problem_places, read_weights, score_cells, site_scores
+from cpted.score.scores import PRINCIPLES, problem_places, read_weights, score_cells, site_scores
 from cpted.prepare.completeness import completeness
 from cpted.prepare.crs import choose_crs, to_crs
 from cpted.prepare.grid import check_grid_size
 from cpted.prepare.site import Site
 
 __all__ = ["SourceCache", "load_site", "site_boundary", "site_area", "AuditResult", "MEASURES", "audit", "audit_to",
-           "batch", "BatchResult", "PeakMemory"]
+           "batch", "BatchResult", "PeakMemory", "STATUSES", "score_status"]
 
 log = logging.getLogger(__name__)
 _FORMAT_ATTRIBUTION = {
@@ -141,7 +141,8 @@ def load_site(
     For each layer kind, the sources are, in order of precedence: the site's own
     ``[site.layers]``, then the fetch cache ``<cache_dir>/<site_id>.gpkg`` (written by
     ``cpted fetch``), then the file-wide ``[layers]``. At each level, a source named for the
-    kind wins over an ``osm`` file of that level.
+    kind wins over an ``osm`` file of that level; ``kind = { empty = true }`` is such a source:
+    the kind is then known to be empty (:meth:`Site.layer_state <cpted.prepare.site.Site.layer_state>`).
 
     Parameters
     ----------
@@ -167,13 +168,17 @@ def load_site(
     )
     layers: dict[str, list[gpd.GeoDataFrame]] = {}
     info: dict[str, list[dict]] = {}
+    known_empty = set()
     for kind in LAYER_KINDS:
         parts = (
             _from_specs(spec.layers, kind, sources)
             or _from_cache(fetched, kind, cache)
             or _from_specs(spec.shared_layers, kind, sources)
         )
-        if parts:
+        if parts is _DECLARED_EMPTY:
+            known_empty.add(kind)
+            info[kind] = [{"source": "declared empty (surveyed, no feature)", "format": "empty"}]
+        elif parts:
             layers[kind] = [p for p, _ in parts]
             info[kind] = [i for _, i in parts]
     audits = spec.layers.get("walk_audits") or spec.shared_layers.get("walk_audits") or []
@@ -215,6 +220,7 @@ def load_site(
         sources=info,
         attribution=attribution,
         attributes=spec.attributes,
+        known_empty=known_empty,
     )
 
 
@@ -248,8 +254,15 @@ def _first_source(spec: SiteSpec, key: str) -> LayerSpec | None:
     return found[0] if found else None
 
 
+#: What :func:`_from_specs` returns for a kind declared ``{ empty = true }``.
+_DECLARED_EMPTY = [("declared empty", {})]
+
+
 def _from_specs(level: dict[str, list[LayerSpec]], kind: str, sources: SourceCache) -> list[tuple]:
-    """The parts of ``kind`` a sites-file level provides: named sources, else its OSM files."""
+    """The parts of ``kind`` a sites-file level provides: named sources, else its OSM files
+    (:data:`_DECLARED_EMPTY` when the level declares the kind surveyed and empty)."""
+    if any(spec.empty for spec in level.get(kind, [])):
+        return _DECLARED_EMPTY
     if kind in level:
         return [sources.layer(spec, kind) for spec in level[kind]]
     if kind not in _OSM_KINDS:
@@ -401,7 +414,7 @@ def audit(
     report("scores", len(steps) - 1, len(steps))
     exclusions = site.exclusion_summary
     facts["notes"] = "; ".join(
-        n for n in [facts["notes"], exclusions["grid_notes"], *(r for p in parts for r in p["reasons"])] if n
+        n for n in [facts["notes"], exclusions["grid_notes"], *(r for p in parts for r in p.reasons)] if n
     )
     summary: dict[str, object] = {
         "site_id": site.id,
@@ -413,16 +426,19 @@ def audit(
         "cell_size": site.cell_size,
         **facts,
         **{k: v for k, v in exclusions.items() if k != "grid_notes"},
-        **{k: v for p in parts for k, v in p["summary"].items()},
+        "known_empty_layers": ", ".join(k for k in LAYER_KINDS if site.layer_state(k)[0] == "known_empty"),
+        "unknown_layers": ", ".join(k for k in LAYER_KINDS if site.layer_state(k)[0] == "unknown"),
+        **{k: v for p in parts for k, v in p.summary.items()},
         "attribution": " | ".join(site.attribution),
         "cpted_version": __version__,
     }
     cells = site.grid.assign(site_id=site.id)
     for p in parts:
-        cells = cells.join(p["cells"])
+        cells = cells.join(p.cells)
     scored = score_cells(cells, weights)
     cells = cells.join(scored)
     summary.update(site_scores(cells, scored))
+    summary["status"] = score_status(summary)
     site_layer = gpd.GeoDataFrame({k: [v] for k, v in summary.items()}, geometry=[site.boundary], crs=site.crs)
     layers = {"site": site_layer, "cells": cells, "problem_places": problem_places(cells, streets=site.layers.get("streets"))}
     if site.has("streets"):
@@ -432,9 +448,38 @@ def audit(
             in_site[streets.sindex.query(site.boundary, predicate="intersects")] = True
         layers["streets"] = streets.assign(in_site=in_site)
     for p in parts:
-        layers.update(p["layers"])
+        layers.update(p.layers)
     report("done", len(steps), len(steps))
     return AuditResult(site=site, summary=summary, layers=layers)
+
+
+#: What a site's ``status`` says: its CPTED index was scored; only some principles were; no
+#: principle was (the ``notes`` say why); its audit raised an error (in ``error``); it ran past the
+#: batch's ``site_timeout``.
+STATUSES = ("ok", "partial", "no_score", "failed", "timed_out")
+
+
+def score_status(summary: dict) -> str:
+    """``ok`` when the CPTED index was scored, ``partial`` when some principle was, else ``no_score``.
+
+    Examples
+    --------
+    >>> score_status({"cpted_index": 61.0, "score_surveillance": 70.0})
+    'ok'
+    >>> score_status({"cpted_index": float("nan"), "score_surveillance": 70.0, "score_maintenance": float("nan")})
+    'partial'
+    >>> score_status({"cpted_index": float("nan"), "score_surveillance": float("nan")})
+    'no_score'
+    """
+    def scored(key: str) -> bool:
+        value = summary.get(key)
+        return isinstance(value, int | float | np.number) and bool(np.isfinite(value))
+
+    if scored("cpted_index"):
+        return "ok"
+    if any(scored(f"score_{p}") for p in PRINCIPLES):
+        return "partial"
+    return "no_score"
 
 
 @dataclass
@@ -446,8 +491,13 @@ class BatchResult:
 
     @property
     def failed(self) -> pd.DataFrame:
-        """Rows of the sites that failed."""
-        return self.summary[self.summary["status"] != "ok"]
+        """Rows of the sites whose audit failed or ran past its time limit (``failed``, ``timed_out``)."""
+        return self.summary[self.summary["status"].isin(["failed", "timed_out"])]
+
+    @property
+    def unscored(self) -> pd.DataFrame:
+        """Rows of the sites audited without any score (``status == "no_score"``)."""
+        return self.summary[self.summary["status"] == "no_score"]
 
 
 def audit_to(
@@ -462,7 +512,8 @@ def audit_to(
     """Audit one site of a sites file and write ``out/<site_id>/audit.gpkg`` and ``report.html``.
 
     The unit of work of :func:`batch`, on a Dask worker or in-process. Never raises for a
-    failing site: the returned summary row says ``status = error`` with the message. The row
+    failing site: the returned summary row says ``status = failed`` with the message in
+    ``error``; otherwise its ``status`` is ``ok``, ``partial`` or ``no_score`` (:func:`score_status`). The row
     also gives ``seconds`` and ``peak_memory_mb`` (the peak resident memory of the process while
     the site ran).
     """
@@ -477,10 +528,10 @@ def audit_to(
                            weights=weights)
             write_audit(result, out / spec.id / "audit.gpkg")
             write_site_report(result, out / spec.id / "report.html")
-            row = {**result.summary, "status": "ok", "error": ""}
+            row = {**result.summary, "error": ""}
         except Exception as exc:  # noqa: BLE001 - one failing site must not stop the batch
             log.debug("site %s failed:\n%s", spec.id, traceback.format_exc())
-            row = {"site_id": spec.id, "name": spec.name, **spec.attributes, "status": "error",
+            row = {"site_id": spec.id, "name": spec.name, **spec.attributes, "status": "failed",
                    "error": f"{type(exc).__name__}: {exc}"}
     row["seconds"] = round(time.perf_counter() - start, 2)
     row["peak_memory_mb"] = round(memory.peak / 2**20, 1)
@@ -542,9 +593,11 @@ def batch(
     """Audit every site of a sites file and write ``out/<site_id>/audit.gpkg``,
     ``out/<site_id>/report.html``, ``out/summary.csv`` and ``out/index.html``.
 
-    A site that fails is reported in ``summary.csv`` (``status = error`` with the message)
-    and the others go on. Every file is written atomically; the temporary files a crashed
-    earlier run left in ``out`` are removed first (:func:`cpted.atomic.sweep_temporaries`).
+    A site that fails is reported in ``summary.csv`` (``status = failed`` with the message
+    in ``error``; ``timed_out`` past ``site_timeout``) and the others go on; a site audited is
+    ``ok``, ``partial`` or ``no_score`` (:data:`STATUSES`). Every file is written atomically; the
+    temporary files a crashed earlier run left in ``out`` are removed first
+    (:func:`cpted.atomic.sweep_temporaries`).
 
     Parameters
     ----------

@@ -204,7 +204,7 @@ def test_a_layer_that_misses_the_site_is_named(tmp_path, data):
         load_site(read_sites_file(sites).sites[0])
     result = batch(sites, tmp_path / "out")
     row = result.summary.iloc[0]
-    assert row["status"] == "error" and "give a streets file that covers the site" in row["error"]
+    assert row["status"] == "failed" and "give a streets file that covers the site" in row["error"]
     assert not (tmp_path / "out" / "nostreets").exists()
 
 
@@ -221,7 +221,7 @@ def test_failed_site_is_reported_and_leaves_nothing(tmp_path, data):
     code = main(["batch", str(sites), "--out", str(out), "--quiet", "--cache-dir", str(tmp_path / "c")])
     assert code == 1
     summary = pd.read_csv(out / "summary.csv")
-    assert summary.set_index("site_id")["status"].to_dict() == {"good": "ok", "broken": "error"}
+    assert summary.set_index("site_id")["status"].to_dict() == {"good": "partial", "broken": "failed"}
     assert "DataNotFoundError" in summary.set_index("site_id").loc["broken", "error"]
     assert (out / "good" / "audit.gpkg").exists()
     assert not (out / "broken").exists() or not any((out / "broken").iterdir())
@@ -270,7 +270,7 @@ def test_corrupt_reference_in_batch_does_not_stop_others(tmp_path, data):
     )
     result = batch(_write_sites(tmp_path / "s.toml", body), tmp_path / "out")
     status = result.summary.set_index("site_id")["status"].to_dict()
-    assert status == {"a": "error", "b": "ok"}
+    assert status == {"a": "failed", "b": "partial"}  # b: buildings only, no index
     assert "CorruptFileError" in result.summary.set_index("site_id").loc["a", "error"]
 
 

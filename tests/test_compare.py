@@ -37,10 +37,16 @@ def dead_end(tmp_path):
     return tmp_path
 
 
-def test_a_lamp_and_a_door_in_a_dark_dead_end(dead_end):
+def test_a_lamp_and_a_door_in_a_dark_dead_end(dead_end, capsys):
     out = dead_end / "out"
-    code = main(["compare", str(dead_end / "sites.toml"), "--site", "alley", "--out", str(out),
-                 "--proposed", f"lamps={dead_end}/lamp.geojson", "--proposed", f"entrances={dead_end}/door.geojson"])
+    proposal = ["--proposed", f"lamps={dead_end}/lamp.geojson", "--proposed", f"entrances={dead_end}/door.geojson"]
+    # the baseline has no lamp nor entrance source: unknown, not none; refused with the fix
+    assert main(["compare", str(dead_end / "sites.toml"), "--site", "alley", "--out", str(out), *proposal]) == 2
+    err = capsys.readouterr().err
+    assert "lamps is unknown in the baseline" in err and "--baseline lamps=empty" in err and "--baseline entrances=empty" in err
+    assert not out.exists()
+    code = main(["compare", str(dead_end / "sites.toml"), "--site", "alley", "--out", str(out), *proposal,
+                 "--baseline", "lamps=empty", "--baseline", "entrances=empty"])
     assert code == 0
     deltas = pyogrio.read_dataframe(out / "compare.gpkg", layer="deltas")
     alley = deltas.geometry.centroid.within(box(40, 10, 50, 60))
@@ -82,7 +88,7 @@ def test_proposed_design_on_ile_de_nantes(data, tmp_path):
     lamps = gpd.GeoDataFrame({"height_m": [6.0] * 3}, geometry=[Point(spot.x + dx, spot.y - 15) for dx in (-15, 0, 15)], crs=2154)
     lamps.to_file(tmp_path / "lamps.geojson")
     result = compare(tmp_path / "sites.toml", "idn", proposed=[f"buildings+={tmp_path}/new.geojson", f"lamps={tmp_path}/lamps.geojson"],
-                     out=tmp_path / "out")
+                     baseline=["lamps=empty"], out=tmp_path / "out")
     d = result.deltas
     assert d["built_over"].sum() > 0  # the new footprint takes cells
     open_cells = ~d["built_over"]

@@ -176,8 +176,8 @@ def test_site_without_buildings_is_nan_with_reason():
 
     site = Site.from_layers("s", box(0, 0, 50, 50), crs=2154, layers={}, cell_size=10)
     out = surveillance(site)
-    assert "surveillance: no buildings loaded" in out["reasons"]
-    assert out["cells"].isna().all().all() and math.isnan(out["summary"]["overseen_share"])
+    assert "surveillance: no buildings source" in out.reasons
+    assert out.cells.isna().all().all() and math.isnan(out.summary["overseen_share"])
 
 
 def test_surveillance_on_a_real_site(data, samples):

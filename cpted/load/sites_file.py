@@ -41,15 +41,26 @@ _TOP_KEYS = {"defaults", "layers", "site", "sites_from", "title"}
 
 @dataclass(frozen=True)
 class LayerSpec:
-    """One source file of a layer, with its reading options."""
+    """One source file of a layer, with its reading options; or, with no path, the declaration
+    that the layer was surveyed and is empty (``lamps = { empty = true }``)."""
 
-    path: Path
+    path: Path | None
     options: dict[str, Any] = field(default_factory=dict)
 
     @property
     def attribution(self) -> str | None:
         """The attribution text declared for this source."""
         return self.options.get("attribution")
+
+    @property
+    def empty(self) -> bool:
+        """True for a layer declared surveyed and empty (no file)."""
+        return self.path is None and self.options.get("empty") is True
+
+    @classmethod
+    def declared_empty(cls) -> LayerSpec:
+        """The declaration that a layer was surveyed and has no feature (``{ empty = true }``)."""
+        return cls(None, {"empty": True})
 
 
 @dataclass(frozen=True)
@@ -161,6 +172,11 @@ class _Parser:
     def layer(self, value: Any, where: str) -> LayerSpec:
         if isinstance(value, str):
             return LayerSpec(self.path_of(value, where))
+        if isinstance(value, dict) and "empty" in value:
+            if value != {"empty": True}:
+                self.fail(where, "write `{ empty = true }` alone to declare a layer surveyed and empty "
+                                 "(no path, no other option); otherwise drop the `empty` key", "empty")
+            return LayerSpec.declared_empty()
         if not isinstance(value, dict) or "path" not in value:
             self.fail(where, "a layer is a path string or a table with a 'path' key")
         options = {k: v for k, v in value.items() if k != "path"}
@@ -186,6 +202,9 @@ class _Parser:
                 continue
             values = value if isinstance(value, list) else [value]
             out[kind] = [self.layer(v, f"{where}.{kind}[{i}]") for i, v in enumerate(values)]
+            if any(spec.empty for spec in out[kind]) and (len(out[kind]) > 1 or kind not in LAYER_KINDS):
+                self.fail(f"{where}.{kind}", "only a layer kind can be declared `{ empty = true }`, and then with "
+                                             "no file beside it", f"{kind}")
         return out
 
     def number(self, table: dict, key: str, default: float, where: str) -> float:

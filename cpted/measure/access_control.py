@@ -33,6 +33,7 @@ from cpted.engines import _paths
 from cpted.config import column_name
 from cpted.engines.network import RADII, Network
 from cpted.load.values import known_true
+from cpted.measure._result import MeasureResult, need
 
 __all__ = ["entry_points", "permeability", "movement_predictors", "escape_routes", "cut_edges", "DETOUR_FACTOR",
            "DETOUR_EXTRA", "CUT_OFF_LENGTH", "GATES"]
@@ -412,35 +413,44 @@ def escape_routes(net: Network, boundary) -> np.ndarray:
 CELL_SEGMENT_COLUMNS = ("harmonic", "reach", "betweenness", "through_share", "nach", "nain")
 
 
+#: Summary values of :func:`access_control`.
+SUMMARY_KEYS = ("n_entry_points", "n_entry_street", "n_entry_footway", "n_entry_steps", "n_entry_gated",
+                "intersection_density", "link_node_ratio", "dead_end_share", "sinuosity", "through_share_800",
+                "n_movement_predictors", "n_cut_edges", "n_long_detours", "n_tunnels", "n_steps", "single_escape_share")
+
+
 def access_control(site, net: Network | None, segments: pd.DataFrame | None, circuity: np.ndarray | None,
-                   nearest: np.ndarray | None, *, radii=RADII, reason: str | None = None) -> dict:
+                   nearest: np.ndarray | None, *, radii=RADII, reason: str | None = None) -> MeasureResult:
     """Every access-control measure of a site, from its network and street centralities.
 
-    Returns a dict with ``cells`` (columns for the grid), ``layers`` (``segments``,
-    ``entry_points``, ``movement_predictors``), ``summary`` and ``reasons``. With ``net`` None
-    every value is NaN and ``reason`` says why; ``radii`` are those of ``segments``.
+    Returns a :class:`~cpted.measure._result.MeasureResult`: ``cells`` (columns for the grid),
+    ``layers`` (``segments``, ``entry_points``, ``movement_predictors``), ``summary`` and
+    ``reasons``. With ``net`` None every value is NaN and ``reason`` says why; ``radii`` are
+    those of ``segments``. With the barriers unknown, gated entries are found from the
+    streets' access tags only (``n_entry_gated`` is then NaN).
     """
     cells = site.grid
-    summary = {k: np.nan for k in ("n_entry_points", "n_entry_street", "n_entry_footway", "n_entry_steps",
-                                   "n_entry_gated", "intersection_density", "link_node_ratio", "dead_end_share",
-                                   "sinuosity", "through_share_800", "n_movement_predictors", "n_cut_edges",
-                                   "n_long_detours", "n_tunnels", "n_steps", "single_escape_share")}
+    cols = [column_name(c, r) for r in sorted(radii) for c in CELL_SEGMENT_COLUMNS] + ["escape_routes"]
+    result = MeasureResult.unknown(cells.index, cols, SUMMARY_KEYS)
+    summary = result.summary
     if net is None:
-        cols = [column_name(c, r) for r in sorted(radii) for c in CELL_SEGMENT_COLUMNS] + ["escape_routes"]
-        return {"cells": pd.DataFrame(np.nan, index=cells.index, columns=cols), "layers": {}, "summary": summary,
-                "reasons": [f"access control: {reason}"]}
+        result.missing("access control", reason or "no usable walk network")
+        return result
     streets = site.layer("streets")
     in_site = np.zeros(len(streets), dtype=bool)
     in_site[streets.sindex.query(site.boundary, predicate="intersects")] = True
     escape = escape_routes(net, site.boundary)
     seg = streets.join(segments).assign(escape_routes=escape, in_site=in_site)
-    entries = entry_points(site.boundary, streets, barriers=site.layers.get("barriers"))
+    barriers = need(site, "barriers", result, what="gated entry points")
+    entries = entry_points(site.boundary, streets, barriers=barriers)
     predictors = movement_predictors(streets, net, np.flatnonzero(in_site))
     seg["movement_predictor"] = seg.index.isin(streets.index[predictors["segment"].to_numpy()])
     summary.update(permeability(net, site.boundary, circuity=circuity))
     summary["n_entry_points"] = len(entries)
     for kind in ("street", "footway", "steps", "gated"):
         summary[f"n_entry_{kind}"] = int((entries["kind"] == kind).sum())
+    if barriers is None:  # gates unseen: the count of gated entries is a lower bound
+        summary["n_entry_gated"] = np.nan
     inside = seg[in_site]
     if "through_share_800" in inside and inside["through_share_800"].notna().any():
         w = inside.length.to_numpy() * inside["betweenness_800"].fillna(0).to_numpy()
@@ -452,5 +462,6 @@ def access_control(site, net: Network | None, segments: pd.DataFrame | None, cir
     cell_cols = [c for c in seg.columns if c.rsplit("_", 1)[0] in CELL_SEGMENT_COLUMNS] + ["escape_routes"]
     values = seg[cell_cols].iloc[nearest].set_index(cells.index)
     summary["single_escape_share"] = float((values["escape_routes"] <= 1).mean())
-    return {"cells": values, "layers": {"segments": seg[in_site], "entry_points": entries, "movement_predictors": predictors},
-            "summary": summary, "reasons": []}
+    result.cells = values
+    result.layers = {"segments": seg[in_site], "entry_points": entries, "movement_predictors": predictors}
+    return result

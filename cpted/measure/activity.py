@@ -26,8 +26,9 @@ import pandas as pd
 from cpted.config import POI_CATEGORIES, column_name
 from cpted.engines import _paths
 from cpted.engines.network import RADII, Network, chunks, nearest_edge
+from cpted.measure._result import MeasureResult, need, need_attribute
 
-__all__ = ["hill_numbers", "land_use_mix", "open_at_night", "NIGHT_FROM"]
+__all__ = ["hill_numbers", "land_use_mix", "open_at_night", "activity", "NIGHT_FROM", "HOURS_CATEGORIES"]
 
 #: POIs open at any time from this hour to midnight count as night-time activity.
 NIGHT_FROM = 20
@@ -105,8 +106,9 @@ def land_use_mix(
     pandas.DataFrame
         Aligned to ``places``, for each radius r: ``pois_<r>`` (count), ``mix_d0_<r>``,
         ``mix_d1_<r>``, ``mix_d2_<r>``, ``mix_entropy_<r>``, the weighted ``mix_w_d1_<r>``,
-        ``mix_w_d2_<r>``, and ``night_pois_<r>`` (POIs open after 20:00; 0 where no POI
-        has opening hours). With ``by_category``, also ``pois_<category>_<r>`` for every
+        ``mix_w_d2_<r>``, and ``night_pois_<r>`` (POIs whose opening hours say they are open
+        after 20:00; a POI without opening hours does not count: :func:`activity` makes the
+        column NaN when too few POIs carry them). With ``by_category``, also ``pois_<category>_<r>`` for every
         category of :data:`cpted.config.POI_CATEGORIES`.
     """
     radii = np.asarray(sorted(float(r) for r in radii))
@@ -177,22 +179,44 @@ def _reach(attached, pxy, pois, codes, n_cat, streets, net: Network, radii):
     )
 
 
-def activity(site, net: Network | None, *, radii=RADII, reason: str | None = None) -> dict:
+#: POI categories that keep opening hours (venues that open and close): the night-time count
+#: needs enough of them to carry ``opening_hours`` (:data:`~cpted.measure._result.MIN_ATTRIBUTE_SHARE`).
+HOURS_CATEGORIES = ("shop", "food_drink", "culture", "health", "public_service", "office", "community", "social",
+                    "sport", "tourism", "worship", "education", "childcare", "security")
+_MIX_COLUMNS = ("pois", "mix_d0", "mix_d1", "mix_d2", "mix_entropy", "mix_w_d1", "mix_w_d2", "night_pois")
+
+
+def activity(site, net: Network | None, *, radii=RADII, reason: str | None = None) -> MeasureResult:
     """Activity-support measures of a site: land-use mix per cell and site means.
 
-    Returns a dict with ``cells``, ``layers`` (none), ``summary`` and ``reasons``; NaN with
-    ``reason`` when ``net`` is None, and NaN with "no POIs loaded" without a POI layer.
+    Returns a :class:`~cpted.measure._result.MeasureResult` (``cells``, no ``layers``,
+    ``summary``, ``reasons``). Everything is NaN with ``reason`` when ``net`` is None, and
+    NaN with the reason when the POIs are unknown; known-empty POIs give zero counts.
+    ``night_pois_<r>`` is NaN with a reason unless at least
+    :data:`~cpted.measure._result.MIN_ATTRIBUTE_SHARE` of the venues (:data:`HOURS_CATEGORIES`)
+    in the site and its context ring carry ``opening_hours``; ``pois_opening_hours_share``
+    gives that share (NaN with no venue, when the night count is a true count).
     """
     cells = site.grid
+    columns = [column_name(c, r) for r in sorted(radii) for c in _MIX_COLUMNS]
+    summary = ("pois_800_mean", "mix_d1_800_mean", "mix_entropy_800_mean", "night_pois_800_mean", "pois_opening_hours_share")
+    result = MeasureResult.unknown(cells.index, columns, summary)
+    if net is None:
+        result.missing("activity", reason or "no usable walk network")
+        return result
+    pois = need(site, "pois", result, what="activity")
+    if pois is None:
+        return result
     centres = gpd.GeoSeries(gpd.points_from_xy(cells["x"], cells["y"]), index=cells.index, crs=site.crs)
-    summary = {"pois_800_mean": np.nan, "mix_d1_800_mean": np.nan, "mix_entropy_800_mean": np.nan, "night_pois_800_mean": np.nan}
-    pois = site.layers.get("pois")
-    why = f"activity: {reason}" if net is None else ("activity: no POIs loaded" if pois is None else None)
-    if why:
-        cols = [column_name(c, r) for r in sorted(radii) for c in ("pois", "mix_d0", "mix_d1", "mix_d2", "mix_entropy",
-                                                                   "mix_w_d1", "mix_w_d2", "night_pois")]
-        return {"cells": pd.DataFrame(np.nan, index=cells.index, columns=cols), "layers": {}, "summary": summary, "reasons": [why]}
     mix = land_use_mix(centres, pois, site.layer("streets"), net, radii=radii)
-    for key in summary:
-        summary[key] = float(mix[key.removesuffix("_mean")].mean())
-    return {"cells": mix, "layers": {}, "summary": summary, "reasons": []}
+    venues = pois[pois["category"].isin(HOURS_CATEGORIES)]
+    if len(venues):  # with none, nothing could be open at night: the zero count is a fact
+        share, hours_known = need_attribute(venues, ["opening_hours"], result, what="night-time POIs",
+                                            features="shops and venues", attribute="opening hours")
+        result.summary["pois_opening_hours_share"] = share
+        if not hours_known:
+            mix[[c for c in mix.columns if c.startswith("night_pois_")]] = np.nan
+    result.cells = mix
+    for key in summary[:-1]:
+        result.summary[key] = float(mix[key.removesuffix("_mean")].mean())
+    return result

@@ -22,6 +22,7 @@ from pyproj import CRS, Transformer
 
 from cpted.config import REPORT_CATEGORIES
 from cpted.load.raster import Raster
+from cpted.measure._result import MeasureResult, need
 
 __all__ = [
     "HALF_LIFE_DAYS",
@@ -205,27 +206,28 @@ def write_walk_audit_template(path, *, crs="EPSG:2154") -> None:
 CANOPY_NAMES = ("canopy", "chm", "vegetation", "canopy_height")
 
 
-def maintenance(site) -> dict:
+#: Summary values of :func:`maintenance`.
+SUMMARY_KEYS = ("n_reports", "n_reports_undated", "reports_per_100m", "disorder_density_mean", "waste_points_per_ha",
+                "n_derelict_buildings", "derelict_land_share", "vegetation_obstruction", "raster_coverage")
+
+
+def maintenance(site) -> MeasureResult:
     """Every maintenance / image measure of a prepared site.
 
-    Returns a dict with ``cells`` (``disorder_density``, ``waste_points_100m``), ``layers``
-    (``reports``, ``walk_audit`` for the observations of walk-audit GeoPackages,
-    ``vegetation_obstruction``), ``summary`` and ``reasons``.
+    Returns a :class:`~cpted.measure._result.MeasureResult`: ``cells`` (``disorder_density``,
+    ``waste_points_100m``), ``layers`` (``reports``, ``walk_audit`` for the observations of
+    walk-audit GeoPackages, ``vegetation_obstruction``), ``summary`` and ``reasons``. Unknown
+    reports or POIs leave their values NaN with the reason; known-empty reports (a walk with
+    nothing to report) give a density of 0.
     """
     cells = site.grid
     xy = cells[["x", "y"]].to_numpy()
-    reasons: list[str] = []
-    summary = dict.fromkeys(["n_reports", "n_reports_undated", "reports_per_100m", "disorder_density_mean",
-                             "waste_points_per_ha", "n_derelict_buildings", "derelict_land_share",
-                             "vegetation_obstruction", "raster_coverage"], np.nan)
-    out = pd.DataFrame(np.nan, index=cells.index, columns=["disorder_density", "waste_points_100m"])
-    layers: dict[str, gpd.GeoDataFrame] = {}
+    result = MeasureResult.unknown(cells.index, ["disorder_density", "waste_points_100m"], SUMMARY_KEYS)
+    summary, out, layers = result.summary, result.cells, result.layers
     area_ha = site.boundary.area / 1e4
     streets = site.layers.get("streets")
-    reports = site.layers.get("reports")
-    if reports is None:
-        reasons.append("maintenance: no reports loaded")
-    else:
+    reports = need(site, "reports", result, what="disorder")
+    if reports is not None:
         out["disorder_density"] = report_density(xy, reports)
         summary["disorder_density_mean"] = float(out["disorder_density"].mean())
         inside = reports.iloc[reports.sindex.query(site.boundary, predicate="intersects")] if len(reports) else reports
@@ -237,10 +239,8 @@ def maintenance(site) -> dict:
         layers["reports"] = reports
         if "source" in reports and (reports["source"] == "walk_audit").any():
             layers["walk_audit"] = reports[reports["source"] == "walk_audit"]
-    pois = site.layers.get("pois")
-    if pois is None:
-        reasons.append("maintenance: no waste points (POIs) loaded")
-    else:
+    pois = need(site, "pois", result, what="waste points")
+    if pois is not None:
         waste = pois[pois["category"] == "waste"]
         out["waste_points_100m"] = points_within(xy, waste, radius=100.0)
         inside = shapely.contains_xy(site.boundary, waste.geometry.x.to_numpy(), waste.geometry.y.to_numpy()) if len(waste) else np.zeros(0, bool)
@@ -253,15 +253,15 @@ def maintenance(site) -> dict:
         derelict = landuse[landuse["derelict"].map(lambda v: bool(v) if pd.notna(v) else False).to_numpy(dtype=bool)]
         summary["derelict_land_share"] = float(shapely.intersection(shapely.union_all(derelict.geometry.values), site.boundary).area / site.boundary.area) if len(derelict) else 0.0
     if np.isnan(summary["n_derelict_buildings"]) and np.isnan(summary["derelict_land_share"]):
-        reasons.append("dereliction: no OSM vacancy tags loaded")
+        result.missing("dereliction", "no OSM vacancy tags loaded")
     canopy = next((site.rasters[n] for n in CANOPY_NAMES if n in site.rasters), None)
     if canopy is None:
-        reasons.append("vegetation: no canopy raster given (rasters = { canopy = ... })")
+        result.missing("vegetation", "no canopy raster given (rasters = { canopy = ... })")
     elif streets is not None and len(streets):
         local = streets.iloc[streets.sindex.query(site.boundary, predicate="intersects")]
         layer, values = vegetation_obstruction(local, canopy)
         summary.update(values)
         layers["vegetation_obstruction"] = layer
         if values["raster_coverage"] < 1:
-            reasons.append(f"vegetation: the canopy raster covers {values['raster_coverage']:.0%} of the paths")
-    return {"cells": out, "layers": layers, "summary": summary, "reasons": reasons}
+            result.missing("vegetation", f"the canopy raster covers {values['raster_coverage']:.0%} of the paths")
+    return result

@@ -25,6 +25,7 @@ import shapely
 
 from cpted.config import STOREY_HEIGHT
 from cpted.engines.visibility import Scene, count_visible, inside_obstacles, isovists, prepare_scene, visible_pairs
+from cpted.measure._result import MeasureResult, need, need_attribute
 from cpted.measure.lighting import illuminance, lighting_class, lit_way_share
 from cpted.prepare.crs import require_projected, require_same_crs
 
@@ -326,56 +327,81 @@ def recesses(
     return gpd.GeoDataFrame({"kind": "recess", "area_m2": shapely.area(pockets)}, geometry=list(pockets), crs=routes.crs)
 
 
-def surveillance(site, *, view_radius: float = VIEW_RADIUS, isovist_polygons: bool = False) -> dict:
+#: Cell columns of :func:`surveillance`.
+CELL_COLUMNS = ("isovist_area", "isovist_perimeter", "isovist_compactness", "isovist_occlusivity", "isovist_min_radial",
+                "isovist_max_radial", "isovist_drift", "connectivity", "eyes_15", "eyes_43", "entrances_15",
+                "entrances_43", "windows_15", "windows_43", "lux", "lit", "night_overseen")
+#: Summary values of :func:`surveillance`.
+SUMMARY_KEYS = ("buildings_height_share", "lit_way_share", "overseen_share", "reliably_overseen_share", "eyes_43_mean",
+                "connectivity_mean", "isovist_area_mean", "lux_avg", "lux_min", "p_class", "lit_share",
+                "night_overseen_share", "blind_spot_share", "n_entrapment_spots", "n_recesses")
+
+
+def surveillance(site, *, view_radius: float = VIEW_RADIUS, isovist_polygons: bool = False) -> MeasureResult:
     """Every natural-surveillance measure of a prepared :class:`~cpted.prepare.site.Site`.
 
-    Returns a dict with ``cells`` (columns to join to the site grid), ``layers`` (``openings``,
-    ``blind_spots``, ``lamps``, and ``isovists`` on request), ``summary`` (site values) and
-    ``reasons`` (why values are NaN). Without buildings every value is NaN with the reason
-    "no buildings loaded"; without lamps, lighting is NaN with "no lamps loaded".
+    Returns a :class:`~cpted.measure._result.MeasureResult`: ``cells`` (columns to join to the
+    site grid), ``layers`` (``openings``, ``blind_spots``, ``lamps``, and ``isovists`` on
+    request), ``summary`` (site values) and ``reasons`` (why values are NaN). Each input is
+    known, known empty or unknown (:meth:`~cpted.prepare.site.Site.layer_state`):
+
+    - buildings unknown: every value is NaN; known empty: open views, no window;
+    - lamps unknown: lighting and night surveillance are NaN; known empty: 0 lx everywhere;
+    - entrances unknown: ``entrances_*`` are NaN and the eyes count windows only;
+    - streets unknown: no blind spot can be placed (its summary values are NaN);
+    - barriers unknown: only buildings block sightlines.
+
+    ``buildings_height_share`` is the share of buildings whose height comes from the data
+    (not the default); below :data:`~cpted.measure._result.MIN_ATTRIBUTE_SHARE` a reason says
+    that the others' windows use the default height.
     """
     cells = site.grid
-    reasons: list[str] = []
-    cols = ["isovist_area", "isovist_perimeter", "isovist_compactness", "isovist_occlusivity", "isovist_min_radial",
-            "isovist_max_radial", "isovist_drift", "connectivity", "eyes_15", "eyes_43", "entrances_15", "entrances_43",
-            "windows_15", "windows_43", "lux", "lit", "night_overseen"]
-    out_cells = pd.DataFrame(np.nan, index=cells.index, columns=cols)
-    summary: dict[str, object] = {}
-    layers: dict[str, gpd.GeoDataFrame] = {}
-    buildings = site.layers.get("buildings")
-    if buildings is None or buildings.empty:
-        reasons.append("surveillance: no buildings loaded")
-        return {"cells": out_cells, "layers": layers, "summary": _summary(out_cells, None, None, summary), "reasons": reasons}
-    scene = prepare_scene(occluders(buildings, site.layers.get("barriers")), extent=None)
+    result = MeasureResult.unknown(cells.index, CELL_COLUMNS, SUMMARY_KEYS)
+    out_cells = result.cells
+    buildings = need(site, "buildings", result, what="surveillance")
+    if buildings is None:
+        result.summary = _summary(out_cells, None, result.summary)
+        return result
+    if len(buildings):  # the share of heights that come from the data, not the default
+        source = buildings["height_source"] if "height_source" in buildings else pd.Series("default", index=buildings.index)
+        result.summary["buildings_height_share"], _ = need_attribute(
+            pd.DataFrame({"height": source.where(source.ne("default"))}), ["height"], result,
+            what="window floors (the other buildings use the default height)", features="buildings",
+            attribute="a height or levels")
+    barriers = need(site, "barriers", result, what="sightlines (walls and hedges do not block views)")
+    scene = prepare_scene(occluders(buildings, barriers), extent=None)
     centres = gpd.GeoSeries(shapely.points(cells["x"].to_numpy(), cells["y"].to_numpy()), index=cells.index, crs=site.crs)
     field = visual_field(centres, scene, radius=view_radius)
     out_cells[field.columns] = field
-    ops = openings(buildings, entrances=site.layers.get("entrances"))
-    out_cells[["eyes_15", "eyes_43", "entrances_15", "entrances_43", "windows_15", "windows_43"]] = eyes_on_street(centres, ops, scene)
-    layers["openings"] = ops
-    lamps = site.layers.get("lamps")
-    # an empty lamps layer usually means "not mapped" (OSM); a design declared without lamps is dark
-    if lamps is not None and (len(lamps) or lamps.attrs.get("known_empty")):
+    entrances = need(site, "entrances", result, what="entrances_15, entrances_43 (eyes count windows only)")
+    ops = openings(buildings, entrances=entrances)
+    eyes = eyes_on_street(centres, ops, scene)
+    if entrances is None:
+        eyes[["entrances_15", "entrances_43"]] = np.nan
+    out_cells[eyes.columns] = eyes
+    result.layers["openings"] = ops
+    lamps = need(site, "lamps", result, what="lighting and night surveillance")
+    if lamps is not None:  # known empty: no lamp, no light
         lux, per_lamp = illuminance(centres, lamps, scene)
         out_cells["lux"] = lux
         out_cells["lit"] = (lux >= LIT_LUX).astype(float).where(lux.notna())
         out_cells["night_overseen"] = ((lux >= LIT_LUX) & (out_cells["eyes_43"] >= 1)).astype(float).where(lux.notna())
-        layers["lamps"] = lamps.join(per_lamp)
-    else:
-        reasons.append("lighting: no lamps loaded")
-    streets = site.layers.get("streets")
-    routes = streets if streets is not None else gpd.GeoDataFrame(geometry=[], crs=site.crs)
-    spots = blind_spots(cells.join(out_cells[["eyes_43", "isovist_area"]]), routes)
-    open_space = site.boundary.difference(shapely.union_all(site.private_land.values)) if len(site.private_land) else site.boundary
-    layers["blind_spots"] = gpd.GeoDataFrame(pd.concat([spots, recesses(open_space, routes)], ignore_index=True), geometry="geometry", crs=site.crs)
+        result.layers["lamps"] = lamps.join(per_lamp)
+    streets = need(site, "streets", result, what="blind spots and recesses")
+    if streets is not None:
+        spots = blind_spots(cells.join(out_cells[["eyes_43", "isovist_area"]]), streets)
+        open_space = site.boundary.difference(shapely.union_all(site.private_land.values)) if len(site.private_land) else site.boundary
+        result.layers["blind_spots"] = gpd.GeoDataFrame(pd.concat([spots, recesses(open_space, streets)], ignore_index=True),
+                                                        geometry="geometry", crs=site.crs)
+        way_share, why = lit_way_share(streets)
+        result.summary["lit_way_share"] = way_share
     if isovist_polygons:
-        layers["isovists"] = isovists(centres, scene, radius=view_radius).assign(cell_id=cells["cell_id"])
-    way_share, why = lit_way_share(streets) if streets is not None else (np.nan, "no streets")
-    summary["lit_way_share"] = way_share
-    return {"cells": out_cells, "layers": layers, "summary": _summary(out_cells, layers, way_share, summary), "reasons": reasons}
+        result.layers["isovists"] = isovists(centres, scene, radius=view_radius).assign(cell_id=cells["cell_id"])
+    result.summary = _summary(out_cells, result.layers, result.summary)
+    return result
 
 
-def _summary(cells: pd.DataFrame, layers, way_share, summary: dict) -> dict:
+def _summary(cells: pd.DataFrame, layers, summary: dict) -> dict:
     """Site-level surveillance values."""
     s = dict(summary)
     s["overseen_share"] = float((cells["eyes_43"] >= 1).mean()) if cells["eyes_43"].notna().any() else np.nan

@@ -21,6 +21,7 @@ import shapely
 
 from cpted.engines.network import Network, nearest_edge
 from cpted.engines.visibility import prepare_scene, visible_pairs
+from cpted.measure._result import MeasureResult, need
 from cpted.prepare.crs import require_same_crs
 
 __all__ = [
@@ -316,40 +317,36 @@ def ambiguous_space(
     return flag, polys
 
 
-def _nan(keys) -> dict:
-    return dict.fromkeys(keys, np.nan)
+#: Summary values of :func:`territoriality`.
+SUMMARY_KEYS = ("boundary_defined_share", "boundary_high_opaque_share", "boundary_see_through_share",
+                "boundary_low_share", "entrances_per_100m", "fronted_share", "blank_share",
+                "entrances_intervisible_share", "entrance_depth_mean", "cell_depth_mean", "ambiguous_share")
 
 
-def territoriality(site, net: Network | None) -> dict:
+def territoriality(site, net: Network | None) -> MeasureResult:
     """Every territoriality measure of a prepared site.
 
-    Returns a dict with ``cells``, ``layers`` (``boundaries``, ``ambiguous_space``), ``summary``
-    and ``reasons``. Values whose inputs are missing (buildings, barriers, private plots,
-    entrances, the network) are NaN with the reason.
+    Returns a :class:`~cpted.measure._result.MeasureResult`: ``cells``, ``layers``
+    (``boundaries``, ``ambiguous_space``, ``entrances``), ``summary`` and ``reasons``. Values
+    whose inputs are unknown (buildings, barriers, land use, entrances, streets, the network)
+    are NaN with the reason; known-empty inputs count as nothing there (no barrier: every
+    public/private edge unmarked; no entrance: no door).
     """
     cells = site.grid
     xy = cells[["x", "y"]].to_numpy()
-    reasons: list[str] = []
-    summary = _nan(["boundary_defined_share", "boundary_high_opaque_share", "boundary_see_through_share",
-                    "boundary_low_share", "entrances_per_100m", "fronted_share", "blank_share",
-                    "entrances_intervisible_share", "entrance_depth_mean", "cell_depth_mean", "ambiguous_share"])
-    out = pd.DataFrame(np.nan, index=cells.index, columns=["boundary_marked", "boundary_distance", "depth_m",
-                                                          "depth_steps", "ambiguous"])
-    layers: dict[str, gpd.GeoDataFrame] = {}
-    buildings = site.layers.get("buildings")
-    entrances = site.layers.get("entrances")
-    landuse = site.layers.get("landuse")
-    barriers = site.layers.get("barriers")
-    streets = site.layers.get("streets")
-    if buildings is None or buildings.empty:
-        reasons.append("territoriality: no buildings loaded")
+    result = MeasureResult.unknown(cells.index, ["boundary_marked", "boundary_distance", "depth_m", "depth_steps", "ambiguous"],
+                                   SUMMARY_KEYS)
+    summary, out, layers = result.summary, result.cells, result.layers
+    buildings = need(site, "buildings", result, what="frontage and ambiguous space")
+    entrances = need(site, "entrances", result, what="doors (entrances per 100 m, their intervisibility and depth)")
+    streets = need(site, "streets", result, what="frontage and ambiguous space")
+    landuse = need(site, "landuse", result, what="boundary definition")
+    barriers = need(site, "barriers", result, what="boundary definition")
     # boundary definition
     plots = private_plots(landuse) if landuse is not None else gpd.GeoSeries([], crs=site.crs)
-    if landuse is None or len(plots) == 0:
-        reasons.append("boundary definition: no private plots (private or residential land use) loaded")
-    elif barriers is None:
-        reasons.append("boundary definition: no barriers loaded")
-    else:
+    if landuse is not None and len(plots) == 0:
+        result.missing("boundary definition", "no private plots (private or residential land use) in the area")
+    elif landuse is not None and barriers is not None:
         open_space = site.boundary.difference(shapely.union_all(site.private_land.values)) if len(site.private_land) else site.boundary
         edges = boundary_definition(plots, open_space, barriers)
         edges = edges[edges.intersects(site.boundary)] if len(edges) else edges
@@ -363,13 +360,11 @@ def territoriality(site, net: Network | None) -> dict:
             out.loc[cells.index[ci], "boundary_marked"] = edges["marked"].to_numpy()[ei].astype(float)
             out.loc[cells.index[ci], "boundary_distance"] = dist
         else:
-            reasons.append("boundary definition: no public/private edge inside the site")
+            result.missing("boundary definition", "no public/private edge inside the site")
     # frontage and doors
-    if buildings is not None and len(buildings) and streets is not None and len(streets):
+    if buildings is not None and streets is not None:
         local = streets.iloc[streets.sindex.query(site.boundary, predicate="intersects")]
         summary.update(frontage(local, buildings, entrances))
-        if entrances is None:
-            reasons.append("frontage: no entrances loaded")
     entrance_layer = None
     if entrances is not None and len(entrances) and buildings is not None:
         seen = entrance_intervisibility(entrances, buildings)
@@ -390,13 +385,13 @@ def territoriality(site, net: Network | None) -> dict:
             entrance_layer = entrance_layer.assign(depth_m=e_depth["depth_m"].to_numpy(), depth_steps=e_depth["depth_steps"].to_numpy())
             summary["entrance_depth_mean"] = float(np.nanmean(e_depth["depth_m"])) if e_depth["depth_m"].notna().any() else np.nan
     else:
-        reasons.append("depth: no usable walk network")
+        result.missing("depth", "no usable walk network")
     # ambiguous space
-    if buildings is not None and len(buildings) and streets is not None:
+    if buildings is not None and streets is not None:
         flag, polys = ambiguous_space(cells, buildings, entrances, streets, landuse)
         out["ambiguous"] = flag.astype(float)
         summary["ambiguous_share"] = float(flag.mean())
         layers["ambiguous_space"] = polys
     if entrance_layer is not None:
         layers["entrances"] = entrance_layer
-    return {"cells": out, "layers": layers, "summary": summary, "reasons": reasons}
+    return result

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -17,7 +17,7 @@ from pyproj import CRS
 from cpted.config import CELL_SIZE, CONTEXT
 from cpted.errors import InputError, MissingDataError
 from cpted.load.raster import Raster
-from cpted.load.schema import LAYER_KINDS, conform
+from cpted.load.schema import LAYER_KINDS, conform, empty_layer
 from cpted.load.sites_file import SITE_ID
 from cpted.prepare.buildings import assign_heights
 from cpted.prepare.crs import require_projected, to_crs
@@ -30,12 +30,15 @@ from cpted.prepare.grid import (
 )
 from cpted.prepare.network import node_streets, walk_graph
 
-__all__ = ["Site"]
+__all__ = ["Site", "KNOWN", "KNOWN_EMPTY", "UNKNOWN"]
 
 log = logging.getLogger(__name__)
 _PRIVATE_ACCESS = {"private", "no", "customers", "residents"}
 #: Land-use categories where people walk anywhere (they count toward the walking reach).
 _OPEN_TO_WALK = {"park", "playground"}
+
+#: The three states of a layer (:meth:`Site.layer_state`).
+KNOWN, KNOWN_EMPTY, UNKNOWN = "known", "known_empty", "unknown"
 
 
 @dataclass(eq=False)
@@ -62,6 +65,10 @@ class Site:
     layers
         Canonical layers present for this site (kind -> GeoDataFrame). A kind absent here
         had no source; a kind present but empty had a source with no feature in the area.
+    known_empty
+        Layer kinds declared surveyed and empty (``lamps = { empty = true }`` in the sites
+        file, ``known_empty=`` here): their empty layer is a fact (no lamps: no light), where
+        an empty layer otherwise means unknown. See :meth:`layer_state`.
     sources
         Kind -> list of facts about each source read (path, format, repairs).
     attribution
@@ -91,6 +98,7 @@ class Site:
     rasters: dict[str, Raster] = field(default_factory=dict)
     attributes: dict[str, str] = field(default_factory=dict)
     walk_reach: float = WALK_REACH
+    known_empty: frozenset[str] = frozenset()
 
     @classmethod
     def from_layers(
@@ -110,6 +118,7 @@ class Site:
         sources: Mapping[str, list[dict]] | None = None,
         attribution: tuple[str, ...] = (),
         attributes: Mapping[str, str] | None = None,
+        known_empty: Iterable[str] = (),
     ) -> Site:
         """Prepare a site from a boundary and canonical layers in any CRS.
 
@@ -134,6 +143,11 @@ class Site:
             Polygons with ``n_buildings``, the reference for building completeness.
         attributes
             Labels of the site carried into its outputs (e.g. ``{"qpv_code": "QN04401M"}``).
+        known_empty
+            Layer kinds surveyed and found empty in the site's area (e.g. ``["lamps"]``: there
+            is no lamp, so no light). A kind given here needs no layer (an empty one is made);
+            a layer given for it must have no feature in the area. Without it, a kind with no
+            layer, or with a layer that has no feature in the area, is unknown.
 
         Returns
         -------
@@ -174,6 +188,7 @@ class Site:
             parts = gdf if isinstance(gdf, list | tuple) else [gdf]
             label = f"{kind} of site {id!r}"
             clipped[kind] = _concat([_clip(conform(p, kind, name=label), area, crs, label) for p in parts], crs)
+        declared = _declared_empty(id, known_empty, clipped, crs)
         if building_heights is not None:
             building_heights = _clip(building_heights, area, crs, f"building heights of site {id!r}")
         if "buildings" in clipped:
@@ -199,6 +214,7 @@ class Site:
             reference_buildings=reference_buildings,
             rasters=dict(rasters or {}),
             attributes={str(k): str(v) for k, v in (attributes or {}).items()},
+            known_empty=declared,
         )
         site._check_data_overlap(layers or {})
         return site
@@ -223,6 +239,37 @@ class Site:
     def has(self, kind: str) -> bool:
         """True when a source for ``kind`` was given (even if it had no feature here)."""
         return kind in self.layers
+
+    def layer_state(self, kind: str) -> tuple[str, str | None]:
+        """Whether the layer ``kind`` is known, known empty or unknown, and why when unknown.
+
+        - :data:`KNOWN`: it has at least one feature in the site and its context ring;
+        - :data:`KNOWN_EMPTY`: it was declared surveyed and empty (``known_empty``);
+        - :data:`UNKNOWN`: no source was given, or the source has no feature in the area and
+          was not declared empty (an OSM extract without lamps is no proof of darkness).
+
+        Examples
+        --------
+        >>> import geopandas as gpd
+        >>> from shapely import box
+        >>> none = gpd.GeoDataFrame(geometry=[], crs=2154)
+        >>> site = Site.from_layers("demo", box(0, 0, 50, 50), crs=2154, layers={"trees": none},
+        ...                         known_empty=["lamps"], cell_size=10)
+        >>> site.layer_state("lamps"), site.layer_state("trees")[0], site.layer_state("entrances")
+        (('known_empty', None), 'unknown', ('unknown', 'no entrances source'))
+        """
+        if kind in self.known_empty:
+            return KNOWN_EMPTY, None
+        if kind not in self.layers:
+            return UNKNOWN, f"no {kind} source"
+        if self.layers[kind].empty:
+            return UNKNOWN, (f"its {kind} source has no feature in the site's area (not proof there is none; "
+                             f"if surveyed, declare {kind} = {{ empty = true }})")
+        return KNOWN, None
+
+    def known(self, kind: str) -> bool:
+        """True when the layer ``kind`` is known or known empty (:meth:`layer_state`)."""
+        return self.layer_state(kind)[0] != UNKNOWN
 
     def layer(self, kind: str, *, within_site: bool = False) -> gpd.GeoDataFrame:
         """The layer of ``kind`` (site + context ring, or the site only).
@@ -394,6 +441,21 @@ def _carriageway(highway) -> str | None:
     """The motorway / trunk class of a street's ``highway`` (a value or a list of them)."""
     values = highway if isinstance(highway, list | tuple) else [highway]
     return next((v for v in values if v in CARRIAGEWAY_HALF_WIDTH), None)
+
+
+def _declared_empty(site_id: str, kinds: Iterable[str], clipped: dict[str, gpd.GeoDataFrame], crs) -> frozenset[str]:
+    """The kinds declared surveyed-empty, checked; their (empty) layers are added to ``clipped``."""
+    kinds = frozenset([kinds] if isinstance(kinds, str) else kinds)
+    for kind in sorted(kinds):
+        if kind not in LAYER_KINDS:
+            msg = f"site {site_id!r}: known_empty names an unknown layer kind {kind!r}; use one of {', '.join(LAYER_KINDS)}"
+            raise InputError(msg)
+        if kind in clipped and len(clipped[kind]):
+            msg = (f"site {site_id!r}: {kind} is declared empty but its layer has {len(clipped[kind])} feature(s) in the "
+                   f"site's area; drop the empty declaration or the layer")
+            raise InputError(msg)
+        clipped.setdefault(kind, empty_layer(kind, crs=crs))
+    return kinds
 
 
 def _concat(parts: list[gpd.GeoDataFrame], crs) -> gpd.GeoDataFrame:

@@ -27,6 +27,11 @@ th{background:#f4f4f4} td.num{text-align:right;font-variant-numeric:tabular-nums
 """
 _SHARES = ("network_coverage", "building_completeness")
 _SCORES = ("cpted_index", "score_surveillance", "score_territoriality", "score_access_control", "score_maintenance")
+#: How each site status (:data:`cpted.pipeline.STATUSES`) reads in the table.
+_STATUS = {"ok": "ok", "partial": '<span class="na" title="some principles could not be scored">partial</span>',
+           "no_score": '<span class="err" title="no principle could be scored: see the notes">no score</span>',
+           "failed": '<span class="err">failed</span>',
+           "timed_out": '<span class="err" title="ran past --site-timeout">timed out</span>'}
 _COUNTS = ("n_cells", "n_streets", "n_buildings", "n_entrances", "n_barriers", "n_lamps", "n_pois", "n_trees")
 
 
@@ -49,9 +54,15 @@ def _count(value) -> str:
     return f"{int(value):,}"
 
 
+def _tally(status: pd.Series) -> str:
+    """``3 ok, 1 partial, 1 no score, 0 failed``: how many sites have each status."""
+    counts = status.value_counts()
+    return ", ".join(f"{int(counts.get(k, 0))} {k.replace('_', ' ')}" for k in ("ok", "partial", "no_score", "failed", "timed_out") if k != "timed_out" or counts.get(k, 0))
+
+
 def _chart(summary: pd.DataFrame) -> str:
     """The principle scores of every site side by side (an embedded PNG), or nothing."""
-    ok = summary[summary["status"] == "ok"] if "status" in summary else summary
+    ok = summary[summary["status"].isin(("ok", "partial"))] if "status" in summary else summary
     cols = [c for c in _SCORES if c in ok]
     if ok.empty or not cols or not ok[cols].notna().any().any():
         return ""
@@ -96,15 +107,15 @@ def write_index(summary: pd.DataFrame, path: str | Path, *, title: str = "cpted 
         approx = " (approximate boundary)" if r.get("approximate_boundary") == True else ""  # noqa: E712 - numpy bools
         if isinstance(r.get("qpv_code"), str) and r.get("qpv_code"):
             approx += f" · QPV {html.escape(r['qpv_code'])}"
-        if r["status"] == "ok":
-            cells = [f'<a href="{sid}/report.html">{name}</a><br><small>{sid}{approx} · <a href="{sid}/audit.gpkg">audit.gpkg</a></small>', "ok",
-                     f'{r.get("area_ha", float("nan")):.1f}']
+        if r["status"] not in ("failed", "timed_out"):
+            cells = [f'<a href="{sid}/report.html">{name}</a><br><small>{sid}{approx} · <a href="{sid}/audit.gpkg">audit.gpkg</a></small>',
+                     _STATUS.get(r["status"], html.escape(str(r["status"]))), f'{r.get("area_ha", float("nan")):.1f}']
             cells += [_score(r.get(c)) for c in _SCORES]
             cells += [_share(r.get(c)) for c in _SHARES]
             cells += [_count(r.get(c)) for c in _COUNTS]
             cells.append(html.escape("; ".join(str(r.get(k)) for k in ("notes", "score_notes") if r.get(k) and str(r.get(k)) != "nan")))
         else:
-            cells = [f"{name}<br><small>{sid}</small>", '<span class="err">error</span>', ""]
+            cells = [f"{name}<br><small>{sid}</small>", _STATUS.get(r["status"], _STATUS["failed"]), ""]
             cells += [""] * (len(_SCORES) + len(_SHARES) + len(_COUNTS))
             cells.append(f'<span class="err">{html.escape(str(r.get("error", "")))}</span>')
         classes = ["", "", "num", *["num"] * len(_SCORES), "", "", *["num"] * len(_COUNTS), ""]
@@ -116,9 +127,11 @@ def write_index(summary: pd.DataFrame, path: str | Path, *, title: str = "cpted 
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title><style>{_CSS}</style></head>
 <body><h1>{html.escape(title)}</h1>
-<p>{len(summary)} sites, {int((summary["status"] == "ok").sum())} audited. Each site links to its report; its layers
+<p>{len(summary)} sites: {_tally(summary["status"])}. Each site links to its report; its layers
 are in its <code>audit.gpkg</code>; every figure is also in <a href="summary.csv">summary.csv</a>.
-Scores run from 0 to 100 (docs/methods/scores.md); n/a means too few inputs (see the notes).
+Scores run from 0 to 100 (docs/methods/scores.md); n/a means too few inputs (see the notes). A site is
+<i>ok</i> when its CPTED index is scored, <i>partial</i> when only some principles are, <i>no score</i> when none
+is (the notes say why), <i>failed</i> when its audit stopped on an error.
 Network coverage is the share of open-space cells within 50&nbsp;m of a walkable street;
 buildings vs reference compares loaded footprints with an independent building count.</p>
 {_chart(summary)}

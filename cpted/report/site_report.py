@@ -43,6 +43,12 @@ _SOURCES = [
 ]
 
 
+#: What each site status (:data:`cpted.pipeline.STATUSES`) means, as the report says it.
+_STATUS_TEXT = {"ok": "ok: the CPTED index is scored.",
+                "partial": "partial: some principles could not be scored (see the notes below the chart).",
+                "no_score": "no score: no principle could be scored from the data given (see the notes below the chart)."}
+
+
 def figure_png(fig) -> str:
     """A matplotlib figure as a data: URI (base64 PNG), then closed."""
     import matplotlib.pyplot as plt
@@ -152,6 +158,8 @@ def write_site_report(result, path: str | Path) -> Path:
     figures = "".join(f'<figure><img src="{src}" alt="{html.escape(cap)}"><figcaption>{html.escape(cap)}</figcaption></figure>'
                       for src, cap in maps)
     completeness = [(f"features: {k}", s.get(f"n_{k}")) for k in LAYER_KINDS]
+    completeness += [("unknown layers (values NaN)", s.get("unknown_layers") or "none"),
+                     ("layers surveyed and empty", s.get("known_empty_layers") or "none")]
     completeness += [("grid cells", s.get("n_cells")), ("network coverage", s.get("network_coverage")),
                      ("buildings vs reference", s.get("building_completeness"))]
     completeness += [(f"score inputs: {_LABELS[p]}", s.get(f"completeness_{p}")) for p in PRINCIPLES]
@@ -176,6 +184,7 @@ def write_site_report(result, path: str | Path) -> Path:
 <html lang="en"><head><meta charset="utf-8"><title>CPTED audit: {html.escape(str(s.get('name')))}</title><style>{_CSS}</style></head>
 <body><h1>{html.escape(str(s.get('name')))}</h1>
 <p>Site <code>{html.escape(str(s.get('site_id')))}</code>, {s.get('area_ha', float('nan')):.1f} ha, {s.get('crs')}.{approx}{_qpv(s)}</p>
+<p><b>Status:</b> {html.escape(_STATUS_TEXT.get(str(s.get('status')), str(s.get('status'))))}</p>
 <h2>Scores</h2>
 <img src="{score_chart(s)}" alt="scores of the four principles">
 <p><b>What pulls the site down:</b> {html.escape(str(s.get('drivers') or 'nothing below 50'))}.</p>

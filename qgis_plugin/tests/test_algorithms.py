@@ -131,8 +131,8 @@ def test_compare_scenarios_maps_the_lamps_a_design_adds(plugin, le_mans, tmp_pat
     lamps = gpd.GeoDataFrame({"height_m": [6.0] * 3}, geometry=darkest.geometry.centroid.values, crs=2154)
     proposed = tmp_path / "proposed_lamps.gpkg"
     lamps.to_file(proposed)
-    result = run("compare_scenarios", params(le_mans, tmp_path, ("DELTAS", "CHANGES"),
-                                             PROPOSED_LAMPS=str(proposed)))
+    result = run("compare_scenarios", params(le_mans, tmp_path, ("DELTAS", "CHANGES"), PROPOSED_LAMPS=str(proposed),
+                                             EXISTING_EMPTY=[4]))  # the existing lamps: surveyed, none (DESIGN[4])
     deltas = layer(result["DELTAS"])
     lux = values(deltas, "delta_lux")
     assert np.nanmin(lux) >= -1e-9 and np.nanmax(lux) > 0  # more lamps: never darker, lighter somewhere

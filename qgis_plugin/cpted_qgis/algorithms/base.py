@@ -272,9 +272,9 @@ class CptedAlgorithm(QgsProcessingAlgorithm):
         layers = self.layers(cpted, parameters, context, feedback, crs)
         return self.sites(cpted, parameters, context, feedback, [layers])[0]
 
-    def sites(self, cpted, parameters, context, feedback, designs: list[dict]) -> list:
+    def sites(self, cpted, parameters, context, feedback, designs: list[dict], known_empty: list | None = None) -> list:
         """One prepared cpted Site per dict of layers, all on the site polygon (read once, as is the
-        canopy raster)."""
+        canopy raster); ``known_empty``: per design, the layer kinds surveyed and empty."""
         source, crs = self.site_crs(parameters, context)
         label = self.layer_name(parameters, "SITE", context)
         boundary = to_frame(source, label, feedback)
@@ -292,7 +292,8 @@ class CptedAlgorithm(QgsProcessingAlgorithm):
             site_id(name), boundary, crs=crs, layers=layers, name=name,
             context=self.parameterAsDouble(parameters, "CONTEXT", context),
             cell_size=self.parameterAsDouble(parameters, "CELL_SIZE", context), rasters=rasters,
-        ) for layers in designs]
+            known_empty=(known_empty or [()] * len(designs))[i],
+        ) for i, layers in enumerate(designs)]
 
 
 def category_map(text: str) -> dict[str, str]:

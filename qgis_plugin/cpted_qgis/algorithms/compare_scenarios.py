@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from qgis.core import QgsProcessingOutputNumber, QgsWkbTypes
+from qgis.core import QgsProcessingOutputNumber, QgsProcessingParameterEnum, QgsWkbTypes
 
 from ..bridge import progress
 from ..i18n import noop, tr
@@ -32,6 +32,9 @@ class CompareScenarios(CptedAlgorithm):
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API
         super().initAlgorithm(config)
         self.add_layer_inputs("PROPOSED_", DESIGN, (), label=noop("Proposed: "))
+        self.addParameter(QgsProcessingParameterEnum(
+            "EXISTING_EMPTY", tr("Existing layers surveyed and empty (there is none, e.g. no lamp)"), options=list(DESIGN),
+            allowMultiple=True, optional=True))
         self.add_weights()
 
     def add_other_outputs(self) -> None:
@@ -40,6 +43,7 @@ class CompareScenarios(CptedAlgorithm):
     def compute(self, cpted, parameters, context, feedback):
         _source, crs = self.site_crs(parameters, context)
         existing = self.layers(cpted, parameters, context, feedback, crs)
+        empty = {DESIGN[i] for i in self.parameterAsEnums(parameters, "EXISTING_EMPTY", context)}
         proposed = dict(existing)
         changed = set()
         for kind, layer in self.layers(cpted, parameters, context, feedback, crs, prefix="PROPOSED_").items():
@@ -47,9 +51,11 @@ class CompareScenarios(CptedAlgorithm):
             changed.add(kind)
         if not changed:
             feedback.pushWarning(tr("No proposed layer was given: both designs are the same."))
-        baseline, design = self.sites(cpted, parameters, context, feedback, [existing, proposed])
+        baseline, design = self.sites(cpted, parameters, context, feedback, [existing, proposed],
+                                      known_empty=[empty, empty - changed])
         weights = self.parameterAsFile(parameters, "WEIGHTS", context) or None
-        comparison = cpted.compare_designs(baseline, design, weights=cpted.read_weights(weights), changed=changed,
+        comparison = cpted.compare_designs(baseline, design, weights=cpted.read_weights(weights),
+                                           how_to_declare=tr("tick {kind} under 'Existing layers surveyed and empty'"),
                                            progress=progress(feedback, span=90),
                                            **self.audit_options(parameters, context))
         delta = comparison.site.set_index("value")["delta"].get("cpted_index") if len(comparison.site) else None

@@ -228,6 +228,14 @@
         <translation>Lieux améliorés ou dégradés</translation>
     </message>
     <message>
+        <source>Existing layers surveyed and empty (there is none, e.g. no lamp)</source>
+        <translation>Couches existantes relevées et vides (il n&apos;y en a aucun, p. ex. aucun lampadaire)</translation>
+    </message>
+    <message>
+        <source>tick {kind} under &apos;Existing layers surveyed and empty&apos;</source>
+        <translation>cochez {kind} sous « Couches existantes relevées et vides »</translation>
+    </message>
+    <message>
         <source>Proposed: </source>
         <translation>Projet : </translation>
     </message>
