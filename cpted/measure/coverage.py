@@ -104,9 +104,9 @@ def restrict_to_coverage(
                          f"where the buildings layer is incomplete (coverage_reason)")
         cells.loc[uncovered, present] = np.nan
     covered_cells = cells[complete]
-    if "eyes_43" in cells:
+    if set(BUILDING_COLUMNS["surveillance"]) <= set(cells):  # the surveillance measure ran
         summary.update(_surveillance_summary(site, cells, covered_cells, layers))
-    if "ambiguous" in cells:
+    if set(BUILDING_COLUMNS["territoriality"]) <= set(cells):  # the territoriality measure ran
         summary.update(_territoriality_summary(site, cells, complete, layers))
     if "isovists" in layers and "cell_id" in layers["isovists"]:
         layers["isovists"] = layers["isovists"][layers["isovists"]["cell_id"].isin(covered_cells["cell_id"])]

@@ -27,6 +27,7 @@ __all__ = [
     "MIN_LOCAL_COMPLETENESS",
     "MISSING_TOLERANCE",
     "NO_REFERENCE_DISTANCE",
+    "NEIGHBOUR_DISTANCE",
     "COVERAGE_COLUMNS",
     "reference_completeness",
     "building_extent",
@@ -45,6 +46,8 @@ MISSING_TOLERANCE = 1
 #: Where no reference cell holds a place and the layer is known to be partial, the place is
 #: complete only when a loaded building lies within this distance (m).
 NO_REFERENCE_DISTANCE = 50.0
+#: Reference cells closer than this (m) are neighbours (reprojected grid cells do not touch exactly).
+NEIGHBOUR_DISTANCE = 1.0
 #: The per-cell columns :func:`building_coverage` returns.
 COVERAGE_COLUMNS = ("building_completeness_local", "buildings_complete", "coverage_reason")
 
@@ -62,14 +65,16 @@ def reference_completeness(
     Loaded footprints are counted by centroid in each reference polygon. When ``area`` (where
     buildings were loaded, e.g. the site and its context ring) cuts a reference polygon, its
     count is scaled by the share of its area inside ``area``. A reference cell is **complete**
-    when it counts no building, when ``n_loaded >= min_completeness * n_reference``, or when at
-    most ``tolerance`` buildings are missing.
+    when ``n_loaded >= min_completeness * n_reference``, or when at most ``tolerance`` buildings
+    are missing. A cell that counts no building has nothing to miss, but its places are seen
+    from and overseen by its neighbours' buildings: it is complete when every neighbouring
+    reference cell (within :data:`NEIGHBOUR_DISTANCE`) that counts buildings is complete.
 
     Returns
     -------
     pandas.DataFrame
         Indexed like ``reference``: ``n_reference``, ``n_loaded``, ``completeness`` (the ratio;
-        NaN when the reference counts no building) and ``complete``.
+        NaN when the reference counts no building), ``complete`` and ``reason`` (why not).
 
     Examples
     --------
@@ -80,7 +85,10 @@ def reference_completeness(
     >>> b = gpd.GeoDataFrame(geometry=[box(10 + 20 * i, 10, 15 + 20 * i, 15) for i in range(4)]
     ...                      + [box(110, 10, 115, 15)], crs=2154)
     >>> reference_completeness(ref, b)[["n_loaded", "completeness", "complete"]].values.tolist()
-    [[4, 1.0, True], [1, 0.1, False], [0, nan, True], [0, 0.0, True]]
+    [[4, 1.0, True], [1, 0.1, False], [0, nan, False], [0, 0.0, True]]
+
+    The third cell counts no building but touches the second (a corner), which is incomplete;
+    the fourth misses one building of one (within the tolerance).
     """
     geoms = reference.geometry.values
     expected = pd.to_numeric(reference["n_buildings"], errors="coerce").to_numpy(dtype=float)
@@ -93,9 +101,21 @@ def reference_completeness(
         loaded = np.bincount(ri, minlength=len(reference)).astype(np.int64)
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = np.where(expected > 0, loaded / expected, np.nan)
-    complete = ~(expected > 0) | (loaded >= min_completeness * expected) | (expected - loaded <= tolerance)
-    return pd.DataFrame({"n_reference": expected, "n_loaded": loaded, "completeness": ratio, "complete": complete},
-                        index=reference.index)
+    counted = expected > 0
+    complete = ~counted | (loaded >= min_completeness * expected) | (expected - loaded <= tolerance)
+    reason = np.array([
+        "" if ok else f"buildings incomplete here: {k} of {e:.0f} reference buildings loaded in its reference cell "
+                      f"(needs {min_completeness:.0%})"
+        for ok, k, e in zip(complete, loaded, expected, strict=True)
+    ], dtype=object)
+    if (~counted).any() and not complete.all():  # empty cells take the status of their neighbours
+        i, j = shapely.STRtree(geoms).query(geoms, predicate="dwithin", distance=NEIGHBOUR_DISTANCE)
+        broken = (i != j) & ~counted[i] & counted[j] & ~complete[j]
+        empty_bad = np.unique(i[broken])
+        complete[empty_bad] = False
+        reason[empty_bad] = "its reference cell counts no building, but a neighbouring reference cell is incomplete"
+    return pd.DataFrame({"n_reference": expected, "n_loaded": loaded, "completeness": ratio, "complete": complete,
+                         "reason": pd.Series(reason, index=reference.index, dtype=object)}, index=reference.index)
 
 
 def read_extent(facts: dict, crs, get: Callable | None = None) -> None:
@@ -151,9 +171,9 @@ def building_coverage(
     2. with a reference grid (``site.reference_buildings``): a cell is complete when its
        reference cell is (:func:`reference_completeness`, by the cell's centre);
     3. with a declared extent (:func:`building_extent`): a cell outside it is not complete;
-    4. the layer is *known to be partial* when rule 2 or 3 leaves a cell incomplete; then a
-       cell that no reference cell holds is complete only when a loaded building lies within
-       ``distance`` metres;
+    4. without a declared extent, the layer is *known to be partial* when rule 2 leaves a cell
+       incomplete; then a cell that no reference cell holds is complete only when a loaded
+       building lies within ``distance`` metres (inside a declared extent, the extent vouches);
     5. otherwise (no reference, no extent) the layer is trusted: every cell is complete.
 
     Returns
@@ -199,18 +219,13 @@ def building_coverage(
         local[ci] = table["completeness"].to_numpy()[ri]
         bad = ~table["complete"].to_numpy()[ri]
         complete[ci[bad]] = False
-        loaded, expected = table["n_loaded"].to_numpy()[ri], table["n_reference"].to_numpy()[ri]
-        reason[ci[bad]] = [
-            f"buildings incomplete here: {k} of {e:.0f} reference buildings loaded in its reference cell "
-            f"(needs {min_completeness:.0%})"
-            for k, e in zip(loaded[bad], expected[bad], strict=True)
-        ]
+        reason[ci[bad]] = table["reason"].to_numpy()[ri][bad]
     extent = building_extent(site)
     if extent is not None and n:
         outside = ~shapely.contains_xy(extent, x, y)
         reason[outside & complete] = "outside the declared extent of the buildings layer"
         complete &= ~outside
-    if not complete.all() and not has_reference.all():
+    if extent is None and not complete.all() and not has_reference.all():
         lone = complete & ~has_reference
         if lone.any():
             near = np.zeros(n, dtype=bool)
