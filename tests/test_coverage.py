@@ -193,7 +193,9 @@ def test_site_layers_table(tmp_path):
             '[[site]]\nid = "b"\nbbox = [0, 0, 200, 200]\ncrs = "EPSG:2154"\n')
     (tmp_path / "ok.toml").write_text(head + '[site_layers.b]\nbuildings = "buildings.geojson"\n', encoding="utf-8")
     sf = read_sites_file(tmp_path / "ok.toml", data_dir=tmp_path)
-    assert sf.site("a").layers == {} and [s.path for s in sf.site("b").layers["buildings"]] == [tmp_path / "buildings.geojson"]
+    assert "buildings" not in sf.site("a").shared_layers
+    assert [s.path for s in sf.site("b").shared_layers["buildings"]] == [tmp_path / "buildings.geojson"]
+    assert sf.site("b").shared_layers["streets"] == sf.site("a").shared_layers["streets"]  # the rest of [layers] stays
     (tmp_path / "bad.toml").write_text(head + '[site_layers.c]\nbuildings = "buildings.geojson"\n', encoding="utf-8")
     with pytest.raises(SitesFileError, match=r"\[site_layers\] \(line \d+\): no site 'c' in this file; its sites are \['a', 'b'\]"):
         read_sites_file(tmp_path / "bad.toml", data_dir=tmp_path)
@@ -212,9 +214,9 @@ def test_only_chateau_reze_gets_the_reze_footprints(data, samples, tmp_path):
     without = read_sites_file(stripped, data_dir=data)
     for a, b in zip(with_table.sites, without.sites, strict=True):
         if a.id == "chateau_reze":
-            spec = a.layers["buildings"][0]
+            spec = a.shared_layers["buildings"][0]
             assert spec.path == data / REZE_FILE and REZE_CREDIT in spec.attribution
-            assert "buildings" not in b.layers
+            assert "buildings" not in b.shared_layers and a.layers == b.layers == {}
         else:
             assert a == b, a.id
 
@@ -234,7 +236,7 @@ def test_reze_footprints_have_default_heights(data, samples):
     spec = read_sites_file(samples / "nantes_renewal.toml", data_dir=data).site("chateau_reze")
     raw = gpd.read_file(data / REZE_FILE)
     assert list(raw.columns) == ["ID", "geometry"] and len(raw) == 592  # the file has no height
-    gdf, _ = SourceCache().layer(spec.layers["buildings"][0], "buildings")
+    gdf, _ = SourceCache().layer(spec.shared_layers["buildings"][0], "buildings")
     site = Site.from_layers("chateau_reze", site_boundary(spec, spec.crs), crs=spec.crs, layers={"buildings": gdf})
     b = site.layers["buildings"]
     assert len(b) > 300 and (b["height_source"] == "default").all() and b["height_m"].nunique() == 1

@@ -347,10 +347,13 @@ def read_sites_file(path: str | Path, *, data_dir: str | Path | None = None) -> 
 
 
 def _with_site_layers(parser: _Parser, sites: list[SiteSpec], table: Any) -> list[SiteSpec]:
-    """Add the ``[site_layers.<site_id>]`` tables to their sites' own layers.
+    """Add the ``[site_layers.<site_id>]`` tables to their sites' layers.
 
-    The way to give a site of ``[[sites_from]]`` (which has no ``[site.layers]``) its own
-    layers. A kind given both there and in the site's ``[site.layers]`` is an error.
+    The way to give a site of ``[[sites_from]]`` (which has no ``[site.layers]``) layers of its
+    own. They take the place of the file-wide ``[layers]`` for that site, kind by kind, at the
+    same level of precedence: a ``cpted fetch`` cache still wins over them (offline data as a
+    fallback, fuller fetched data when there is some). A kind given both there and in the
+    site's own ``[site.layers]`` is an error.
     """
     if not isinstance(table, dict):
         parser.fail("[site_layers]", "must be a table of site id = layer table, e.g. [site_layers.my_site]",
@@ -369,5 +372,5 @@ def _with_site_layers(parser: _Parser, sites: list[SiteSpec], table: Any) -> lis
         if twice:
             parser.fail(f"[site_layers.{s.id}]", f"{twice} also given in the site's own [site.layers]; keep one",
                         f"site_layers.{s.id}")
-        out.append(replace(s, layers={**s.layers, **extra}))
+        out.append(replace(s, shared_layers={**s.shared_layers, **extra}))
     return out
