@@ -174,7 +174,9 @@ def building_coverage(
     4. without a declared extent, the layer is *known to be partial* when rule 2 leaves a cell
        incomplete; then a cell that no reference cell holds is complete only when a loaded
        building lies within ``distance`` metres (inside a declared extent, the extent vouches);
-    5. otherwise (no reference, no extent) the layer is trusted: every cell is complete.
+    5. otherwise (no reference, no extent) the layer is trusted: every cell is complete. So is a
+       buildings layer declared empty by a design (``attrs["known_empty"]``, as
+       :func:`cpted.scenario.compare_designs` marks it).
 
     Returns
     -------
@@ -209,6 +211,8 @@ def building_coverage(
         return _frame(cells.index, local, np.zeros(n, dtype=bool), np.full(n, "no buildings layer given", dtype=object))
     has_reference = np.zeros(n, dtype=bool)
     ref = site.reference_buildings
+    if buildings.attrs.get("known_empty"):  # a design declared without buildings: complete by declaration
+        ref = None
     if ref is not None and len(ref) and n:
         table = reference_completeness(ref, buildings, area=site.analysis_area, min_completeness=min_completeness,
                                        tolerance=tolerance)
