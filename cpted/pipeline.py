@@ -35,12 +35,14 @@ from cpted.load.vector import read_vector
 from cpted.parallel import run_in_process, run_sites
 from cpted.engines.network import RADII, nearest_edge, network_from_streets, street_centrality
 from cpted.measure.access_control import access_control
+from cpted.measure.coverage import restrict_to_coverage, scored_shares
 from cpted.measure.activity import activity
 from cpted.measure.maintenance import maintenance
 from cpted.measure.surveillance import VIEW_RADIUS, surveillance
 from cpted.measure.territoriality import territoriality
 from cpted.score.scores import PRINCIPLES, problem_places, read_weights, score_cells, site_scores
 from cpted.prepare.completeness import completeness
+from cpted.prepare.coverage import building_coverage, read_extent
 from cpted.prepare.crs import choose_crs, to_crs
 from cpted.prepare.grid import check_grid_size
 from cpted.prepare.site import Site
@@ -69,12 +71,14 @@ class SourceCache:
 
     def layer(self, spec: LayerSpec, kind: str) -> tuple[gpd.GeoDataFrame, dict]:
         """The canonical layer ``kind`` of a source, with facts about the read."""
-        options = {k: v for k, v in spec.options.items() if k != "attribution"}
+        options = {k: v for k, v in spec.options.items() if k not in ("attribution", "extent")}
         key = (spec.path, kind, repr(sorted(options.items())))
         if key not in self._layers:
             self._layers[key] = read_layer(spec.path, kind, **options)
         gdf, info = self._layers[key]
         info = {**info, "attribution": spec.attribution or _FORMAT_ATTRIBUTION.get(info.get("format"))}
+        if "extent" in spec.options:  # read by load_site into the site CRS (cpted.prepare.coverage)
+            info["extent"] = spec.options["extent"]
         return gdf, info
 
     def osm(self, spec: LayerSpec) -> dict[str, gpd.GeoDataFrame]:
@@ -181,6 +185,8 @@ def load_site(
         elif parts:
             layers[kind] = [p for p, _ in parts]
             info[kind] = [i for _, i in parts]
+    for facts in info.get("buildings", []):
+        read_extent(facts, crs, sources.get)
     audits = spec.layers.get("walk_audits") or spec.shared_layers.get("walk_audits") or []
     for audit_spec in audits:
         gdf, ainfo = sources.layer(audit_spec, "reports")
@@ -435,9 +441,12 @@ def audit(
     cells = site.grid.assign(site_id=site.id)
     for p in parts:
         cells = cells.join(p.cells)
+    cells, part_layers, summary = restrict_to_coverage(site, cells, {k: v for p in parts for k, v in p.layers.items()},
+                                                       summary, building_coverage(site))
     scored = score_cells(cells, weights)
     cells = cells.join(scored)
     summary.update(site_scores(cells, scored))
+    summary.update(scored_shares(cells))
     summary["status"] = score_status(summary)
     site_layer = gpd.GeoDataFrame({k: [v] for k, v in summary.items()}, geometry=[site.boundary], crs=site.crs)
     layers = {"site": site_layer, "cells": cells, "problem_places": problem_places(cells, streets=site.layers.get("streets"))}
@@ -447,8 +456,7 @@ def audit(
         if len(streets):
             in_site[streets.sindex.query(site.boundary, predicate="intersects")] = True
         layers["streets"] = streets.assign(in_site=in_site)
-    for p in parts:
-        layers.update(p.layers)
+    layers.update(part_layers)
     report("done", len(steps), len(steps))
     return AuditResult(site=site, summary=summary, layers=layers)
 

@@ -21,6 +21,7 @@ from cpted.cli import main
 
 INSIDE_NANTES = ["bottiere_pin_sec", "nantes_nord", "dervallieres"]
 SIX = ["grand_bellevue", "bottiere_pin_sec", "nantes_nord", "dervallieres", "chateau_reze", "plaisance_orvault"]
+NO_BUILDINGS = [s for s in SIX if s != "chateau_reze"]  # Rezé has a partial BD TOPO extract ([site_layers])
 
 
 @pytest.fixture(scope="module")
@@ -65,10 +66,13 @@ def test_network_coverage_inside_and_outside_the_graphs(nantes_batch):
 def test_buildings_are_reported_missing_not_invented(nantes_batch):
     _, out = nantes_batch
     s = pd.read_csv(out / "summary.csv").set_index("site_id")
-    assert s.loc[SIX, "n_buildings"].isna().all()  # no source offline
-    assert (s.loc[SIX, "building_completeness"] == 0).all()
+    assert s.loc[NO_BUILDINGS, "n_buildings"].isna().all()  # no source offline
+    assert (s.loc[NO_BUILDINGS, "building_completeness"] == 0).all()
     assert (s.loc[SIX, "reference_buildings"] > 300).all()
-    assert s.loc[SIX, "notes"].str.contains("no source for buildings").all()
+    assert s.loc[NO_BUILDINGS, "notes"].str.contains("no source for buildings").all()
+    assert s.loc["chateau_reze", "n_buildings"] > 200  # the partial extract: 248 in the disc
+    assert 0.1 < s.loc["chateau_reze", "building_completeness"] < 0.3
+    assert s.loc[NO_BUILDINGS, "buildings_complete_share"].eq(0).all()
     assert s.loc["ile_de_nantes", "n_buildings"] > 1000
     assert 0.5 < s.loc["ile_de_nantes", "building_completeness"] <= 1.05
     assert s.loc[SIX, "approximate_boundary"].all() and not s.loc["ile_de_nantes", "approximate_boundary"]
@@ -104,12 +108,18 @@ CELL_COLUMNS = ["isovist_area", "isovist_compactness", "isovist_occlusivity", "c
 def test_surveillance_is_nan_without_buildings_and_filled_with_them(nantes_batch):
     _, out = nantes_batch
     s = pd.read_csv(out / "summary.csv").set_index("site_id")
-    assert s.loc[SIX, SURVEILLANCE].isna().all().all()
-    assert s.loc[SIX, "notes"].str.contains("surveillance: no buildings source").all()
-    assert s.loc["ile_de_nantes", SURVEILLANCE].notna().all()
+    assert s.loc[NO_BUILDINGS, SURVEILLANCE].isna().all().all()
+    assert s.loc[NO_BUILDINGS, "notes"].str.contains("surveillance: no buildings source").all()
+    assert s.loc[["chateau_reze", "ile_de_nantes"], SURVEILLANCE].notna().all().all()
     assert "lighting and night surveillance: no lamps source" in s.loc["ile_de_nantes", "notes"]
     cells = pyogrio.read_dataframe(out / "ile_de_nantes" / "audit.gpkg", layer="cells", read_geometry=False)
-    assert (cells[CELL_COLUMNS].notna().mean() > 0.99).all()
+    # the BD TOPO extract misses the north strip and the west tip of the site's box (the reference
+    # grid says so): values where its buildings are complete, NaN with the reason elsewhere
+    complete = cells["buildings_complete"].astype(bool)
+    assert 0.6 < complete.mean() < 0.7
+    assert cells.loc[complete, CELL_COLUMNS].notna().all().all()
+    assert cells.loc[~complete, CELL_COLUMNS].isna().all().all()
+    assert "surveillance: values that depend on buildings are NaN in 35% of the site" in s.loc["ile_de_nantes", "notes"]
     layers = {name for name, _ in pyogrio.list_layers(out / "ile_de_nantes" / "audit.gpkg")}
     assert {"openings", "blind_spots"} <= layers
 
@@ -140,8 +150,9 @@ def test_territoriality_and_maintenance_from_real_data(nantes_batch):
     s = pd.read_csv(out / "summary.csv").set_index("site_id")
     # waste points are real data for every site; territoriality needs buildings
     assert s.loc[SIX, "waste_points_per_ha"].notna().all()
-    assert s.loc[SIX, ["fronted_share", "ambiguous_share"]].isna().all().all()
-    assert s.loc[SIX, "notes"].str.contains("frontage and ambiguous space: no buildings source").all()
+    assert s.loc[NO_BUILDINGS, ["fronted_share", "ambiguous_share"]].isna().all().all()
+    assert s.loc[NO_BUILDINGS, "notes"].str.contains("frontage and ambiguous space: no buildings source").all()
+    assert s.loc["chateau_reze", ["fronted_share", "ambiguous_share"]].notna().all()
     assert s.loc["ile_de_nantes", ["fronted_share", "ambiguous_share", "cell_depth_mean"]].notna().all()
     assert "disorder: no reports source" in s.loc["ile_de_nantes", "notes"]
 
@@ -150,10 +161,14 @@ def test_scores_and_problem_places(nantes_batch):
     _, out = nantes_batch
     s = pd.read_csv(out / "summary.csv").set_index("site_id")
     assert s.loc["ile_de_nantes", ["score_surveillance", "score_territoriality", "score_access_control", "cpted_index"]].between(0, 100).all()
-    assert s.loc[SIX, "score_surveillance"].isna().all()  # no buildings: too few inputs to score
-    assert s.loc[SIX, "score_notes"].str.contains("score_surveillance").all()
-    assert s.loc[SIX, "cpted_index"].isna().all()  # access control alone is no CPTED index
-    assert s.loc[SIX, "score_notes"].str.contains("cpted_index").all()
+    assert s.loc[NO_BUILDINGS, "score_surveillance"].isna().all()  # no buildings: too few inputs to score
+    assert s.loc[NO_BUILDINGS, "score_notes"].str.contains("score_surveillance").all()
+    assert s.loc[NO_BUILDINGS, "cpted_index"].isna().all()  # access control alone is no CPTED index
+    assert s.loc[NO_BUILDINGS, "score_notes"].str.contains("cpted_index").all()
+    assert s.loc[NO_BUILDINGS, "scored_share_surveillance"].eq(0).all()
+    # Rezé: scored over the north-east its partial extract covers
+    assert s.loc["chateau_reze", ["score_surveillance", "score_territoriality", "cpted_index"]].between(0, 100).all()
+    assert 0.2 < s.loc["chateau_reze", "scored_share_surveillance"] < 0.45
     places = pyogrio.read_dataframe(out / "ile_de_nantes" / "audit.gpkg", layer="problem_places")
     assert len(places) > 0 and places["place_no"].tolist() == list(range(1, len(places) + 1))
     assert set(places["principle"]) <= {"surveillance", "territoriality", "access_control", "maintenance"}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,10 @@ _SITE_KEYS = {"id", "name", "centre", "centre_crs", "bbox", "boundary", "crs", "
               "context", "cell_size", "approximate", "layers", "attributes"}
 _DEFAULT_KEYS = {"crs", "radius", "context", "cell_size", "approximate"}
 _FROM_KEYS = {"path", "id_field", "name_field", "fields", "layer", "radius", "approximate"}
-_TOP_KEYS = {"defaults", "layers", "site", "sites_from", "title"}
+_TOP_KEYS = {"defaults", "layers", "site", "sites_from", "site_layers", "title"}
+#: Layer options the sites file reads itself (not passed to the reader): ``extent``, a polygon
+#: file outside which the layer is known to be incomplete (see docs/methods/completeness.md).
+SITES_FILE_LAYER_OPTIONS = {"extent": "a polygon file: the layer is complete only inside it"}
 
 
 @dataclass(frozen=True)
@@ -180,9 +183,12 @@ class _Parser:
         if not isinstance(value, dict) or "path" not in value:
             self.fail(where, "a layer is a path string or a table with a 'path' key")
         options = {k: v for k, v in value.items() if k != "path"}
-        unknown = sorted(set(options) - set(LAYER_OPTIONS))
+        allowed = {*LAYER_OPTIONS, *SITES_FILE_LAYER_OPTIONS}
+        unknown = sorted(set(options) - allowed)
         if unknown:
-            self.fail(where, f"unknown option(s) {unknown}; allowed: {sorted(LAYER_OPTIONS)}", unknown[0])
+            self.fail(where, f"unknown option(s) {unknown}; allowed: {sorted(allowed)}", unknown[0])
+        if "extent" in options:
+            options["extent"] = self.path_of(options["extent"], f"{where}.extent")
         return LayerSpec(self.path_of(value["path"], f"{where}.path"), options)
 
     def layers(self, table: Any, where: str) -> dict[str, list[LayerSpec]]:
@@ -401,9 +407,40 @@ def read_sites_file(path: str | Path, *, data_dir: str | Path | None = None) -> 
     if not raws:
         parser.fail("top level", "defines no site: add [[site]] tables or a [[sites_from]] table")
     sites = [parser.site(raw, defaults, shared, where) for where, raw in raws]
+    sites = _with_site_layers(parser, sites, doc.get("site_layers", {}))
     seen: set[str] = set()
     for s in sites:
         if s.id in seen:
             parser.fail(f"site {s.id!r}", "this id is used twice; site ids must be unique", f'"{s.id}"')
         seen.add(s.id)
     return SitesFile(path=path, title=str(doc.get("title", path.stem)), data_dir=parser.data_dir, sites=sites)
+
+
+def _with_site_layers(parser: _Parser, sites: list[SiteSpec], table: Any) -> list[SiteSpec]:
+    """Add the ``[site_layers.<site_id>]`` tables to their sites' layers.
+
+    The way to give a site of ``[[sites_from]]`` (which has no ``[site.layers]``) layers of its
+    own. They take the place of the file-wide ``[layers]`` for that site, kind by kind, at the
+    same level of precedence: a ``cpted fetch`` cache still wins over them (offline data as a
+    fallback, fuller fetched data when there is some). A kind given both there and in the
+    site's own ``[site.layers]`` is an error.
+    """
+    if not isinstance(table, dict):
+        parser.fail("[site_layers]", "must be a table of site id = layer table, e.g. [site_layers.my_site]",
+                    "site_layers")
+    ids = [s.id for s in sites]
+    unknown = sorted(set(table) - set(ids))
+    if unknown:
+        parser.fail("[site_layers]", f"no site {unknown[0]!r} in this file; its sites are {ids}", f"{unknown[0]}")
+    out = []
+    for s in sites:
+        if s.id not in table:
+            out.append(s)
+            continue
+        extra = parser.layers(table[s.id], f"[site_layers.{s.id}]")
+        twice = sorted(set(extra) & set(s.layers))
+        if twice:
+            parser.fail(f"[site_layers.{s.id}]", f"{twice} also given in the site's own [site.layers]; keep one",
+                        f"site_layers.{s.id}")
+        out.append(replace(s, shared_layers={**s.shared_layers, **extra}))
+    return out
