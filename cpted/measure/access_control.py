@@ -463,5 +463,7 @@ def access_control(site, net: Network | None, segments: pd.DataFrame | None, cir
     values = seg[cell_cols].iloc[nearest].set_index(cells.index)
     summary["single_escape_share"] = float((values["escape_routes"] <= 1).mean())
     result.cells = values
-    result.layers = {"segments": seg[in_site], "entry_points": entries, "movement_predictors": predictors}
+    # the segments layer holds the site's own segments (the streets layer flags them with in_site)
+    result.layers = {"segments": seg[in_site].drop(columns="in_site"), "entry_points": entries,
+                     "movement_predictors": predictors}
     return result

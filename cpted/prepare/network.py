@@ -29,7 +29,8 @@ def node_streets(streets: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     Returns
     -------
     geopandas.GeoDataFrame
-        One row per edge with ``u`` and ``v``, indexed from 0.
+        One row per edge with ``u``, ``v`` and ``length_m`` (the edge's length in the layer's
+        CRS units: metres), indexed from 0.
 
     Examples
     --------
@@ -41,7 +42,8 @@ def node_streets(streets: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     [[0, 1], [1, 2], [1, 3]]
     """
     if {"u", "v"} <= set(streets.columns) and streets[["u", "v"]].notna().all().all():
-        return streets.reset_index(drop=True)
+        out = streets.reset_index(drop=True)
+        return out.assign(length_m=shapely.length(out.geometry.values))
     lines = streets.explode(index_parts=False).reset_index(drop=True)
     coords, owner = shapely.get_coordinates(lines.geometry.values, return_index=True)
     _, node_of, counts = np.unique(coords.round(6), axis=0, return_inverse=True, return_counts=True)
@@ -63,6 +65,7 @@ def node_streets(streets: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     # renumber nodes densely, in order of first appearance
     codes, _ = pd.factorize(np.ravel(np.column_stack([us, vs])))
     out["u"], out["v"] = codes[0::2], codes[1::2]
+    out["length_m"] = shapely.length(geoms)
     return gpd.GeoDataFrame(out, geometry=geoms, crs=streets.crs)
 
 
