@@ -208,8 +208,9 @@ def drop_duplicates(gdf: gpd.GeoDataFrame, *, name: str) -> tuple[gpd.GeoDataFra
 def merge_street_twins(streets: gpd.GeoDataFrame, *, name: str) -> tuple[gpd.GeoDataFrame, list[str]]:
     """Merge street lines drawn twice (A→B and B→A, or the same line with other attributes).
 
-    The first line is kept. Graph edges (``u``, ``v`` known) between different nodes are
-    distinct edges and are kept.
+    The first line is kept. Graph edges are merged alike (so a graph and its edges as plain
+    lines give the same streets): the Nantes commune graph has two such pairs, a footway and
+    steps mapped as two OSM ways over the same two nodes.
 
     Examples
     --------
