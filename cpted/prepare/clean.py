@@ -162,7 +162,8 @@ def _ids(gdf: gpd.GeoDataFrame, mask, most: int = 5) -> str:
     """The first ``most`` feature ids of the rows in ``mask``, then "…" (OSM ids when known)."""
     rows = np.flatnonzero(np.asarray(mask, dtype=bool))
     if {"osm_type", "osm_id"} <= set(gdf.columns):
-        ids = [f"{t}/{i}" for t, i in zip(gdf["osm_type"].iloc[rows[:most]], gdf["osm_id"].iloc[rows[:most]], strict=True)]
+        first = rows[:most]
+        ids = [f"{t}/{i}" for t, i in zip(gdf["osm_type"].iloc[first], gdf["osm_id"].iloc[first], strict=True)]
     else:
         ids = [str(i) for i in gdf.index[rows[:most]]]
     return ", ".join(ids) + (", …" if len(rows) > most else "")
