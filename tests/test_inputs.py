@@ -265,7 +265,10 @@ def test_exact_duplicates_of_real_containers(data):
     expected = int(key.duplicated().sum())  # the truth, from pandas on the file itself
     layer, info = read_layer(data / "nantes/waste_containers_2016.geojson", "pois", category="waste")
     assert expected == 686 and len(layer) == len(raw) - expected
-    assert f"{expected} exact duplicate features" in info["warnings"][0]
+    (warning,) = info["warnings"]
+    first = raw.index[key.duplicated().to_numpy()][:5].tolist()  # the first ids, then "…"
+    assert warning == (f"layer 'pois (waste_containers_2016.geojson)': {expected} exact duplicate features (same "
+                       f"geometry and attributes) dropped (features {', '.join(map(str, first))}, …)")
 
 
 # --- real data: the Nantes walk graph as a graph and as plain lines --------------------------

@@ -134,7 +134,9 @@ def as_layer(gdf: gpd.GeoDataFrame, kind: str, *, name: str | None = None, **opt
     return tidy_layer(gdf, kind, name=name, info=info)
 
 
-def tidy_layer(gdf: gpd.GeoDataFrame, kind: str, *, name: str, info: dict | None = None) -> tuple[gpd.GeoDataFrame, dict]:
+def tidy_layer(
+    gdf: gpd.GeoDataFrame, kind: str, *, name: str, info: dict | None = None
+) -> tuple[gpd.GeoDataFrame, dict]:
     """Conform a layer to its schema and apply the input hygiene rules.
 
     The last step of every loader (:func:`read_layer`, :func:`as_layer`, the OSM files and

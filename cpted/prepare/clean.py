@@ -162,7 +162,8 @@ def _ids(gdf: gpd.GeoDataFrame, mask, most: int = 5) -> str:
     """The first ``most`` feature ids of the rows in ``mask``, then "…" (OSM ids when known)."""
     rows = np.flatnonzero(np.asarray(mask, dtype=bool))
     if {"osm_type", "osm_id"} <= set(gdf.columns):
-        ids = [f"{t}/{i}" for t, i in zip(gdf["osm_type"].iloc[rows[:most]], gdf["osm_id"].iloc[rows[:most]], strict=True)]
+        first = rows[:most]
+        ids = [f"{t}/{i}" for t, i in zip(gdf["osm_type"].iloc[first], gdf["osm_id"].iloc[first], strict=True)]
     else:
         ids = [str(i) for i in gdf.index[rows[:most]]]
     return ", ".join(ids) + (", …" if len(rows) > most else "")
@@ -208,8 +209,9 @@ def drop_duplicates(gdf: gpd.GeoDataFrame, *, name: str) -> tuple[gpd.GeoDataFra
 def merge_street_twins(streets: gpd.GeoDataFrame, *, name: str) -> tuple[gpd.GeoDataFrame, list[str]]:
     """Merge street lines drawn twice (A→B and B→A, or the same line with other attributes).
 
-    The first line is kept. Graph edges (``u``, ``v`` known) between different nodes are
-    distinct edges and are kept.
+    The first line is kept. Graph edges are merged alike (so a graph and its edges as plain
+    lines give the same streets): the Nantes commune graph has two such pairs, a footway and
+    steps mapped as two OSM ways over the same two nodes.
 
     Examples
     --------
