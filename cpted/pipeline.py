@@ -231,8 +231,12 @@ def load_site(
 
 
 def _check_layers_meet_site(spec: SiteSpec, area, crs, layers: dict[str, list], info: dict[str, list]) -> None:
-    """Each layer on its own must meet the site or its context ring (``area``, in ``crs``): one
-    that misses it entirely is the wrong file, or the site is in the wrong place."""
+    """Each layer on its own must reach the site or its context ring (``area``, in ``crs``): one
+    whose whole extent lies away from it is the wrong file, or the site is in the wrong place.
+
+    A layer whose extent covers the site but has no feature in it (an extract that maps doors
+    elsewhere, none here) is no input error: that kind is unknown for the site
+    (:meth:`Site.layer_state <cpted.prepare.site.Site.layer_state>`)."""
     from pyproj import CRS
 
     if not CRS.from_user_input(crs).is_projected:
@@ -246,7 +250,9 @@ def _check_layers_meet_site(spec: SiteSpec, area, crs, layers: dict[str, list], 
                 continue
             extent = gpd.GeoSeries([shapely.box(*part.total_bounds)], crs=part.crs).to_crs(crs).iloc[0]
             away = shapely.distance(area, extent)
-            where = f"they lie {away / 1000:,.1f} km away" if away > 0 else "none is near, in an extent that covers it"
+            if not away > 0:
+                continue  # its extent covers the site: nothing of that kind here (unknown, not an error)
+            where = f"they lie {away / 1000:,.1f} km away"
             msg = (
                 f"site {spec.id!r}: the {kind} layer {facts.get('source', '')!r} has {len(part)} features, none "
                 f"within the site or its {spec.context:g} m context ring: {where}. Check the site's centre / bbox "
