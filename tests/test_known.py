@@ -13,7 +13,6 @@ import dataclasses
 import math
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 import pyogrio
 import pytest
