@@ -10,7 +10,7 @@ over the metrics known in both (:func:`cpted.score.compare.common_scores`).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 

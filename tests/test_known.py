@@ -13,7 +13,6 @@ import dataclasses
 import math
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 import pyogrio
 import pytest
@@ -46,8 +45,10 @@ def _sites_file(path, body: str, *, data=None):
     return read_sites_file(path, data_dir=data)
 
 
-def _le_mans_window(tmp_path, data, *, extra: str = "", context: int = 100):
-    """A sites file with one small site over a Le Mans street, reading the OSM extract."""
+def _le_mans_window(tmp_path, data, *, extra: str = "", context: int = 150):
+    """A sites file with one small site over a Le Mans street, reading the OSM extract. With a
+    150 m context ring every layer kind the extract maps has features in the area: only the
+    lamps (none in the whole extract) are unknown."""
     body = (f'[[site]]\nid = "street"\nbbox = {STREET_WINDOW}\ncrs = "EPSG:2154"\ncontext = {context}\ncell_size = 5\n'
             f'[site.layers]\nosm = "{data / LE_MANS_OSM}"\n{extra}')
     (tmp_path / "sites.toml").write_text(body, encoding="utf-8")
@@ -72,6 +73,7 @@ def test_three_lamps_on_a_le_mans_street(tmp_path, data, capsys):
     sites = _le_mans_window(tmp_path, data)
     site = load_site(read_sites_file(sites).sites[0])
     assert site.layer_state("lamps")[0] == "unknown"  # the extract maps no lamp: not proof of darkness
+    assert [k for k in site.layers if site.layer_state(k)[0] == "unknown"] == ["lamps"]
     lamps = _three_lamps_on_the_street(site)
     lamps.to_file(tmp_path / "three_lamps.geojson")
     out = tmp_path / "out"
@@ -129,7 +131,7 @@ def test_le_mans_night_pois_are_unknown_not_zero(tmp_path, data):
     Count().apply_file(str(data / LE_MANS_OSM))
     assert tagged[0] > 50 and tagged[1] <= 2  # the fact the rule stands on
 
-    spec = read_sites_file(_le_mans_window(tmp_path, data, context=150)).sites[0]
+    spec = read_sites_file(_le_mans_window(tmp_path, data)).sites[0]
     result = audit(load_site(spec), measures=["surveillance", "activity"])
     cells, s = result.layers["cells"], result.summary
     assert cells["night_pois_800"].isna().all() and cells["night_pois_400"].isna().all()
@@ -374,7 +376,7 @@ def test_removing_a_building_never_shrinks_an_isovist(block, corners, drop):
 @pytest.fixture(scope="module")
 def le_mans_street(data, tmp_path_factory):
     """The Le Mans window, its lamps declared surveyed-empty (the extract maps none)."""
-    sites = _le_mans_window(tmp_path_factory.mktemp("le_mans"), data, extra="lamps = { empty = true }\n", context=60)
+    sites = _le_mans_window(tmp_path_factory.mktemp("le_mans"), data, extra="lamps = { empty = true }\n")
     return load_site(read_sites_file(sites).sites[0])
 
 
@@ -407,12 +409,9 @@ def test_real_site_adding_an_entrance(le_mans_street, pick, along):
     near = buildings[buildings.distance(le_mans_street.boundary) < 5]
     wall = shapely.get_parts(near.geometry.iloc[min(int(pick * len(near)), len(near) - 1)])[0].exterior
     door = gpd.GeoDataFrame({"kind": ["main"]}, geometry=[wall.interpolate(along, normalized=True)], crs=CRS)
-    base = le_mans_street
-    if base.layer_state("entrances")[0] == "unknown":  # OSM maps no door in this window: take it as surveyed
-        base = dataclasses.replace(base, known_empty=base.known_empty | {"entrances"})
-    entrances = pd.concat([base.layers["entrances"], door], ignore_index=True)
-    prop = dataclasses.replace(base, layers={**base.layers, "entrances": entrances}, known_empty=frozenset({"lamps"}))
-    d = compare_designs(base, prop, measures=["surveillance"]).deltas
+    entrances = pd.concat([le_mans_street.layers["entrances"], door], ignore_index=True)
+    prop = dataclasses.replace(le_mans_street, layers={**le_mans_street.layers, "entrances": entrances})
+    d = compare_designs(le_mans_street, prop, measures=["surveillance"]).deltas
     assert (d["delta_eyes_15"].dropna() >= -1e-9).all() and (d["delta_eyes_43"].dropna() >= -1e-9).all()
 
 
