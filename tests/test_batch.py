@@ -134,7 +134,7 @@ def test_access_control_and_activity_where_the_network_covers_the_site(nantes_ba
     covered = [*INSIDE_NANTES, "chateau_reze", "ile_de_nantes"]
     assert s.loc[covered, NETWORK].notna().all().all()
     assert s.loc["plaisance_orvault", NETWORK].isna().all()
-    assert "access control: the walk network covers 2% of the site" in s.loc["plaisance_orvault", "notes"]
+    assert "access control: the walk network covers 1% of the site" in s.loc["plaisance_orvault", "notes"]
     assert "activity: the walk network covers" in s.loc["plaisance_orvault", "notes"]
     gpkg = out / "dervallieres" / "audit.gpkg"
     layers = {name for name, _ in pyogrio.list_layers(gpkg)}

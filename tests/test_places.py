@@ -274,6 +274,8 @@ def test_no_cell_on_the_loire_at_ile_de_nantes(ile_de_nantes):
     mids = _loire_bridge_middles(site)
     assert len(mids) >= 6  # Schoelcher, Clemenceau, Anne-de-Bretagne, ... (12 edges, both directions)
     pts = shapely.points(site.grid["x"], site.grid["y"])
+    # 20 m, not 30: without a water layer a 30 m band along each quay stays in the grid, and the
+    # Pont Anne-de-Bretagne's middle is 54 m from the island's quay steps (docs/methods/scores.md).
     near = shapely.STRtree(pts).query(mids, predicate="dwithin", distance=20.0)
     assert near[0].size == 0, f"cells on the Loire at {shapely.get_coordinates(mids[np.unique(near[0])])}"
     # hand-checked points: mid-river of the Bras de la Madeleine by the Passerelle Schoelcher,
@@ -353,3 +355,24 @@ def test_ground_the_streets_layer_does_not_cover_is_kept_and_said():
     assert ((near_end <= WALK_REACH) | (near_end > 150)).all()
     assert (xs > 255).sum() > 0
     assert "walking reach not applied on" in site.exclusion_summary["grid_notes"]
+
+
+def test_a_water_layer_from_the_sites_file_is_read_and_left_out(tmp_path):
+    from cpted.load.sites_file import read_sites_file
+    from cpted.pipeline import load_site
+
+    crs = "EPSG:2154"
+    gpd.GeoDataFrame({"NATURE": ["Cours d'eau"]}, geometry=[box(1000, 1000, 1100, 1200)], crs=crs).to_file(
+        tmp_path / "surface_hydrographique.geojson")
+    gpd.GeoDataFrame({"highway": ["footway"], "walk_kind": ["footway"]},
+                     geometry=[LineString([(1000, 1110), (1200, 1110)])], crs=crs).to_file(tmp_path / "streets.geojson")
+    (tmp_path / "sites.toml").write_text(
+        '[[site]]\nid = "w"\nbbox = [1000, 1000, 1200, 1200]\ncrs = "EPSG:2154"\ncell_size = 10\ncontext = 10\n'
+        '[site.layers]\nstreets = "streets.geojson"\n'
+        'water = { path = "surface_hydrographique.geojson", fields = { kind = "NATURE" } }\n', encoding="utf-8")
+    site = load_site(read_sites_file(tmp_path / "sites.toml", data_dir=tmp_path).sites[0])
+    assert site.layers["water"]["kind"].tolist() == ["Cours d'eau"]
+    assert (site.grid["x"] > 1100).all()
+    # water: 10 x 20 cells of 10 m; beyond reach: east half, rows farther than 30 m from y = 1110
+    assert site.exclusion_summary["excluded_water_ha"] == pytest.approx(2.0)
+    assert site.exclusion_summary["excluded_beyond_reach_ha"] == pytest.approx(10 * 14 * 100 / 1e4)  # rows 1085..1135 kept
