@@ -231,32 +231,39 @@ def load_site(
 
 
 def _check_layers_meet_site(spec: SiteSpec, area, crs, layers: dict[str, list], info: dict[str, list]) -> None:
-    """Each layer on its own must reach the site or its context ring (``area``, in ``crs``): one
-    whose whole extent lies away from it is the wrong file, or the site is in the wrong place.
+    """Each source file must reach the site or its context ring (``area``, in ``crs``): one whose
+    whole extent lies away from it is the wrong file, or the site is in the wrong place.
 
-    A layer whose extent covers the site but has no feature in it (an extract that maps doors
-    elsewhere, none here) is no input error: that kind is unknown for the site
-    (:meth:`Site.layer_state <cpted.prepare.site.Site.layer_state>`)."""
+    The extent is that of the file: every kind an OSM file or a fetch cache gives together, one
+    layer for other files. A file whose extent covers the site but has no feature of a kind in it
+    (an extract that maps doors elsewhere, none here) is no input error: that kind is unknown
+    for the site (:meth:`Site.layer_state <cpted.prepare.site.Site.layer_state>`)."""
     from pyproj import CRS
 
     if not CRS.from_user_input(crs).is_projected:
         return  # refused by Site.from_layers, with its own message
+    files: dict[str, list[tuple[str, gpd.GeoDataFrame]]] = {}
     for kind, parts in layers.items():
         for part, facts in zip(parts, info.get(kind, []), strict=False):
-            if not len(part) or part.crs is None:
-                continue
+            if len(part) and part.crs is not None:
+                files.setdefault(str(facts.get("source", kind)), []).append((kind, part))
+    for source, parts in files.items():
+        boxes = []
+        for _, part in parts:
             local = gpd.GeoSeries([area], crs=crs).to_crs(part.crs).iloc[0]
             if len(part.sindex.query(local, predicate="intersects")):
-                continue
-            extent = gpd.GeoSeries([shapely.box(*part.total_bounds)], crs=part.crs).to_crs(crs).iloc[0]
-            away = shapely.distance(area, extent)
+                break  # the file has features here
+            boxes.append(gpd.GeoSeries([shapely.box(*part.total_bounds)], crs=part.crs).to_crs(crs).iloc[0])
+        else:
+            away = shapely.distance(area, shapely.union_all(boxes))
             if not away > 0:
-                continue  # its extent covers the site: nothing of that kind here (unknown, not an error)
-            where = f"they lie {away / 1000:,.1f} km away"
+                continue  # its extent covers the site: nothing of those kinds here (unknown, not an error)
+            kinds = ", ".join(k for k, _ in parts)
+            count = sum(len(p) for _, p in parts)
             msg = (
-                f"site {spec.id!r}: the {kind} layer {facts.get('source', '')!r} has {len(part)} features, none "
-                f"within the site or its {spec.context:g} m context ring: {where}. Check the site's centre / bbox "
-                f"and crs (longitude comes before latitude in 'centre'), or give a {kind} file that covers the site"
+                f"site {spec.id!r}: the {kinds} layer {source!r} has {count} features, none within the site or its "
+                f"{spec.context:g} m context ring: they lie {away / 1000:,.1f} km away. Check the site's centre / bbox "
+                f"and crs (longitude comes before latitude in 'centre'), or give a {parts[0][0]} file that covers the site"
             )
             raise InputError(msg)
 

@@ -45,7 +45,8 @@ def _scene_layers():
 def scene():
     reference, buildings, streets = _scene_layers()
     site = Site.from_layers("scene", box(0, 0, 200, 200), crs=2154, layers={"buildings": buildings, "streets": streets},
-                            reference_buildings=reference, cell_size=10, context=50)
+                            reference_buildings=reference, cell_size=10, context=50,
+                            walk_reach=300)  # every cell within reach: the scene is about completeness
     return site, audit(site, measures=["surveillance", "territoriality"])
 
 
@@ -263,7 +264,8 @@ def test_reze_scored_only_where_the_footprints_are(data, reze_batch):
     assert (to_hull[valued] == 0).mean() > 0.95 and to_hull[valued].max() < 75  # within half a reference cell
     for column in [*SURVEILLANCE, "ambiguous", "score_surveillance", "score_territoriality"]:
         assert cells.loc[~in_holding, column].isna().all(), column
-        assert cells.loc[valued, column].notna().all(), column
+        if not column.startswith("entrances_"):  # Rezé's entrances are unknown (no source): NaN everywhere
+            assert cells.loc[valued, column].notna().all(), column
     assert (cells.loc[~valued, "coverage_reason"].str.len() > 0).all()
     assert (cells.loc[valued, "coverage_reason"].fillna("") == "").all()
     assert cells.loc[~in_holding, "coverage_reason"].str.contains(
@@ -314,7 +316,7 @@ def test_ile_de_nantes_cut_quarter_is_nan_and_the_rest_unchanged(ile_runs):
     assert len(inside) >= 2
     in_cut_ref = np.zeros(len(cut_all), dtype=bool)
     in_cut_ref[np.unique(inside.sindex.query(centres, predicate="within")[0])] = True
-    assert in_cut_ref.sum() > 1000
+    assert in_cut_ref.sum() > 500  # (the grid keeps only ground within the walking reach)
     for column in [*SURVEILLANCE, "ambiguous", "score_surveillance", "score_territoriality"]:
         assert cut_all.loc[in_cut_ref, column].isna().all(), column
     assert cut_all.loc[in_cut_ref, "coverage_reason"].str.startswith("buildings incomplete here: 0 of").all()

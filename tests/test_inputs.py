@@ -287,7 +287,9 @@ def nantes_streets(data, tmp_path_factory):
     ox.save_graphml(sub, folder / "sub.graphml")
     edges = ox.graph_to_gdfs(sub, nodes=False, fill_edge_geometry=True).reset_index()
     as_text = lambda v: str(v) if isinstance(v, list) else v  # noqa: E731 - as osmnx writes lists to files
-    plain = gpd.GeoDataFrame({"highway": edges["highway"].map(as_text), "name": edges["name"].map(as_text)},
+    # the same attributes as the graph's: bridges and tunnels bound the walking reach of the grid
+    plain = gpd.GeoDataFrame({"highway": edges["highway"].map(as_text), "name": edges["name"].map(as_text),
+                              **{k: edges[k].map(as_text) for k in ("bridge", "tunnel") if k in edges}},
                              geometry=edges.geometry.values, crs=edges.crs)
     plain.to_file(folder / "plain.gpkg", layer="with_highway")
     plain[["geometry"]].to_file(folder / "plain.gpkg", layer="without_highway")

@@ -73,7 +73,8 @@ def test_three_lamps_on_a_le_mans_street(tmp_path, data, capsys):
     sites = _le_mans_window(tmp_path, data)
     site = load_site(read_sites_file(sites).sites[0])
     assert site.layer_state("lamps")[0] == "unknown"  # the extract maps no lamp: not proof of darkness
-    assert [k for k in site.layers if site.layer_state(k)[0] == "unknown"] == ["lamps"]
+    # no lamp, and no water or railway/motorway land in this window: unknown, not known to be absent
+    assert [k for k in site.layers if site.layer_state(k)[0] == "unknown"] == ["lamps", "water", "traffic_land"]
     lamps = _three_lamps_on_the_street(site)
     lamps.to_file(tmp_path / "three_lamps.geojson")
     out = tmp_path / "out"
@@ -335,8 +336,9 @@ def test_adding_an_opening_never_lowers_eyes_on_the_street(block, where):
     def door(side, t):  # on a façade of the 20 m building
         return {"south": (20 + 20 * t, 20), "north": (20 + 20 * t, 40), "west": (20, 20 + 20 * t), "east": (40, 20 + 20 * t)}[side]
 
-    base = _site(block, known_empty=["entrances"])
-    prop = _site({**block, "entrances": _gdf([Point(door(*w)) for w in where])})
+    # the whole block within walking reach (the baseline's grid, without the doors, is the compared one)
+    base = _site(block, known_empty=["entrances"], walk_reach=100)
+    prop = _site({**block, "entrances": _gdf([Point(door(*w)) for w in where])}, walk_reach=100)
     d = compare_designs(base, prop, measures=["surveillance"]).deltas
     for col in ("delta_eyes_15", "delta_eyes_43"):
         assert (d[col].dropna() >= -1e-9).all(), col

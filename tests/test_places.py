@@ -264,7 +264,7 @@ def ile_de_nantes(data, samples):
 def _loire_bridge_middles(site: Site) -> np.ndarray:
     """Middles of the graph's long (>= 140 m) bridge edges inside the site: the Loire crossings."""
     streets = site.layer("streets")
-    long = streets[streets["bridge"].to_numpy(dtype=bool) & (streets.length >= 140).to_numpy()]
+    long = streets[streets["bridge"].fillna(False).to_numpy(dtype=bool) & (streets.length >= 140).to_numpy()]
     mids = shapely.line_interpolate_point(long.geometry.values, 0.5, normalized=True)
     return mids[shapely.contains(site.boundary, mids)]
 
@@ -326,7 +326,7 @@ def test_a_small_site_without_movement_predictors_audits(data, samples):
     spec = dataclasses.replace(spec, bbox=(355750, 6687750, 355850, 6687850))
     site = load_site(spec)
     result = audit(site, measures=["access_control"])
-    assert result.summary["n_movement_predictors"] == 0 and result.summary["n_bridges"] == 0
+    assert result.summary["n_movement_predictors"] == 0 and result.summary["n_cut_edges"] == 0
     assert len(result.layers["cells"]) > 0
     assert isinstance(result.layers["problem_places"], pd.DataFrame)
 

@@ -119,6 +119,7 @@ class Site:
         attribution: tuple[str, ...] = (),
         attributes: Mapping[str, str] | None = None,
         known_empty: Iterable[str] = (),
+        walk_reach: float = WALK_REACH,
     ) -> Site:
         """Prepare a site from a boundary and canonical layers in any CRS.
 
@@ -148,6 +149,10 @@ class Site:
             is no lamp, so no light). A kind given here needs no layer (an empty one is made);
             a layer given for it must have no feature in the area. Without it, a kind with no
             layer, or with a layer that has no feature in the area, is unknown.
+        walk_reach
+            How far from a walkable way, entrance or public park a cell still counts as
+            reachable on foot (m); the grid leaves out the ground beyond it
+            (:data:`cpted.prepare.grid.WALK_REACH`).
 
         Returns
         -------
@@ -215,6 +220,7 @@ class Site:
             rasters=dict(rasters or {}),
             attributes={str(k): str(v) for k, v in (attributes or {}).items()},
             known_empty=declared,
+            walk_reach=float(walk_reach),
         )
         site._check_data_overlap(layers or {})
         return site
