@@ -71,7 +71,7 @@ class SiteSpec:
     """A site as the sites file describes it (nothing read yet).
 
     ``layers`` are the site's own sources, ``shared_layers`` those of the file's [layers]
-    table; the site's own win, kind by kind (see :func:`cpted.pipeline.load_site`).
+    table; the site's own win, kind by kind (see :func:`cpted.prepare.sources.load_site`).
     """
 
     id: str

@@ -122,7 +122,7 @@ def read_extent(facts: dict, crs, get: Callable | None = None) -> None:
     """Replace the path in ``facts["extent"]`` (a source's declared extent, from the sites
     file) by the union of its polygons in ``crs``; ``facts["extent_source"]`` keeps the path.
 
-    ``get(key, read)`` memoises the read (:meth:`cpted.pipeline.SourceCache.get`).
+    ``get(key, read)`` memoises the read (:meth:`cpted.prepare.sources.SourceCache.get`).
 
     Raises
     ------

@@ -46,7 +46,7 @@ class Site:
     """A prepared site: every layer in one projected metre CRS, clipped to the analysis area.
 
     Build it with :meth:`Site.from_layers` (from GeoDataFrames) or
-    :func:`cpted.pipeline.load_site` (from a sites file).
+    :func:`cpted.prepare.sources.load_site` (from a sites file).
 
     Attributes
     ----------

@@ -1,0 +1,282 @@
+"""A site of a sites file, read and prepared: its sources in order of precedence, its boundary,
+its CRS, and the :class:`~cpted.prepare.site.Site` made of them.
+
+The ``load`` and ``prepare`` stages composed for one site (:func:`load_site`); files shared by
+many sites are read once (:class:`SourceCache`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import geopandas as gpd
+import shapely
+
+from cpted.config import ATTRIBUTION
+from cpted.errors import InputError
+from cpted.load.fetch import cache_path, read_fetch_cache
+from cpted.load.layers import read_layer, tidy_layer
+from cpted.load.osm import read_osm_raw
+from cpted.load.osm_tags import osm_layers
+from cpted.load.raster import read_raster
+from cpted.load.schema import LAYER_KINDS
+from cpted.load.sites_file import LayerSpec, SiteSpec
+from cpted.load.vector import read_vector
+from cpted.prepare.coverage import read_extent
+from cpted.prepare.crs import choose_crs, to_crs
+from cpted.prepare.grid import check_grid_size
+from cpted.prepare.site import Site
+
+__all__ = ["SourceCache", "load_site", "site_boundary", "site_area"]
+
+log = logging.getLogger(__name__)
+_FORMAT_ATTRIBUTION = {
+    "osm": ATTRIBUTION["osm"],
+    "graphml": ATTRIBUTION["osm"],
+    "fetch": ATTRIBUTION["osm"],
+    "bdtopo": ATTRIBUTION["bdtopo"],
+    "nantes_equipements": ATTRIBUTION["nantes"],
+}
+_OSM_KINDS = tuple(k for k in LAYER_KINDS if k != "reports")  # what OSM tags provide
+
+
+class SourceCache:
+    """Files already read in this run, so a file shared by many sites is read once."""
+
+    def __init__(self) -> None:
+        self._layers: dict[tuple, tuple[gpd.GeoDataFrame, dict]] = {}
+        self._osm: dict[Path, dict[str, gpd.GeoDataFrame]] = {}
+        self._other: dict[tuple, object] = {}
+
+    def layer(self, spec: LayerSpec, kind: str) -> tuple[gpd.GeoDataFrame, dict]:
+        """The canonical layer ``kind`` of a source, with facts about the read."""
+        options = {k: v for k, v in spec.options.items() if k not in ("attribution", "extent")}
+        key = (spec.path, kind, repr(sorted(options.items())))
+        if key not in self._layers:
+            self._layers[key] = read_layer(spec.path, kind, **options)
+        gdf, info = self._layers[key]
+        info = {**info, "attribution": spec.attribution or _FORMAT_ATTRIBUTION.get(info.get("format"))}
+        if "extent" in spec.options:  # read by load_site into the site CRS (cpted.prepare.coverage)
+            info["extent"] = spec.options["extent"]
+        return gdf, info
+
+    def osm(self, spec: LayerSpec) -> dict[str, gpd.GeoDataFrame]:
+        """Every canonical layer of an OSM file."""
+        if spec.path not in self._osm:
+            self._osm[spec.path] = osm_layers(read_osm_raw(spec.path), name=Path(spec.path).name)
+        return self._osm[spec.path]
+
+    def get(self, key: tuple, read: Callable[[], object]) -> object:
+        """Any other read (fetch caches, reference grids, rasters), memoised by ``key``."""
+        if key not in self._other:
+            self._other[key] = read()
+        return self._other[key]
+
+
+def _boundary_shapes(spec: SiteSpec) -> gpd.GeoDataFrame:
+    """The features of a site's boundary file (its ``where`` filter applied)."""
+    shape = read_vector(spec.boundary.path, layer=spec.boundary.options.get("layer"),
+                        where=spec.boundary.options.get("where"))
+    if shape.empty:
+        msg = f"site {spec.id!r}: the boundary file {str(spec.boundary.path)!r} selects no feature"
+        raise InputError(msg)
+    return shape
+
+
+def site_boundary(spec: SiteSpec, crs, shapes: gpd.GeoDataFrame | None = None) -> shapely.Geometry:
+    """The boundary polygon of a site spec in ``crs``: disc, box or polygon file (``shapes``
+    when already read)."""
+    if spec.centre is not None:
+        point = gpd.GeoDataFrame(geometry=[shapely.Point(spec.centre)], crs=spec.centre_crs)
+        centre = to_crs(point, crs, layer=f"centre of site {spec.id!r}").geometry.iloc[0]
+        return centre.buffer(spec.radius, quad_segs=32)
+    if spec.bbox is not None:
+        return shapely.box(*spec.bbox)
+    shapes = _boundary_shapes(spec) if shapes is None else shapes
+    return shapely.union_all(to_crs(shapes, crs, layer=f"boundary of site {spec.id!r}").geometry.values)
+
+
+def site_area(spec: SiteSpec) -> gpd.GeoSeries:
+    """The site plus its context ring, as a one-row GeoSeries in the site CRS (nothing else is read)."""
+    shapes = _boundary_shapes(spec) if spec.boundary is not None else None
+    crs = _site_crs(spec, shapes)
+    return gpd.GeoSeries([site_boundary(spec, crs, shapes).buffer(spec.context)], crs=crs)
+
+
+def _site_crs(spec: SiteSpec, shapes: gpd.GeoDataFrame | None):
+    if spec.crs is not None:
+        return spec.crs
+    if spec.centre is not None:
+        lonlat = gpd.GeoSeries([shapely.Point(spec.centre)], crs=spec.centre_crs).to_crs(4326).iloc[0]
+    else:
+        lonlat = shapely.union_all(shapes.to_crs(4326).geometry.values)
+    return choose_crs(lonlat)
+
+
+def load_site(
+    spec: SiteSpec,
+    *,
+    cache_dir: str | Path | None = None,
+    sources: SourceCache | None = None,
+) -> Site:
+    """Read a site of a sites file and prepare it.
+
+    For each layer kind, the sources are, in order of precedence: the site's own
+    ``[site.layers]``, then the fetch cache ``<cache_dir>/<site_id>.gpkg`` (written by
+    ``cpted fetch``), then the file-wide ``[layers]``. At each level, a source named for the
+    kind wins over an ``osm`` file of that level; ``kind = { empty = true }`` is such a source:
+    the kind is then known to be empty (:meth:`Site.layer_state <cpted.prepare.site.Site.layer_state>`).
+
+    Parameters
+    ----------
+    spec
+        One site of :func:`cpted.load.sites_file.read_sites_file`.
+    cache_dir
+        Where ``cpted fetch`` wrote its caches.
+    sources
+        Files already read in this run.
+
+    Returns
+    -------
+    Site
+    """
+    sources = sources or SourceCache()
+    shapes = _boundary_shapes(spec) if spec.boundary is not None else None
+    crs = _site_crs(spec, shapes)
+    boundary = site_boundary(spec, crs, shapes)
+    check_grid_size(boundary, spec.cell_size, name=f"site {spec.id!r}")  # before any layer is read
+    cache = cache_path(cache_dir, spec.id) if cache_dir is not None else None
+    fetched = (
+        sources.get(("fetch", cache), lambda: read_fetch_cache(cache)) if cache is not None and cache.exists() else {}
+    )
+    layers: dict[str, list[gpd.GeoDataFrame]] = {}
+    info: dict[str, list[dict]] = {}
+    known_empty = set()
+    for kind in LAYER_KINDS:
+        parts = (
+            _from_specs(spec.layers, kind, sources)
+            or _from_cache(fetched, kind, cache)
+            or _from_specs(spec.shared_layers, kind, sources)
+        )
+        if parts is _DECLARED_EMPTY:
+            known_empty.add(kind)
+            info[kind] = [{"source": "declared empty (surveyed, no feature)", "format": "empty"}]
+        elif parts:
+            layers[kind] = [p for p, _ in parts]
+            info[kind] = [i for _, i in parts]
+    for facts in info.get("buildings", []):
+        read_extent(facts, crs, sources.get)
+    audits = spec.layers.get("walk_audits") or spec.shared_layers.get("walk_audits") or []
+    for audit_spec in audits:
+        gdf, ainfo = sources.layer(audit_spec, "reports")
+        layers.setdefault("reports", [p.assign(source="reports") for p in layers.get("reports", [])])
+        layers["reports"].append(gdf.assign(source="walk_audit"))
+        info.setdefault("reports", []).append({**ainfo, "format": "walk_audit"})
+    _check_layers_meet_site(spec, boundary.buffer(spec.context), crs, layers, info)
+    heights = _first_source(spec, "building_heights")
+    building_heights = None
+    if heights is not None:
+        building_heights, hinfo = sources.layer(heights, "buildings")
+        info["building_heights"] = [hinfo]
+    reference = _first_source(spec, "reference_buildings")
+    reference_gdf = None
+    if reference is not None:
+        reference_gdf = sources.get(("reference", reference.path), lambda: read_vector(reference.path))
+        if "n_buildings" not in reference_gdf.columns:
+            msg = f"reference grid {str(reference.path)!r} needs an 'n_buildings' column"
+            raise InputError(msg)
+        info["reference_buildings"] = [{"source": str(reference.path), "attribution": reference.attribution}]
+    rasters = {}
+    for r in spec.layers.get("rasters", spec.shared_layers.get("rasters", [])):
+        rasters[r.options["name"]] = sources.get(("raster", r.path), lambda r=r: read_raster(r.path))
+    attribution = tuple(i["attribution"] for facts in info.values() for i in facts if i.get("attribution"))
+    return Site.from_layers(
+        spec.id,
+        boundary,
+        crs=crs,
+        layers=layers,
+        name=spec.name,
+        approximate=spec.approximate,
+        context=spec.context,
+        cell_size=spec.cell_size,
+        building_heights=building_heights,
+        reference_buildings=reference_gdf,
+        rasters=rasters,
+        sources=info,
+        attribution=attribution,
+        attributes=spec.attributes,
+        known_empty=known_empty,
+    )
+
+
+def _check_layers_meet_site(spec: SiteSpec, area, crs, layers: dict[str, list], info: dict[str, list]) -> None:
+    """Each source file must reach the site or its context ring (``area``, in ``crs``): one whose
+    whole extent lies away from it is the wrong file, or the site is in the wrong place.
+
+    The extent is that of the file: every kind an OSM file or a fetch cache gives together, one
+    layer for other files. A file whose extent covers the site but has no feature of a kind in it
+    (an extract that maps doors elsewhere, none here) is no input error: that kind is unknown
+    for the site (:meth:`Site.layer_state <cpted.prepare.site.Site.layer_state>`)."""
+    from pyproj import CRS
+
+    if not CRS.from_user_input(crs).is_projected:
+        return  # refused by Site.from_layers, with its own message
+    files: dict[str, list[tuple[str, gpd.GeoDataFrame]]] = {}
+    for kind, parts in layers.items():
+        for part, facts in zip(parts, info.get(kind, []), strict=False):
+            if len(part) and part.crs is not None:
+                files.setdefault(str(facts.get("source", kind)), []).append((kind, part))
+    for source, parts in files.items():
+        boxes = []
+        for _, part in parts:
+            local = gpd.GeoSeries([area], crs=crs).to_crs(part.crs).iloc[0]
+            if len(part.sindex.query(local, predicate="intersects")):
+                break  # the file has features here
+            boxes.append(gpd.GeoSeries([shapely.box(*part.total_bounds)], crs=part.crs).to_crs(crs).iloc[0])
+        else:
+            away = shapely.distance(area, shapely.union_all(boxes))
+            if not away > 0:
+                continue  # its extent covers the site: nothing of those kinds here (unknown, not an error)
+            kinds = ", ".join(k for k, _ in parts)
+            count = sum(len(p) for _, p in parts)
+            msg = (
+                f"site {spec.id!r}: the {kinds} layer {source!r} has {count} features, none within the site or its "
+                f"{spec.context:g} m context ring: they lie {away / 1000:,.1f} km away. Check the site's centre / bbox "
+                f"and crs (longitude comes before latitude in 'centre'), or give a {parts[0][0]} file that covers the site"
+            )
+            raise InputError(msg)
+
+
+def _first_source(spec: SiteSpec, key: str) -> LayerSpec | None:
+    found = spec.layers.get(key) or spec.shared_layers.get(key)
+    return found[0] if found else None
+
+
+#: What :func:`_from_specs` returns for a kind declared ``{ empty = true }``.
+_DECLARED_EMPTY = [("declared empty", {})]
+
+
+def _from_specs(level: dict[str, list[LayerSpec]], kind: str, sources: SourceCache) -> list[tuple]:
+    """The parts of ``kind`` a sites-file level provides: named sources, else its OSM files
+    (:data:`_DECLARED_EMPTY` when the level declares the kind surveyed and empty)."""
+    if any(spec.empty for spec in level.get(kind, [])):
+        return _DECLARED_EMPTY
+    if kind in level:
+        return [sources.layer(spec, kind) for spec in level[kind]]
+    if kind not in _OSM_KINDS:
+        return []
+    return [
+        tidy_layer(sources.osm(spec)[kind], kind, name=f"{kind} ({spec.path.name})",
+                   info={"source": str(spec.path), "format": "osm", "attribution": spec.attribution or ATTRIBUTION["osm"]})
+        for spec in level.get("osm", [])
+    ]
+
+
+def _from_cache(fetched: dict[str, gpd.GeoDataFrame], kind: str, cache: Path | None) -> list[tuple]:
+    """The part of ``kind`` a fetch cache provides."""
+    if kind not in fetched:
+        return []
+    return [tidy_layer(fetched[kind], kind, name=f"{kind} (fetch cache {cache})",
+                       info={"source": str(cache), "format": "fetch", "attribution": ATTRIBUTION["osm"]})]
