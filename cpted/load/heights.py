@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from cpted.config import STOREY_HEIGHT
+from cpted.load.values import _missing
 
 __all__ = ["MAX_HEIGHT", "ISSUE_COLUMN", "parse_height", "parse_levels", "read_heights", "read_levels",
            "building_heights"]
@@ -55,14 +56,6 @@ _HEIGHT = re.compile(
 _FEET_INCHES = re.compile(r"^([0-9]+)\s*['′]\s*([0-9]+(?:[.,][0-9]+)?)\s*(?:\"|″|'')$")
 _LEVELS = re.compile(rf"^{_NUMBER}$")
 _FRENCH = re.compile(r"^(?:rdc|r)(?:\s*\+\s*([0-9]+))?(?:\s*\+\s*(?:c|combles?))?$", re.IGNORECASE)
-
-
-def _missing(value) -> bool:
-    if value is None or value is pd.NA or value is pd.NaT:
-        return True
-    if isinstance(value, float | np.floating):
-        return bool(np.isnan(value))
-    return isinstance(value, str) and not value.strip()
 
 
 def _number(text: str) -> float:

@@ -119,6 +119,7 @@ class Reading(NamedTuple):
 
 
 def _missing(value) -> bool:
+    """None, NA, NaN or blank text: no value (shared by the readers of :mod:`cpted.load.heights`)."""
     if value is None or value is pd.NA or value is pd.NaT:
         return True
     if isinstance(value, float | np.floating):
