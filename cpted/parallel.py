@@ -351,7 +351,13 @@ def _close(client, cluster) -> None:
     except Exception as exc:  # noqa: BLE001 - the cluster must still be closed
         log.debug("closing the Dask client: %s", exc)
     if cluster is not None:
+        nanny = logging.getLogger("distributed.nanny")
+        level = nanny.level
+        if logging.getLogger().getEffectiveLevel() > logging.INFO:  # "still alive after 4 s, killing": as meant
+            nanny.setLevel(logging.ERROR)
         try:
             cluster.close(timeout=_CLOSE_TIMEOUT)
         except Exception as exc:  # noqa: BLE001
             log.warning("closing the local Dask cluster: %s", exc)
+        finally:
+            nanny.setLevel(level)

@@ -6,6 +6,7 @@ SIGTERM and SIGHUP leave no half-written file."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -44,7 +45,13 @@ def _leftovers() -> tuple[set, set]:
     import psutil
 
     threads = {t for t in threading.enumerate() if not t.daemon}
-    children = {p.pid: " ".join(p.cmdline()) for p in psutil.Process().children(recursive=True)}
+    children = {}
+    for p in psutil.Process().children(recursive=True):
+        try:
+            if p.status() != psutil.STATUS_ZOMBIE:  # a zombie has ended, only not yet been reaped
+                children[p.pid] = " ".join(p.cmdline())
+        except psutil.Error:  # ended meanwhile
+            continue
     # multiprocessing's resource tracker: one per interpreter, started at its first spawn, not per batch
     return threads, {pid for pid, cmd in children.items() if "resource_tracker" not in cmd}
 
@@ -243,7 +250,11 @@ def test_a_lost_scheduler_ends_the_batch(sites_file, cluster, tmp_path):
                 break
             time.sleep(0.1)
 
-    schedulers = [p for p in psutil.Process().children(recursive=True) if "scheduler" in p.cmdline()]
+    schedulers = []
+    for p in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            if "scheduler" in p.cmdline():
+                schedulers.append(p)
     assert schedulers, "the test's scheduler process was not found"
     killed_at = time.monotonic()
     for p in schedulers:
