@@ -218,26 +218,36 @@ def load_site(
 
 
 def _check_layers_meet_site(spec: SiteSpec, area, crs, layers: dict[str, list], info: dict[str, list]) -> None:
-    """Each layer on its own must meet the site or its context ring (``area``, in ``crs``): one
-    that misses it entirely is the wrong file, or the site is in the wrong place."""
+    """Each layer kind that the site's own ``[site.layers]`` give must meet the site or its
+    context ring (``area``, in ``crs``) with at least one feature: a kind none of whose files
+    does is the wrong file, or the site is in the wrong place. (The file-wide ``[layers]`` serve
+    many sites, and may rightly miss some.)"""
     from pyproj import CRS
 
     if not CRS.from_user_input(crs).is_projected:
         return  # refused by Site.from_layers, with its own message
+    own = {str(ls.path) for specs in spec.layers.values() for ls in specs}
     for kind, parts in layers.items():
-        for part, facts in zip(parts, info.get(kind, []), strict=False):
-            if not len(part) or part.crs is None:
-                continue
+        given = [(p, f) for p, f in zip(parts, info.get(kind, []), strict=False)
+                 if f.get("source") in own and len(p) and p.crs is not None]
+        if not given:
+            continue
+        missed = []
+        for part, facts in given:
             local = gpd.GeoSeries([area], crs=crs).to_crs(part.crs).iloc[0]
             if len(part.sindex.query(local, predicate="intersects")):
-                continue
+                break
             extent = gpd.GeoSeries([shapely.box(*part.total_bounds)], crs=part.crs).to_crs(crs).iloc[0]
-            away = shapely.distance(area, extent)
+            missed.append((facts["source"], len(part), shapely.distance(area, extent)))
+        else:
+            files = ", ".join(f"{src!r}" for src, _, _ in missed)
+            n = sum(count for _, count, _ in missed)
+            away = min(d for _, _, d in missed)
             where = f"they lie {away / 1000:,.1f} km away" if away > 0 else "none is near, in an extent that covers it"
             msg = (
-                f"site {spec.id!r}: the {kind} layer {facts.get('source', '')!r} has {len(part)} features, none "
-                f"within the site or its {spec.context:g} m context ring: {where}. Check the site's centre / bbox "
-                f"and crs (longitude comes before latitude in 'centre'), or give a {kind} file that covers the site"
+                f"site {spec.id!r}: the {kind} layer {files} has {n} features, none within the site or its "
+                f"{spec.context:g} m context ring: {where}. Check the site's centre / bbox and crs (longitude "
+                f"comes before latitude in 'centre'), or give a {kind} file that covers the site"
             )
             raise InputError(msg)
 
