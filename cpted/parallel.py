@@ -51,6 +51,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from cpted.atomic import sweep_temporaries
+from cpted.errors import NetworkError
 from cpted.load.sites_file import SiteSpec
 
 __all__ = ["ALLOWED_FAILURES", "NO_WORKER_TIMEOUT", "SCHEDULER_LOST_AFTER", "FAILED", "TIMED_OUT", "run_sites",
@@ -73,6 +74,7 @@ _POLL = 0.1  # s between looks at the futures
 _PING_EVERY = 2.0  # s between looks at the scheduler (its workers, and whether it answers)
 _PING_TIMEOUT = 10.0  # s the scheduler has to answer
 _CLOSE_TIMEOUT = 30  # s given to the client and the cluster to close
+_CONNECT_TIMEOUT = 30  # s given to the first connection to a scheduler
 
 
 def quiet_dask_logs() -> None:
@@ -106,7 +108,12 @@ def _start(workers: int | None, scheduler: str | None, memory_limit: str | None)
     if scheduler is not None:
         if memory_limit is not None:
             log.warning("--memory-limit applies to the workers cpted starts; set it on your own cluster's workers")
-        return Client(scheduler, set_as_default=False, timeout=SCHEDULER_LOST_AFTER), None
+        try:
+            return Client(scheduler, set_as_default=False, timeout=_CONNECT_TIMEOUT), None
+        except (OSError, TimeoutError) as exc:
+            msg = (f"the Dask scheduler {scheduler} cannot be reached within {_CONNECT_TIMEOUT:g} s ({exc}); check the "
+                   f"address and that `dask scheduler` runs there, or leave out --scheduler to use a local cluster")
+            raise NetworkError(msg) from None
     cores = os.cpu_count() or 1
     n = workers or cores
     quiet = logging.getLogger().getEffectiveLevel() > logging.INFO

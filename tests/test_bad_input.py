@@ -630,3 +630,19 @@ def test_temporary_files_of_a_killed_run_are_swept_at_the_next_run(tmp_path, dat
     assert main(["batch", str(sites), "--out", str(out), "--quiet"]) == 0
     assert not [p for p in out.rglob("*") if ".tmp" in p.name]
     assert (out / "a" / "audit.gpkg").exists()
+
+
+def test_an_unreachable_scheduler_is_said_in_one_line(capsys, tmp_path, data):
+    import socket
+
+    with socket.socket() as s:  # a local port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    sites = _one_site(tmp_path, f'buildings = "{data}/nantes/ile_de_nantes_bdtopo_buildings.geojson"\n')
+    code, _, err = _cli(capsys, "batch", sites, "--out", tmp_path / "out", "--quiet", "--scheduler",
+                        f"tcp://127.0.0.1:{port}")
+    assert code == 3
+    assert f"the Dask scheduler tcp://127.0.0.1:{port} cannot be reached within 30 s" in err
+    assert "leave out --scheduler to use a local cluster" in err
+    assert not (tmp_path / "out" / "summary.csv").exists()
+    _nothing_partial(tmp_path / "out")
