@@ -185,14 +185,22 @@ def _outcome(future, spec: SiteSpec) -> dict:
         return _row(spec, FAILED, f"{type(exc).__name__}: {exc}")
 
 
-def _restart_worker_of(client, key: str) -> None:
-    """Stop a timed-out site: restart the worker executing it (needs a Nanny, as cpted's have)."""
+def _stop(client, future) -> None:
+    """Stop a timed-out site: cancel it, and restart the worker executing it (a Dask task
+    cannot be interrupted otherwise; needs a Nanny, as the workers cpted starts have). The
+    worker is looked up first: once cancelled, the scheduler forgets where the task ran."""
+    address = None
     try:
-        address = client.run_on_scheduler(_processing_on, key=key)
-        if address:
-            client.restart_workers([address], timeout=_CLOSE_TIMEOUT, raise_for_error=False)
+        address = client.run_on_scheduler(_processing_on, key=future.key)
     except Exception as exc:  # noqa: BLE001 - the site is reported anyway
-        log.warning("could not restart the worker running %s (%s); it may go on until it ends", key, exc)
+        log.warning("could not find the worker running %s (%s)", future.key, exc)
+    with contextlib.suppress(Exception):
+        client.cancel([future], force=True)
+    if address:
+        try:
+            client.restart_workers([address], timeout=_CLOSE_TIMEOUT, raise_for_error=False)
+        except Exception as exc:  # noqa: BLE001
+            log.warning("could not restart the worker running %s (%s); it may go on until it ends", future.key, exc)
 
 
 def _processing_on(dask_scheduler, key: str) -> str | None:
@@ -271,8 +279,7 @@ def run_sites(
                         del running[future]
                         finish(spec, _row(spec, TIMED_OUT, f"ran past --site-timeout {site_timeout:g} s; "
                                                            f"raise the timeout or use a larger cell_size"))
-                        client.cancel([future], force=True)
-                        _restart_worker_of(client, future.key)
+                        _stop(client, future)
             if client.status != "running":  # connection lost: Dask has cancelled every future
                 fail_the_rest("lost the connection to the Dask scheduler; run the batch again")
             elif now - answered > SCHEDULER_LOST_AFTER:
