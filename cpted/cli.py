@@ -104,15 +104,17 @@ def _site_log(out: Path, *, quiet: bool) -> logging.Logger:
 
 
 def _cmd_batch(args) -> int:
-    from tqdm import tqdm
-
     from cpted.atomic import output_folder
     from cpted.load.sites_file import read_sites_file
-    from cpted.pipeline import batch
 
-    sites = read_sites_file(args.sites_file, data_dir=args.data_dir)
+    sites = read_sites_file(args.sites_file, data_dir=args.data_dir)  # bad input refused before the heavy imports
     total = len(args.site) if args.site else len(sites.sites)
     out = output_folder(args.out, args.site or [s.id for s in sites.sites])
+
+    from tqdm import tqdm
+
+    from cpted.pipeline import batch
+
     site_log = _site_log(out, quiet=args.quiet)
     bar = tqdm(total=total, unit="site", desc="audit", disable=args.quiet or None, file=sys.stderr)
 
