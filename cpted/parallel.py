@@ -44,6 +44,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
+import socket
 import sys
 import time
 import uuid
@@ -196,11 +198,19 @@ def _stop(client, future) -> None:
         log.warning("could not find the worker running %s (%s)", future.key, exc)
     with contextlib.suppress(Exception):
         client.cancel([future], force=True)
-    if address:
-        try:
-            client.restart_workers([address], timeout=_CLOSE_TIMEOUT, raise_for_error=False)
-        except Exception as exc:  # noqa: BLE001
-            log.warning("could not restart the worker running %s (%s); it may go on until it ends", future.key, exc)
+    if not address:
+        return
+    try:  # a worker on this machine is killed at once (its Nanny starts another): the site writes nothing more
+        if address.split("://")[-1].rsplit(":", 1)[0] in ("127.0.0.1", "localhost", socket.gethostname()):
+            pid = client.run(os.getpid, workers=[address])[address]
+            os.kill(pid, signal.SIGKILL)
+            return
+    except Exception as exc:  # noqa: BLE001 - then restart it through Dask
+        log.debug("could not kill the worker running %s: %s", future.key, exc)
+    try:
+        client.restart_workers([address], timeout=_CLOSE_TIMEOUT, raise_for_error=False)
+    except Exception as exc:  # noqa: BLE001
+        log.warning("could not restart the worker running %s (%s); it may go on until it ends", future.key, exc)
 
 
 def _processing_on(dask_scheduler, key: str) -> str | None:
@@ -300,57 +310,24 @@ def run_sites(
     return [rows[s.id] for s in specs]
 
 
-class _SiteTimeout(BaseException):  # noqa: N818 - not an Exception: a site's own `except Exception` must not catch it
-    """Raised in the main thread when a site runs past ``site_timeout`` in process."""
-
-
-@contextlib.contextmanager
-def _alarm(seconds: float | None):
-    """Raise :class:`_SiteTimeout` after ``seconds`` (SIGALRM; main thread only, else no limit)."""
-    import signal
-    import threading
-
-    usable = seconds is not None and hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
-    if seconds is not None and not usable:
-        log.warning("site_timeout is applied in process only from the main thread; use Dask workers elsewhere")
-    if not usable:
-        yield
-        return
-
-    def ring(signum, frame):  # noqa: ARG001
-        raise _SiteTimeout
-
-    previous = signal.signal(signal.SIGALRM, ring)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
 def run_in_process(
     specs: Sequence[SiteSpec],
     out: str | Path,
     task: Callable[[SiteSpec, str, dict], dict],
     options: dict,
     *,
-    site_timeout: float | None = None,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> list[dict]:
     """Run ``task(spec, out, options)`` for each site in this process, one after the other.
 
-    The same rows as :func:`run_sites`. ``site_timeout`` interrupts a site between two Python
-    steps (a compiled kernel finishes its call first), from the main thread only.
+    The same rows as :func:`run_sites`, without a time limit: a site can be stopped safely only
+    in a process of its own (an alarm raised inside a compiled kernel can crash the process),
+    so :func:`cpted.pipeline.batch` runs sites on a one-worker local cluster when a
+    ``site_timeout`` is given.
     """
     rows = []
     for done, spec in enumerate(specs, start=1):
-        try:
-            with _alarm(site_timeout):
-                row = task(spec, str(out), options)
-        except _SiteTimeout:
-            row = _row(spec, TIMED_OUT, f"ran past --site-timeout {site_timeout:g} s; "
-                                        f"raise the timeout or use a larger cell_size")
+        row = task(spec, str(out), options)
         rows.append(row)
         batch_log.info(site_row_line(row))
         if progress is not None:
