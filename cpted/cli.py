@@ -109,15 +109,17 @@ def _site_log(out: Path, *, quiet: bool) -> logging.Logger:
 
 
 def _cmd_batch(args) -> int:
-    from tqdm import tqdm
-
     from cpted.atomic import output_folder
     from cpted.load.sites_file import read_sites_file
-    from cpted.pipeline import batch
 
-    sites = read_sites_file(args.sites_file, data_dir=args.data_dir)
+    sites = read_sites_file(args.sites_file, data_dir=args.data_dir)  # bad input refused before the heavy imports
     total = len(args.site) if args.site else len(sites.sites)
     out = output_folder(args.out, args.site or [s.id for s in sites.sites])
+
+    from tqdm import tqdm
+
+    from cpted.pipeline import batch
+
     site_log = _site_log(out, quiet=args.quiet)
     bar = tqdm(total=total, unit="site", desc="audit", disable=args.quiet or None, file=sys.stderr)
 
@@ -153,20 +155,22 @@ def _cmd_batch(args) -> int:
 
 
 def _cmd_fetch(args) -> int:
-    from cpted.load.fetch import cache_path, check_reachable, fetch_osm
+    from cpted.load.fetch import DEFAULT_OVERPASS_URL, cache_path, check_reachable, fetch_osm
     from cpted.load.sites_file import read_sites_file
-    from cpted.pipeline import site_area
-
-    import osmnx as ox
 
     sites = read_sites_file(args.sites_file, data_dir=args.data_dir)
     specs = [sites.site(i) for i in args.site] if args.site else sites.sites
+    url = args.overpass_url or DEFAULT_OVERPASS_URL
+    check_reachable(url)  # offline: said within ~10 s, before the heavy imports and osmnx's retries
+
+    import osmnx as ox
+
+    from cpted.pipeline import site_area
+
     cache = _cache_dir(args.cache_dir)
     ox.settings.cache_folder = str(cache / "http")  # osmnx's own HTTP cache, not the cwd
-    if args.overpass_url:
-        ox.settings.overpass_url = args.overpass_url
+    ox.settings.overpass_url = url
     ox.settings.requests_timeout = 120  # s per request once the server answers (osmnx: 180)
-    check_reachable(ox.settings.overpass_url)  # offline: said within ~10 s, not after osmnx's retries
     failed = 0
     for spec in specs:
         try:
@@ -257,7 +261,7 @@ def _parser() -> argparse.ArgumentParser:
     f = sub.add_parser("fetch", help="download each site's OSM walk network and features (needs the internet)")
     common(f)
     f.add_argument("--overpass-url", default=os.environ.get("CPTED_OVERPASS_URL"),
-                   help="Overpass API endpoint (default: $CPTED_OVERPASS_URL, then osmnx's)")
+                   help="Overpass API endpoint (default: $CPTED_OVERPASS_URL, then https://overpass-api.de/api, osmnx's)")
     f.set_defaults(func=_cmd_fetch)
     c = sub.add_parser("compare", help="audit a baseline and a proposed design of one site on the same grid")
     c.add_argument("sites_file", type=Path, help="the sites file (TOML)")

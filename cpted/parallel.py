@@ -44,6 +44,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
+import socket
 import sys
 import time
 import uuid
@@ -51,6 +53,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from cpted.atomic import sweep_temporaries
+from cpted.errors import NetworkError
 from cpted.load.sites_file import SiteSpec
 
 __all__ = ["ALLOWED_FAILURES", "NO_WORKER_TIMEOUT", "SCHEDULER_LOST_AFTER", "FAILED", "TIMED_OUT", "run_sites",
@@ -73,6 +76,7 @@ _POLL = 0.1  # s between looks at the futures
 _PING_EVERY = 2.0  # s between looks at the scheduler (its workers, and whether it answers)
 _PING_TIMEOUT = 10.0  # s the scheduler has to answer
 _CLOSE_TIMEOUT = 30  # s given to the client and the cluster to close
+_CONNECT_TIMEOUT = 30  # s given to the first connection to a scheduler
 
 
 def quiet_dask_logs() -> None:
@@ -106,7 +110,12 @@ def _start(workers: int | None, scheduler: str | None, memory_limit: str | None)
     if scheduler is not None:
         if memory_limit is not None:
             log.warning("--memory-limit applies to the workers cpted starts; set it on your own cluster's workers")
-        return Client(scheduler, set_as_default=False, timeout=SCHEDULER_LOST_AFTER), None
+        try:
+            return Client(scheduler, set_as_default=False, timeout=_CONNECT_TIMEOUT), None
+        except (OSError, TimeoutError) as exc:
+            msg = (f"the Dask scheduler {scheduler} cannot be reached within {_CONNECT_TIMEOUT:g} s ({exc}); check the "
+                   f"address and that `dask scheduler` runs there, or leave out --scheduler to use a local cluster")
+            raise NetworkError(msg) from None
     cores = os.cpu_count() or 1
     n = workers or cores
     quiet = logging.getLogger().getEffectiveLevel() > logging.INFO
@@ -178,14 +187,30 @@ def _outcome(future, spec: SiteSpec) -> dict:
         return _row(spec, FAILED, f"{type(exc).__name__}: {exc}")
 
 
-def _restart_worker_of(client, key: str) -> None:
-    """Stop a timed-out site: restart the worker executing it (needs a Nanny, as cpted's have)."""
+def _stop(client, future) -> None:
+    """Stop a timed-out site: cancel it, and restart the worker executing it (a Dask task
+    cannot be interrupted otherwise; needs a Nanny, as the workers cpted starts have). The
+    worker is looked up first: once cancelled, the scheduler forgets where the task ran."""
+    address = None
     try:
-        address = client.run_on_scheduler(_processing_on, key=key)
-        if address:
-            client.restart_workers([address], timeout=_CLOSE_TIMEOUT, raise_for_error=False)
+        address = client.run_on_scheduler(_processing_on, key=future.key)
     except Exception as exc:  # noqa: BLE001 - the site is reported anyway
-        log.warning("could not restart the worker running %s (%s); it may go on until it ends", key, exc)
+        log.warning("could not find the worker running %s (%s)", future.key, exc)
+    with contextlib.suppress(Exception):
+        client.cancel([future], force=True)
+    if not address:
+        return
+    try:  # a worker on this machine is killed at once (its Nanny starts another): the site writes nothing more
+        if address.split("://")[-1].rsplit(":", 1)[0] in ("127.0.0.1", "localhost", socket.gethostname()):
+            pid = client.run(os.getpid, workers=[address])[address]
+            os.kill(pid, signal.SIGKILL)
+            return
+    except Exception as exc:  # noqa: BLE001 - then restart it through Dask
+        log.debug("could not kill the worker running %s: %s", future.key, exc)
+    try:
+        client.restart_workers([address], timeout=_CLOSE_TIMEOUT, raise_for_error=False)
+    except Exception as exc:  # noqa: BLE001
+        log.warning("could not restart the worker running %s (%s); it may go on until it ends", future.key, exc)
 
 
 def _processing_on(dask_scheduler, key: str) -> str | None:
@@ -264,8 +289,7 @@ def run_sites(
                         del running[future]
                         finish(spec, _row(spec, TIMED_OUT, f"ran past --site-timeout {site_timeout:g} s; "
                                                            f"raise the timeout or use a larger cell_size"))
-                        client.cancel([future], force=True)
-                        _restart_worker_of(client, future.key)
+                        _stop(client, future)
             if client.status != "running":  # connection lost: Dask has cancelled every future
                 fail_the_rest("lost the connection to the Dask scheduler; run the batch again")
             elif now - answered > SCHEDULER_LOST_AFTER:
@@ -286,57 +310,24 @@ def run_sites(
     return [rows[s.id] for s in specs]
 
 
-class _SiteTimeout(BaseException):  # noqa: N818 - not an Exception: a site's own `except Exception` must not catch it
-    """Raised in the main thread when a site runs past ``site_timeout`` in process."""
-
-
-@contextlib.contextmanager
-def _alarm(seconds: float | None):
-    """Raise :class:`_SiteTimeout` after ``seconds`` (SIGALRM; main thread only, else no limit)."""
-    import signal
-    import threading
-
-    usable = seconds is not None and hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
-    if seconds is not None and not usable:
-        log.warning("site_timeout is applied in process only from the main thread; use Dask workers elsewhere")
-    if not usable:
-        yield
-        return
-
-    def ring(signum, frame):  # noqa: ARG001
-        raise _SiteTimeout
-
-    previous = signal.signal(signal.SIGALRM, ring)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
 def run_in_process(
     specs: Sequence[SiteSpec],
     out: str | Path,
     task: Callable[[SiteSpec, str, dict], dict],
     options: dict,
     *,
-    site_timeout: float | None = None,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> list[dict]:
     """Run ``task(spec, out, options)`` for each site in this process, one after the other.
 
-    The same rows as :func:`run_sites`. ``site_timeout`` interrupts a site between two Python
-    steps (a compiled kernel finishes its call first), from the main thread only.
+    The same rows as :func:`run_sites`, without a time limit: a site can be stopped safely only
+    in a process of its own (an alarm raised inside a compiled kernel can crash the process),
+    so :func:`cpted.pipeline.batch` runs sites on a one-worker local cluster when a
+    ``site_timeout`` is given.
     """
     rows = []
     for done, spec in enumerate(specs, start=1):
-        try:
-            with _alarm(site_timeout):
-                row = task(spec, str(out), options)
-        except _SiteTimeout:
-            row = _row(spec, TIMED_OUT, f"ran past --site-timeout {site_timeout:g} s; "
-                                        f"raise the timeout or use a larger cell_size")
+        row = task(spec, str(out), options)
         rows.append(row)
         batch_log.info(site_row_line(row))
         if progress is not None:
@@ -351,7 +342,13 @@ def _close(client, cluster) -> None:
     except Exception as exc:  # noqa: BLE001 - the cluster must still be closed
         log.debug("closing the Dask client: %s", exc)
     if cluster is not None:
+        nanny = logging.getLogger("distributed.nanny")
+        level = nanny.level
+        if logging.getLogger().getEffectiveLevel() > logging.INFO:  # "still alive after 4 s, killing": as meant
+            nanny.setLevel(logging.ERROR)
         try:
             cluster.close(timeout=_CLOSE_TIMEOUT)
         except Exception as exc:  # noqa: BLE001
             log.warning("closing the local Dask cluster: %s", exc)
+        finally:
+            nanny.setLevel(level)

@@ -394,7 +394,9 @@ def batch(
         Memory limit per Dask worker (e.g. ``"4GiB"``), passed to Dask.
     site_timeout
         Seconds a site may run (from when a worker starts it, retries included); past it the
-        site is reported with ``status = timed_out`` and the others go on. No limit by default.
+        site is reported with ``status = timed_out``, its worker is restarted and the others go
+        on. No limit by default. With ``workers=1`` it runs the sites on a one-worker local
+        Dask cluster, since a site can be stopped safely only in a process of its own.
 
     Returns
     -------
@@ -412,10 +414,10 @@ def batch(
     out = output_folder(out, [s.id for s in specs])
     weight_table = read_weights(weights)  # validated before any site runs
     options = {"cache_dir": cache_dir, "isovist_polygons": isovist_polygons, "weights": weight_table}
-    if workers == 1 and scheduler is None:
+    if workers == 1 and scheduler is None and site_timeout is None:
         cache = SourceCache()  # files read once per batch
         rows = run_in_process(specs, out, lambda spec, out, options: audit_to(spec, out, sources=cache, **options),
-                              options, site_timeout=site_timeout, progress=progress)
+                              options, progress=progress)
     else:
         rows = run_sites(specs, out, _audit_on_worker, options, workers=workers, scheduler=scheduler,
                          memory_limit=memory_limit, site_timeout=site_timeout, progress=progress)

@@ -29,7 +29,7 @@ from cpted.load.vector import read_vector
 from cpted.atomic import atomic_path
 
 __all__ = ["FETCH_TAGS", "fetch_osm", "read_fetch_cache", "cache_path", "check_reachable", "OFFLINE_HINT",
-           "REACH_TIMEOUT"]
+           "REACH_TIMEOUT", "DEFAULT_OVERPASS_URL"]
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,8 @@ FETCH_TAGS: dict[str, bool | list[str]] = {
 }
 
 
+#: The Overpass server used unless ``--overpass-url`` / ``$CPTED_OVERPASS_URL`` says otherwise (osmnx's default).
+DEFAULT_OVERPASS_URL = "https://overpass-api.de/api"
 #: Seconds given to each of the name lookup and the connection when checking a server is reachable.
 REACH_TIMEOUT = 5.0
 #: How to work without the server.

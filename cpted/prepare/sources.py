@@ -212,21 +212,23 @@ def load_site(
 
 
 def _check_layers_meet_site(spec: SiteSpec, area, crs, layers: dict[str, list], info: dict[str, list]) -> None:
-    """Each source file must reach the site or its context ring (``area``, in ``crs``): one whose
-    whole extent lies away from it is the wrong file, or the site is in the wrong place.
+    """Each source file of the site's own ``[site.layers]`` must reach the site or its context ring
+    (``area``, in ``crs``): one whose whole extent lies away from it is the wrong file, or the site
+    is in the wrong place. (The file-wide ``[layers]`` serve many sites, and may rightly miss some.)
 
-    The extent is that of the file: every kind an OSM file or a fetch cache gives together, one
-    layer for other files. A file whose extent covers the site but has no feature of a kind in it
-    (an extract that maps doors elsewhere, none here) is no input error: that kind is unknown
-    for the site (:meth:`Site.layer_state <cpted.prepare.site.Site.layer_state>`)."""
+    The extent is that of the file: every kind an OSM file gives together, one layer for other
+    files. A file whose extent covers the site but has no feature of a kind in it (an extract that
+    maps doors elsewhere, none here) is no input error: that kind is unknown for the site
+    (:meth:`Site.layer_state <cpted.prepare.site.Site.layer_state>`)."""
     from pyproj import CRS
 
     if not CRS.from_user_input(crs).is_projected:
         return  # refused by Site.from_layers, with its own message
+    own = {str(ls.path) for specs in spec.layers.values() for ls in specs if ls.path is not None}
     files: dict[str, list[tuple[str, gpd.GeoDataFrame]]] = {}
     for kind, parts in layers.items():
         for part, facts in zip(parts, info.get(kind, []), strict=False):
-            if len(part) and part.crs is not None:
+            if facts.get("source") in own and len(part) and part.crs is not None:
                 files.setdefault(str(facts.get("source", kind)), []).append((kind, part))
     for source, parts in files.items():
         boxes = []
