@@ -51,7 +51,7 @@ bbox = [100000, 6000000, 100400, 6000400]
 [site.layers]
 osm = "{data}/france/le_mans_centre.osm.pbf"
 '''
-EXPECTED = {"le_mans_centre": "ok", "nantes_graslin": "ok", "off_the_data": "error"}
+EXPECTED = {"le_mans_centre": "ok", "nantes_graslin": "ok", "off_the_data": "failed"}
 
 
 def _free_port() -> int:

@@ -220,7 +220,7 @@ def test_the_batch_waits_on_its_own_client(sites_file, cluster, tmp_path):
     run.start()
     run.join(timeout=180)
     assert "out" in result, f"the batch did not complete: {result.get('error', 'still running after 180 s')!r}"
-    assert result["out"].summary["status"].tolist() == ["error"]
+    assert result["out"].summary["status"].tolist() == ["failed"]
 
 
 def test_a_lost_scheduler_ends_the_batch(sites_file, cluster, tmp_path):
@@ -265,7 +265,7 @@ def test_a_lost_scheduler_ends_the_batch(sites_file, cluster, tmp_path):
     summary = result["out"].summary.set_index("site_id")
     lost = summary[summary["status"] == FAILED]
     assert len(lost) >= 1 and lost["error"].str.contains("Dask scheduler").all()
-    assert set(summary["status"]) <= {"ok", "error", FAILED}
+    assert set(summary["status"]) <= {"ok", FAILED}
     assert (tmp_path / "summary.csv").exists()
     assert not [p for p in tmp_path.rglob("*") if ".tmp" in p.name]
     threads, _ = _leftovers()
@@ -283,7 +283,7 @@ def test_a_site_past_its_timeout_is_reported_and_the_others_go_on(sites_file, tm
     summary = result.summary.set_index("site_id")
     assert summary.loc["le_mans_centre", "status"] == TIMED_OUT
     assert "--site-timeout 1 s" in summary.loc["le_mans_centre", "error"]
-    assert summary.loc["off_the_data", "status"] in {"error", TIMED_OUT}  # a quick failure, unless the worker was slow to start
+    assert summary.loc["off_the_data", "status"] in {FAILED, TIMED_OUT}  # a quick failure, unless the worker was slow to start
     assert not (tmp_path / "le_mans_centre" / "audit.gpkg").exists()
     assert not [p for p in tmp_path.rglob("*") if ".tmp" in p.name]
     assert took < 120
@@ -330,4 +330,4 @@ def test_a_dask_batch_prints_no_dask_info_line(sites_file, tmp_path):
     assert "Dask: 2 workers, dashboard http://" in proc.stderr
     log = (out / "batch.log").read_text().splitlines()
     assert sorted(line.split(" ", 2)[2].split(":")[0] for line in log) == ["nantes_graslin", "off_the_data"]
-    assert any("nantes_graslin: ok in " in line for line in log) and any("off_the_data: error" in line for line in log)
+    assert any("nantes_graslin: ok in " in line for line in log) and any("off_the_data: failed" in line for line in log)

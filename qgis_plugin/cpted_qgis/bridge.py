@@ -155,7 +155,7 @@ def _fields(frame) -> tuple[QgsFields, list[str]]:
 
 
 def _qgis_value(value):
-    if value is None:
+    if value is None or type(value).__name__ == "NAType":  # pandas' NA: unknown in a nullable column
         return None
     if hasattr(value, "item"):  # numpy scalars
         value = value.item()
