@@ -73,8 +73,9 @@ def building_completeness(site: Site) -> tuple[float, float, str | None]:
 def completeness(site: Site) -> dict[str, object]:
     """Completeness figures of a site, one flat dict (the completeness columns of the outputs).
 
-    Keys: ``n_<kind>`` for every layer kind (features meeting the site; NaN when the kind had
-    no source), ``n_cells``, ``network_coverage``, ``building_completeness``,
+    Keys: ``n_<kind>`` for every layer kind (features meeting the site; NaN when the kind is
+    unknown: no source, or a source with nothing of that kind in the site's area; 0 when it is
+    known empty), ``n_cells``, ``network_coverage``, ``building_completeness``,
     ``reference_buildings``, and ``notes``: the reasons behind NaNs, then the warnings of the
     sources read (``Site.sources``: duplicates dropped, unreadable heights...; see
     :func:`cpted.load.layers.tidy_layer`), each once, ``; ``-separated.
@@ -91,7 +92,9 @@ def completeness(site: Site) -> dict[str, object]:
     out: dict[str, object] = {}
     notes = []
     for kind in LAYER_KINDS:
-        out[f"n_{kind}"] = len(site.layer(kind, within_site=True)) if site.has(kind) else np.nan
+        # unknown (no source, or a source with nothing of that kind in the area): NaN, not a counted zero
+        known = site.layer_state(kind)[0] != "unknown"
+        out[f"n_{kind}"] = len(site.layer(kind, within_site=True)) if known else np.nan
     out["n_cells"] = len(site.grid)
     cov, why = network_coverage(site)
     out["network_coverage"] = cov

@@ -50,7 +50,7 @@ def _score(value) -> str:
 
 def _count(value) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
-        return '<span class="na">no source</span>'
+        return '<span class="na" title="no source, or none of this kind in its data for the site: unknown, not zero">unknown</span>'
     return f"{int(value):,}"
 
 
