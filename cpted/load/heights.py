@@ -62,6 +62,15 @@ def _number(text: str) -> float:
     return float(text.replace(",", "."))
 
 
+def _scalar(value) -> float | str:
+    """NaN for a missing value or a boolean, a float for a number, else the stripped text to parse."""
+    if _missing(value) or isinstance(value, bool | np.bool_):
+        return np.nan
+    if isinstance(value, int | float | np.integer | np.floating):
+        return float(value)
+    return str(value).strip()
+
+
 def parse_height(value) -> float:
     """A height in metres from a number or text; NaN when missing or unreadable.
 
@@ -76,11 +85,9 @@ def parse_height(value) -> float:
     >>> bool(np.isnan(parse_height("tall"))), bool(np.isnan(parse_height(None)))
     (True, True)
     """
-    if _missing(value) or isinstance(value, bool | np.bool_):
-        return np.nan
-    if isinstance(value, int | float | np.integer | np.floating):
-        return float(value)
-    text = str(value).strip()
+    text = _scalar(value)
+    if not isinstance(text, str):
+        return text
     m = _HEIGHT.match(text)
     if m:
         number = _number(m.group(1))
@@ -104,11 +111,9 @@ def parse_levels(value) -> float:
     >>> bool(np.isnan(parse_levels("R+"))), bool(np.isnan(parse_levels("several")))
     (True, True)
     """
-    if _missing(value) or isinstance(value, bool | np.bool_):
-        return np.nan
-    if isinstance(value, int | float | np.integer | np.floating):
-        return float(value)
-    text = str(value).strip()
+    text = _scalar(value)
+    if not isinstance(text, str):
+        return text
     m = _LEVELS.match(text)
     if m:
         return _number(m.group(1))
