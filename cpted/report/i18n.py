@@ -16,8 +16,12 @@ Example
 from __future__ import annotations
 
 import functools
-import tomllib
 from pathlib import Path
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
 
 __all__ = ["LANGS", "check_lang", "tr", "catalog"]
 
