@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from shapely import box
 
 from cpted.errors import InputError
-from cpted.score.scores import PRINCIPLES, RULES, problem_places, read_weights, score_cells
+from cpted.score.scores import PRINCIPLES, RULES, problem_places, read_weights, score_cells, site_scores
 
 values = st.one_of(st.none(), st.floats(-1e3, 1e4, allow_nan=False))
 
@@ -133,3 +133,15 @@ def test_scores_unchanged_when_the_scene_is_translated(i, j):
     b = b.assign(kx=(b["x"] - dx).round(3), ky=(b["y"] - dy).round(3)).set_index(["kx", "ky"]).sort_index()
     for col in ["cpted_index", *[f"score_{p}" for p in PRINCIPLES], "score_surveillance_night"]:
         np.testing.assert_allclose(a[col].to_numpy(dtype=float), b[col].to_numpy(dtype=float), rtol=1e-9, atol=1e-9, err_msg=col)
+
+
+def test_no_night_score_without_light_levels():
+    """Eyes and views are known, lamps are not: the day score exists, the night one does not,
+    and the site's notes say why. With light levels known (even 0 lx), the night score exists."""
+    dark = _cells(eyes_43=3.0, eyes_15=2.0, isovist_area=5000.0, mix_d1_800=6.0, lux=None, night_pois_800=5.0)
+    s = score_cells(dark)
+    assert s["score_surveillance"].iloc[0] == pytest.approx(100)
+    assert math.isnan(s["score_surveillance_night"].iloc[0])
+    assert "no light levels" in site_scores(dark, s)["score_notes"]
+    lit = dark.assign(lux=0.0)
+    assert 0 <= score_cells(lit)["score_surveillance_night"].iloc[0] < 100

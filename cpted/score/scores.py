@@ -182,7 +182,10 @@ def score_cells(cells: pd.DataFrame, weights: dict[str, dict[str, float]] | None
         names = [m for m, r in RULES.items() if r.principle == principle and r.period != "night"]
         out[f"score_{principle}"], out[f"completeness_{principle}"] = _weighted(scores, mw, names)
     night = [m for m, r in RULES.items() if r.principle == "surveillance" and r.period != "day"]
-    out["score_surveillance_night"], out["completeness_surveillance_night"] = _weighted(scores, mw, night)
+    night_score, out["completeness_surveillance_night"] = _weighted(scores, mw, night)
+    # Without light levels there is no night score: eyes and views alone would repeat the day's.
+    lux_known = cells["lux"].notna() if "lux" in cells else pd.Series(False, index=cells.index)
+    out["score_surveillance_night"] = night_score.where(lux_known)
     pw = np.array([weights["principles"][p] for p in PRINCIPLES])
     values = out[[f"score_{p}" for p in PRINCIPLES]].to_numpy(dtype=float)
     have = np.isfinite(values) & (pw > 0)
@@ -209,7 +212,9 @@ def site_scores(cells: pd.DataFrame, scored: pd.DataFrame) -> dict[str, object]:
             out[col] = float(scored[col].mean()) if scored[col].notna().any() else np.nan
     notes = []
     for p in (*PRINCIPLES, "surveillance_night"):
-        if np.isnan(out.get(f"score_{p}", np.nan)):
+        if p == "surveillance_night" and ("lux" not in cells or cells["lux"].isna().all()):
+            notes.append("score_surveillance_night: no light levels (lamps layer unknown)")
+        elif np.isnan(out.get(f"score_{p}", np.nan)):
             notes.append(f"score_{p}: {out.get(f'completeness_{p}', 0):.0%} of its inputs (needs {MIN_COMPLETENESS:.0%})")
     if np.isnan(out.get("cpted_index", np.nan)):
         notes.append(f"cpted_index: {out.get('completeness_index', 0):.0%} of the principles' weight scored (needs {MIN_COMPLETENESS:.0%})")
