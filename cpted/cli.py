@@ -230,11 +230,12 @@ def _measure(text: str) -> tuple[str, str]:
 
 
 def _cmd_evaluate(args) -> int:
-    from cpted.evaluation import read_incidents
+    from cpted.evaluation import read_incidents, require_statsmodels
     from cpted.load.sites_file import read_sites_file
     from cpted.report.i18n import check_lang
 
     check_lang(args.lang)
+    require_statsmodels()
     spec = read_sites_file(args.sites_file, data_dir=args.data_dir).site(args.site)
     incidents = read_incidents(args.incidents, crs=args.incidents_crs)  # refused before the audit
 

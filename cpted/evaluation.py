@@ -46,7 +46,7 @@ import shapely
 from cpted.errors import CRSError, GeometryError, InputError, MissingDependencyError, feature_ids
 
 __all__ = ["evaluate", "read_incidents", "select_incidents", "EvaluationResult", "pai_curve", "auc",
-           "rate_ratios", "ALPHA", "IRR_STEP", "MIN_INCIDENTS", "SNAP_DISTANCE", "TOP_SHARES", "PERMUTATIONS", "NIGHT", "SCORES",
+           "rate_ratios", "require_statsmodels", "ALPHA", "IRR_STEP", "MIN_INCIDENTS", "SNAP_DISTANCE", "TOP_SHARES", "PERMUTATIONS", "NIGHT", "SCORES",
            "TOO_FEW"]
 
 #: Fewest incidents on a kind of place for any number to be given. With 30 incidents the
@@ -292,6 +292,16 @@ def auc(score, hit) -> np.ndarray:
         return np.where((n1 > 0) & (n0 > 0), (hit @ ranks - n1 * (n1 + 1) / 2) / (n1 * n0), np.nan)
 
 
+def require_statsmodels():
+    """``statsmodels.api``, or a MissingDependencyError that says how to install it (the extra ``evaluate``)."""
+    try:
+        import statsmodels.api as sm
+    except ImportError:
+        msg = "the evaluation's rate ratios need statsmodels: pip install 'cpted[evaluate]'"
+        raise MissingDependencyError(msg) from None
+    return sm
+
+
 def rate_ratios(score, exposure, counts, *, step: float = IRR_STEP) -> dict[str, float]:
     """Incidence rate ratios per ``step`` (10 points) of ``score`` (Poisson and negative binomial NB2,
     exposure as offset) with 95 % Wald intervals; NaN with ``irr_note`` when a model cannot be fitted.
@@ -302,11 +312,7 @@ def rate_ratios(score, exposure, counts, *, step: float = IRR_STEP) -> dict[str,
     >>> round(float(r["irr_poisson"]), 3)  # rates 5, 2.5, 1 at 0, 50, 100 points
     0.857
     """
-    try:
-        import statsmodels.api as sm
-    except ImportError:
-        msg = "the rate ratios need statsmodels: pip install 'cpted[evaluate]'"
-        raise MissingDependencyError(msg) from None
+    sm = require_statsmodels()
     import warnings
 
     x = sm.add_constant(np.asarray(score, float) / step)
@@ -485,6 +491,7 @@ def evaluate(
     if any(not 0 < k <= 1 for k in shares):
         msg = f"shares {list(shares)} must lie in (0, 1], e.g. 0.05 for the lowest-scored 5 %"
         raise InputError(msg)
+    require_statsmodels()  # before any work
     measures = dict(measures or {})
     if any(d not in ("high", "low") for d in measures.values()):
         msg = f"measures {measures}: say which end is flagged, 'high' or 'low'"

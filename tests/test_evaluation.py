@@ -216,6 +216,16 @@ def test_bad_incidents_are_refused_naming_the_layer_the_feature_and_the_fix(tmp_
         select_incidents(read_incidents(csv, crs=CRS), time_of_day="night")
 
 
+def test_without_statsmodels_the_error_says_which_extra_to_install(monkeypatch):
+    import sys
+
+    from cpted.errors import MissingDependencyError
+
+    monkeypatch.setitem(sys.modules, "statsmodels.api", None)
+    with pytest.raises(MissingDependencyError, match=r"pip install 'cpted\[evaluate\]'"):
+        cpted.evaluate(scene(np.arange(100.0)), points_in([0], [40]))
+
+
 def test_the_command_refuses_bad_incidents_before_the_audit(tmp_path, capsys):
     from cpted.cli import main
 
@@ -265,6 +275,8 @@ def test_chicago_counts_match_the_source(chicago):
     inside = ((x > w.xmin + 20) & (x < w.xmax - 20) & (y > w.ymin + 20) & (y < w.ymax - 20)).sum()
     assert table["n_incidents_given"].iloc[0] == 116 and table["n_in_site"].iloc[0] == inside
     assert f"116 incidents given: {116 - inside} outside the site (ignored)" in printed
+    written = gpd.read_file(out / "evaluation_incidents.gpkg")
+    assert len(written) == 116 and (written["status"] == "outside_site").sum() == 116 - inside
 
 
 def test_chicago_prints_pai_auc_and_rate_ratios_for_access_control(chicago):

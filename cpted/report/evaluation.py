@@ -149,6 +149,7 @@ def _html_table(ev, level: str, lang: str) -> str:
 
 def write_evaluation(ev, out: str | Path, *, lang: str = "en") -> dict[str, Path]:
     """Write ``evaluation.csv`` (the table and the counts), ``evaluation_curve.csv``,
+    ``evaluation_incidents.gpkg`` (every incident with its ``status``, ``cell_id`` and ``segment``),
     ``evaluation_pai.png`` and ``evaluation.html`` into ``out``; returns their paths."""
     from cpted.report.site_report import figure_png
 
@@ -162,6 +163,10 @@ def write_evaluation(ev, out: str | Path, *, lang: str = "en") -> dict[str, Path
                                                                                          "permutations", "seed", "min_incidents")})
     write_text_atomic(paths["table"], table.to_csv(index=False))
     write_text_atomic(paths["curve"], ev.curve.to_csv(index=False))
+    if ev.incidents is not None:
+        paths["incidents"] = out / "evaluation_incidents.gpkg"
+        with atomic_path(paths["incidents"]) as tmp:
+            ev.incidents.to_file(tmp, layer="incidents", driver="GPKG")
     fig = pai_figure(ev, lang)
     img = ""
     if fig is not None:
