@@ -35,6 +35,7 @@ The tables and the report are written by :func:`cpted.report.evaluation.write_ev
 from __future__ import annotations
 
 import datetime as dt
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -354,7 +355,9 @@ def _places(result, columns: dict[str, str]) -> dict[str, tuple[gpd.GeoDataFrame
         # a segment's scores: the mean over the cells whose nearest segment it is (its own value
         # for the measures the segments layer carries)
         cell_values = ranked(cells)
-        nearest = segments.sindex.nearest(cells.geometry.centroid, return_all=False)[1]
+        cell_at, segment_at = segments.sindex.nearest(cells.geometry.centroid, return_all=False)
+        nearest = np.empty(len(cells), dtype=int)
+        nearest[cell_at] = segment_at
         mean = cell_values.groupby(nearest).mean().reindex(segments.index)
         own = ranked(segments)
         values = pd.DataFrame({c: own[c] if own[c].notna().any() else mean[c] for c in columns})
@@ -461,7 +464,8 @@ def evaluate(
     permutations
         Random relocations (at least 999 for a p-value to the third decimal).
     seed
-        Seed of the relocations: the same seed gives the same p-values.
+        Seed of the relocations: the same seed gives the same p-values (each row draws from its own
+        stream, seeded by ``seed`` and its place kind and score, so adding a measure changes no other row).
     min_incidents
         Below this many incidents on a kind of place, no number: "too few incidents to conclude".
     incidents_crs
@@ -505,7 +509,6 @@ def evaluate(
     inc["status"] = np.where(~inside, "outside_site", np.where(keep, "in_site", "filtered_out"))
     used = inc["status"].to_numpy() == "in_site"
     columns = {**{s: "low" for s in scores}, **measures}
-    rng = np.random.default_rng(seed)
     rows, curves = [], []
     summary: dict[str, object] = {
         "site_id": result.summary.get("site_id"), "n_incidents_given": len(inc),
@@ -533,6 +536,7 @@ def evaluate(
                 rows.append({**base, "n_places": 0, "n_incidents": 0,
                              "conclusion": "unknown: the audit has no value for it here (its inputs are missing)"})
                 continue
+            rng = np.random.default_rng([seed, zlib.crc32(f"{level}/{col}".encode())])  # a row's p-values: its own
             row, curve, grid = _row(v[ok], exposure_all[ok], counts_all[ok], shares, rng, permutations, min_incidents,
                                     raw_sign=(-1.0 if direction == "high" else 1.0) if col in measures else None)
             rows.append({**base, **row})

@@ -292,6 +292,19 @@ def test_chicago_prints_pai_auc_and_rate_ratios_for_access_control(chicago):
         assert r["irr_nb_lo"] <= r["irr_nb"] <= r["irr_nb_hi"]
         line = next(ln for ln in printed.splitlines() if ln.startswith(level) and "score_access_control" in ln)
         assert f"{r['pai_5']:.2f}" in line and f"{r['auc']:.2f}" in line and f"[{r['irr_nb_lo']:.2f}," in line
+    # docs/methods/evaluation.md reports these very numbers
+    doc = (Path(__file__).parents[1] / "docs" / "methods" / "evaluation.md").read_text(encoding="utf-8")
+    for (level, score), name in ({("cells", "score_access_control"): "access control",
+                                  ("segments", "score_access_control"): "access control",
+                                  ("cells", "betweenness_800"): "betweenness 800 m",
+                                  ("segments", "betweenness_800"): "betweenness 800 m"}).items():
+        r = t.loc[(level, score)]
+        row = next(ln for ln in doc.splitlines() if ln.startswith(f"| {level} | {name}"))
+        expected = (f"{r['pai_5']:.2f} ({r['p_pai_5']:.3f}) | {r['pai_10']:.2f} ({r['p_pai_10']:.3f}) | "
+                    f"{r['pai_20']:.2f} ({r['p_pai_20']:.3f}) | {r['auc']:.2f} ({r['p_auc']:.3f}) | "
+                    f"{r['irr_poisson']:.2f} [{r['irr_poisson_lo']:.2f}, {r['irr_poisson_hi']:.2f}] | "
+                    f"{r['irr_nb']:.2f} [{r['irr_nb_lo']:.2f}, {r['irr_nb_hi']:.2f}] |")
+        assert row.endswith(f"| {int(r['n_incidents'])} | {expected}"), (row, expected)
     # the principles that need buildings, and activity without POIs, are unknown, not zero
     assert t.loc[("cells", "score_surveillance"), "conclusion"].startswith("unknown")
     assert t.loc[("cells", "mix_d1_800"), "conclusion"].startswith("unknown")
