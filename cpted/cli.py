@@ -230,14 +230,16 @@ def _measure(text: str) -> tuple[str, str]:
 
 
 def _cmd_evaluate(args) -> int:
-    from cpted.evaluation import read_incidents, require_statsmodels
+    from cpted.evaluation import read_incidents, require_statsmodels, select_incidents
     from cpted.load.sites_file import read_sites_file
     from cpted.report.i18n import check_lang
 
     check_lang(args.lang)
     require_statsmodels()
     spec = read_sites_file(args.sites_file, data_dir=args.data_dir).site(args.site)
-    incidents = read_incidents(args.incidents, crs=args.incidents_crs)  # refused before the audit
+    incidents = read_incidents(args.incidents, crs=args.incidents_crs)  # refused before the audit,
+    filters = {"date_from": args.date_from, "date_to": args.date_to, "time_of_day": args.time_of_day}
+    select_incidents(incidents, **filters)  # and so are filters it cannot apply
 
     from cpted.evaluation import evaluate
     from cpted.pipeline import audit, load_site
@@ -245,9 +247,9 @@ def _cmd_evaluate(args) -> int:
     from cpted.score.scores import read_weights
 
     result = audit(load_site(spec, cache_dir=_cache_dir(args.cache_dir)), weights=read_weights(args.weights))
-    ev = evaluate(result, incidents, measures=dict(args.measure or []), date_from=args.date_from, date_to=args.date_to,
-                  time_of_day=args.time_of_day, snap_distance=args.snap_distance, permutations=args.permutations,
-                  seed=args.seed)
+    snap = {} if args.snap_distance is None else {"snap_distance": args.snap_distance}
+    ev = evaluate(result, incidents, measures=dict(args.measure or []), **filters, **snap,
+                  permutations=args.permutations, seed=args.seed)
     paths = write_evaluation(ev, args.out, lang=args.lang)
     print(format_table(ev))
     print("-> " + ", ".join(str(p) for p in paths.values()))
@@ -321,7 +323,7 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--time-of-day", choices=("night", "day"), help="keep night (20:00-06:00) or day incidents")
     e.add_argument("--measure", action="append", type=_measure, metavar="COLUMN=high|low",
                    help="also evaluate a raw measure, flagging its high or low end first (e.g. betweenness_800=high)")
-    e.add_argument("--snap-distance", type=float, default=25.0, help="farthest an incident snaps to a street (m; 25)")
+    e.add_argument("--snap-distance", type=float, help="farthest an incident snaps to a street segment (m; default 25)")
     e.add_argument("--permutations", type=_positive_int, default=999, help="random relocations (999)")
     e.add_argument("--seed", type=int, default=0, help="seed of the relocations (0)")
     e.add_argument("--lang", default="en", help="report language: en or fr")

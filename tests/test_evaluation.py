@@ -234,6 +234,11 @@ def test_the_command_refuses_bad_incidents_before_the_audit(tmp_path, capsys):
     bad.write_text("lon,lat,date\n-87.6,41.79,yesterday\n")
     assert main(["evaluate", str(sites), "--site", "chicago", "--incidents", str(bad), "--out", str(tmp_path / "o")]) == 2
     assert "date that does not parse ('yesterday') at feature(s) 0" in capsys.readouterr().err
+    undated = tmp_path / "undated.csv"
+    undated.write_text("lon,lat\n-87.6,41.79\n")
+    assert main(["evaluate", str(sites), "--site", "chicago", "--incidents", str(undated), "--out", str(tmp_path / "o"),
+                 "--date-from", "2002-01-01"]) == 2
+    assert "no dates, so no date filter" in capsys.readouterr().err
 
 
 # -- real data: spatstat.data's Chicago crimes ---------------------------------------------------
