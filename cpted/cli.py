@@ -316,7 +316,7 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--site", required=True, help="the site to audit and evaluate")
     e.add_argument("--incidents", required=True, type=Path,
                    help="incident points (GeoPackage, GeoJSON, or CSV with lon/lat), optional category, date, time")
-    e.add_argument("--incidents-crs", help="CRS of an incidents file that declares none (or of a CSV's x/y)")
+    e.add_argument("--incidents-crs", help="CRS of an incidents CSV's x/y columns (e.g. EPSG:2154)")
     e.add_argument("--out", required=True, type=Path, help="output directory (evaluation.csv, evaluation.html...)")
     e.add_argument("--date-from", help="keep incidents from this date (YYYY-MM-DD)")
     e.add_argument("--date-to", help="keep incidents up to this date, inclusive (YYYY-MM-DD)")

@@ -106,7 +106,8 @@ def read_incidents(source, *, crs=None, layer: str = "incidents") -> gpd.GeoData
         A vector file GDAL reads (GeoPackage, GeoJSON, Shapefile...), a CSV with ``lon`` and
         ``lat`` (WGS 84) or ``x`` and ``y`` columns (then ``crs`` is required), or a GeoDataFrame.
     crs
-        The CRS of a CSV's ``x`` / ``y``, or of a layer that declares none.
+        The CRS of a CSV's ``x`` / ``y``, or of a GeoDataFrame that declares none (a vector file
+        must declare its own).
     layer
         The layer's name in error messages.
 
@@ -150,6 +151,10 @@ def read_incidents(source, *, crs=None, layer: str = "incidents") -> gpd.GeoData
             bad = table.index[coords.isna().any(axis=1)]
             if len(bad):
                 _refuse(GeometryError, layer, f"{xy[0]}/{xy[1]} missing or not numbers", bad, "give every row numeric coordinates")
+            off = table.index[(coords["lon"].abs() > 180) | (coords["lat"].abs() > 90)] if xy == ("lon", "lat") else []
+            if len(off):
+                _refuse(GeometryError, layer, "lon/lat beyond ±180/±90 degrees", off,
+                        "give WGS 84 degrees, longitude first, or name projected columns x/y with --incidents-crs")
             gdf = gpd.GeoDataFrame(table.drop(columns=list(xy)), geometry=shapely.points(coords.to_numpy()),
                                    crs=4326 if xy == ("lon", "lat") else crs)
         else:
@@ -469,7 +474,7 @@ def evaluate(
     min_incidents
         Below this many incidents on a kind of place, no number: "too few incidents to conclude".
     incidents_crs
-        CRS of an incidents file that declares none (or of a CSV's x / y).
+        CRS of a CSV's x / y (or of a GeoDataFrame that declares none).
 
     Returns
     -------
@@ -539,6 +544,10 @@ def evaluate(
             rng = np.random.default_rng([seed, zlib.crc32(f"{level}/{col}".encode())])  # a row's p-values: its own
             row, curve, grid = _row(v[ok], exposure_all[ok], counts_all[ok], shares, rng, permutations, min_incidents,
                                     raw_sign=(-1.0 if direction == "high" else 1.0) if col in measures else None)
+            if col in measures and "associated" in row["conclusion"]:  # values, not scores
+                other = "low" if direction == "high" else "high"
+                row["conclusion"] = row["conclusion"].replace("low scores", f"{direction} values").replace(
+                    "high scores", f"{other} values")
             rows.append({**base, **row})
             curves.append(pd.DataFrame({"level": level, "score": col, "share": grid, "pai": curve[0],
                                         "pai_random_lo": curve[1], "pai_random_hi": curve[2]}))

@@ -93,6 +93,19 @@ def test_hit_rate_and_pai_counted_by_hand_on_a_mixed_scene():
     assert r["auc"] == pytest.approx(wins / (5 * 95))
 
 
+def test_a_raw_measure_is_flagged_from_the_end_asked_for():
+    result = scene(np.arange(100.0))
+    result.layers["cells"]["betweenness"] = np.arange(100.0) * 7  # cell k: 7k
+    ev = cpted.evaluate(result, points_in([95, 96, 97, 98, 99], [8] * 5), scores=(),
+                        measures={"betweenness": "high"}, permutations=199)
+    r = only(ev, "betweenness")
+    assert r["pai_5"] == pytest.approx(20.0) and r["conclusion"] == "high values associated with incidents"
+    assert r["irr_poisson"] > 1 and r["irr_per"].startswith("1 SD")  # per standard deviation, sign as given
+    ev = cpted.evaluate(result, points_in([95, 96, 97, 98, 99], [8] * 5), scores=(),
+                        measures={"betweenness": "low"}, permutations=199)
+    assert only(ev, "betweenness")["conclusion"] == "high values associated with incidents (the reverse)"
+
+
 def test_ties_at_the_threshold_count_pro_rata():
     scores = np.r_[np.zeros(10), np.arange(1.0, 91.0)]  # the lowest 10 cells all score 0
     ev = cpted.evaluate(scene(scores), points_in([0], [30]), scores=("cpted_index",), permutations=99)
@@ -210,6 +223,10 @@ def test_bad_incidents_are_refused_naming_the_layer_the_feature_and_the_fix(tmp_
     with pytest.raises(CRSError, match="x/y but no CRS"):
         read_incidents(csv)
     assert read_incidents(csv, crs=CRS)["category"].tolist() == ["theft"]
+    swapped = tmp_path / "swapped.csv"
+    swapped.write_text("lon,lat\n-1.55,47.21\n47.21,-181.5\n")
+    with pytest.raises(GeometryError, match=r"beyond ±180/±90 degrees at feature\(s\) 1"):
+        read_incidents(swapped)
     with pytest.raises(InputError, match="no dates, so no date filter"):
         select_incidents(read_incidents(csv, crs=CRS), date_from="2024-01-01")
     with pytest.raises(InputError, match="no times"):

@@ -38,6 +38,21 @@ def _finite(row, key: str) -> bool:
     return isinstance(value, int | float) and math.isfinite(value)
 
 
+#: The sentence of each conclusion of :func:`cpted.evaluation.evaluate`.
+_READINGS = {
+    "low scores associated with incidents": "Low scores are associated with incidents (AUC {auc}, p = {p}).",
+    "high scores associated with incidents (the reverse)":
+        "High scores are associated with incidents, the reverse of what the audit expects (AUC {auc}, p = {p}).",
+    "high values associated with incidents": "High values are associated with incidents (AUC {auc}, p = {p}).",
+    "low values associated with incidents": "Low values are associated with incidents (AUC {auc}, p = {p}).",
+    "low values associated with incidents (the reverse)":
+        "Low values are associated with incidents, the reverse of the end flagged (AUC {auc}, p = {p}).",
+    "high values associated with incidents (the reverse)":
+        "High values are associated with incidents, the reverse of the end flagged (AUC {auc}, p = {p}).",
+    "no association shown": "No association with incidents shown here (AUC {auc}, p = {p}).",
+}
+
+
 def _upper_first(text: str) -> str:
     return text[:1].upper() + text[1:]
 
@@ -52,11 +67,8 @@ def _reading(row, lang: str) -> str:
         if conclusion.startswith("unknown"):
             return tr("Unknown: the audit has no value for this score here (its inputs are missing).", lang)
         return tr("The score is the same everywhere: it ranks nothing.", lang)
-    text = {"low scores associated with incidents": "Low scores are associated with incidents (AUC {auc}, p = {p}).",
-            "high scores associated with incidents (the reverse)":
-                "High scores are associated with incidents, the reverse of what the audit expects (AUC {auc}, p = {p}).",
-            "no association shown": "No association with incidents shown here (AUC {auc}, p = {p})."}[conclusion]
-    p = row["p_auc_reverse"] if conclusion.startswith("high") else row["p_auc"]
+    text = _READINGS[conclusion]
+    p = row["p_auc_reverse"] if conclusion.endswith("(the reverse)") else row["p_auc"]
     out = tr(text, lang, auc=_num(row["auc"]), p=_num(p, ".3f"))
     if _finite(row, "irr_nb"):
         per = tr("10 points", lang) if str(row.get("irr_per", "")).endswith("points") else tr("one standard deviation", lang)
