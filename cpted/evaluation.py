@@ -494,8 +494,9 @@ def evaluate(
     (1, ['unknown: the audit has no value for it here (its inputs are missing)',
          'too few incidents to conclude (1 < 30)'])
     """
-    if permutations < 1 or min_incidents < 1 or not snap_distance >= 0:
-        msg = "permutations and min_incidents must be 1 or more, snap_distance 0 or more"
+    if permutations < 1 or min_incidents < 1 or not snap_distance >= 0 or seed < 0:
+        msg = (f"permutations ({permutations}) and min_incidents ({min_incidents}) must be 1 or more, "
+               f"snap_distance ({snap_distance}) and seed ({seed}) 0 or more")
         raise InputError(msg)
     if any(not 0 < k <= 1 for k in shares):
         msg = f"shares {list(shares)} must lie in (0, 1], e.g. 0.05 for the lowest-scored 5 %"

@@ -353,6 +353,8 @@ def test_chicago_report_in_french_has_every_string_translated(chicago, monkeypat
     ev = EvaluationResult(table=t, curve=pd.read_csv(out / "evaluation_curve.csv"), incidents=None, summary=summary)
     paths = report.write_evaluation(ev, out / "fr", lang="fr")
     assert not missing, missing
+    fixed = [*report._READINGS.values(), *report._NAMES.values(), *report._LEVEL.values()]
+    assert not [t for t in fixed if t not in catalog("fr")]
     page = paths["report"].read_text()
     assert "Évaluation par les incidents" in page and "pas des causes" in page
 
