@@ -49,6 +49,9 @@ _API = {
     "read_weights": "cpted.score.scores",
     "write_audit": "cpted.report.outputs",
     "write_site_report": "cpted.report.site_report",
+    "evaluate": "cpted.evaluation",  # not cpted/evaluate.py: importing it would rebind cpted.evaluate to the module
+    "read_incidents": "cpted.evaluation",
+    "write_evaluation": "cpted.report.evaluation",
 }
 __all__ = ["__version__", *_API]
 

@@ -1,4 +1,4 @@
-"""The ``cpted`` command line: ``cpted batch``, ``cpted fetch`` and ``cpted sites``.
+"""The ``cpted`` command line: ``cpted batch``, ``cpted fetch``, ``cpted sites`` and ``cpted evaluate``.
 
 It calls the public API only. Exit codes: 0 done, 1 a site failed or timed out (see
 summary.csv), 2 bad input (the message names the file, key or layer and the fix), 3 a server
@@ -221,6 +221,41 @@ def _cmd_compare(args) -> int:
     return 0
 
 
+def _measure(text: str) -> tuple[str, str]:
+    column, _, end = text.partition("=")
+    if end not in ("high", "low") or not column:
+        msg = f"give COLUMN=high or COLUMN=low (the end flagged first), not {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return column, end
+
+
+def _cmd_evaluate(args) -> int:
+    from cpted.evaluation import read_incidents, require_statsmodels, select_incidents
+    from cpted.load.sites_file import read_sites_file
+    from cpted.report.i18n import check_lang
+
+    check_lang(args.lang)
+    require_statsmodels()
+    spec = read_sites_file(args.sites_file, data_dir=args.data_dir).site(args.site)
+    incidents = read_incidents(args.incidents, crs=args.incidents_crs)  # refused before the audit,
+    filters = {"date_from": args.date_from, "date_to": args.date_to, "time_of_day": args.time_of_day}
+    select_incidents(incidents, **filters)  # and so are filters it cannot apply
+
+    from cpted.evaluation import evaluate
+    from cpted.pipeline import audit, load_site
+    from cpted.report.evaluation import format_table, write_evaluation
+    from cpted.score.scores import read_weights
+
+    result = audit(load_site(spec, cache_dir=_cache_dir(args.cache_dir)), weights=read_weights(args.weights))
+    snap = {} if args.snap_distance is None else {"snap_distance": args.snap_distance}
+    ev = evaluate(result, incidents, measures=dict(args.measure or []), **filters, **snap,
+                  permutations=args.permutations, seed=args.seed)
+    paths = write_evaluation(ev, args.out, lang=args.lang)
+    print(format_table(ev))
+    print("-> " + ", ".join(str(p) for p in paths.values()))
+    return 0
+
+
 def _cmd_template(args) -> int:
     from cpted.measure.maintenance import write_walk_audit_template
 
@@ -276,6 +311,26 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--cache-dir", help="fetch cache")
     c.add_argument("--weights", type=Path, help="weights file for the scores")
     c.set_defaults(func=_cmd_compare)
+    e = sub.add_parser("evaluate", help="check a site's scores against incidents (PAI, AUC, rate ratios, permutation test)")
+    e.add_argument("sites_file", type=Path, help="the sites file (TOML)")
+    e.add_argument("--site", required=True, help="the site to audit and evaluate")
+    e.add_argument("--incidents", required=True, type=Path,
+                   help="incident points (GeoPackage, GeoJSON, or CSV with lon/lat), optional category, date, time")
+    e.add_argument("--incidents-crs", help="CRS of an incidents CSV's x/y columns (e.g. EPSG:2154)")
+    e.add_argument("--out", required=True, type=Path, help="output directory (evaluation.csv, evaluation.html...)")
+    e.add_argument("--date-from", help="keep incidents from this date (YYYY-MM-DD)")
+    e.add_argument("--date-to", help="keep incidents up to this date, inclusive (YYYY-MM-DD)")
+    e.add_argument("--time-of-day", choices=("night", "day"), help="keep night (20:00-06:00) or day incidents")
+    e.add_argument("--measure", action="append", type=_measure, metavar="COLUMN=high|low",
+                   help="also evaluate a raw measure, flagging its high or low end first (e.g. betweenness_800=high)")
+    e.add_argument("--snap-distance", type=float, help="farthest an incident snaps to a street segment (m; default 25)")
+    e.add_argument("--permutations", type=_positive_int, default=999, help="random relocations (999)")
+    e.add_argument("--seed", type=int, default=0, help="seed of the relocations (0)")
+    e.add_argument("--lang", default="en", help="report language: en or fr")
+    e.add_argument("--data-dir", help="where relative paths of the sites file resolve")
+    e.add_argument("--cache-dir", help="fetch cache")
+    e.add_argument("--weights", type=Path, help="weights file for the scores")
+    e.set_defaults(func=_cmd_evaluate)
     t = sub.add_parser("walk-audit-template", help="write an empty walk-audit GeoPackage to fill in QGIS / QField")
     t.add_argument("out", type=Path, help="the GeoPackage to write")
     t.add_argument("--crs", default="EPSG:2154", help="its CRS (default Lambert-93)")
