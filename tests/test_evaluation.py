@@ -281,7 +281,7 @@ def chicago(tmp_path_factory):
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
         code = main(["evaluate", str(sites), "--site", "chicago", "--incidents", str(folder / "crimes.gpkg"),
-                     "--out", str(out), "--measure", "betweenness_800=high", "--measure", "mix_d1_800=low"])
+                     "--out", str(out), "--data-dir", str(folder / "data"), "--measure", "betweenness_800=high", "--measure", "mix_d1_800=low"])
     assert code == 0
     return buf.getvalue(), out
 

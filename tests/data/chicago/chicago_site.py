@@ -2,7 +2,8 @@
 
 Run ``python tests/data/chicago/chicago_site.py DIR`` to write ``DIR/chicago.toml`` (a sites file),
 ``DIR/data/chicago.gpkg`` (layers ``boundary`` and ``streets``) and ``DIR/crimes.gpkg`` (the 116 crimes), then
-``cpted evaluate DIR/chicago.toml --site chicago --incidents DIR/crimes.gpkg --out OUT``.
+``cpted evaluate DIR/chicago.toml --site chicago --incidents DIR/crimes.gpkg --data-dir DIR/data --out OUT``
+(``--data-dir``: else ``../shared/data``, when it exists, is where relative paths resolve).
 
 The source gives feet in a local frame with no georeference. Coordinates are converted to
 metres (1 ft = 0.3048 m) and labelled with a local transverse Mercator (scale 1 at its origin,
