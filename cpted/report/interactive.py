@@ -24,7 +24,7 @@ Example
 >>> site = SimpleNamespace(boundary=shapely.box(0, 0, 10, 5), cell_size=5.0, layers={})
 >>> result = SimpleNamespace(site=site, layers={"cells": cells}, summary={})
 >>> data = map_data(result, lang="fr")
->>> data["grid"], data["t"]["Buildings"]
+>>> data["grid"], data["t"]["buildings"]
 ({'x0': 0.0, 'y0': 0.0, 'size': 5.0, 'nx': 2, 'ny': 1}, 'Bâtiments')
 >>> raw = zlib.decompress(base64.b64decode(data["blob"]))
 >>> offset, n, kind = data["layers"][0]["grid"]
@@ -67,13 +67,20 @@ NAN, OUTSIDE = 255, 254
 PRECISION, SIMPLIFY = 0.1, 0.5
 #: Context drawn around the site (m): buildings and streets beyond it are left out of the page.
 MARGIN = 60.0
-_UI = ("Interactive map", "Score shown", "no score", "Overlays", "Problem places", "Buildings", "Streets",
-       "Site boundary", "Zoom in", "Zoom out", "Fit the site", "Click a cell or a numbered problem place for its scores, "
-       "drivers and remedy. Drag to pan, use the wheel or the buttons to zoom.", "Cell at", "Problem place no.",
-       "Principle", "Street", "unnamed", "Area", "Mean score", "Cells", "Drivers", "Remedy", "n/a",
-       "none below 50", "unknown", "score unknown", "not in the audited open space", "CPTED index", "loading the map…",
-       "This browser cannot open the map (it needs DecompressionStream: Chrome 80, Firefox 113, Safari 16.4 or newer).",
-       "scale", "metres")
+#: The words of the map's controls and panel, by the name the script knows them by (assets/imap.js).
+_UI = {
+    "area": "Area", "buildings": "Buildings", "cellAt": "Cell at", "cells": "Cells",
+    "help": ("Click a cell or a numbered problem place for its scores, drivers and remedy. Drag to pan, use the wheel "
+             "or the buttons to zoom."),
+    "drivers": "Drivers", "fit": "Fit the site", "map": "Interactive map", "meanScore": "Mean score",
+    "overlays": "Overlays", "principle": "Principle", "placeNo": "Problem place no.", "places": "Problem places",
+    "remedy": "Remedy", "scoreShown": "Score shown", "boundary": "Site boundary", "street": "Street",
+    "streets": "Streets",
+    "oldBrowser": ("This browser cannot open the map (it needs DecompressionStream: Chrome 80, Firefox 113, "
+                   "Safari 16.4 or newer)."),
+    "zoomIn": "Zoom in", "zoomOut": "Zoom out", "na": "n/a", "noScore": "no score", "noneBelow50": "none below 50",
+    "outside": "not in the audited open space", "unknown": "score unknown", "unnamed": "unnamed",
+}
 _ids = count(1)
 
 
@@ -164,16 +171,15 @@ class _Blob:
         return ref
 
     def encoded(self) -> str:
-        return base64.b64encode(zlib.compress(b"".join(self.parts), 9)).decode("ascii")
+        return base64.b64encode(zlib.compress(b"".join(self.parts), 6)).decode("ascii")
 
 
 def _rings(geoms, origin: tuple[float, float], blob: _Blob) -> dict:
     """Rings or lines as delta-coded decimetres: ``lens`` (points per ring) and ``xy``."""
     lens, coords = [], []
-    for geom in geoms:
+    for geom in shapely.simplify(np.asarray(geoms, dtype=object), SIMPLIFY, preserve_topology=True):
         if geom is None or geom.is_empty:
             continue
-        geom = shapely.simplify(geom, SIMPLIFY, preserve_topology=True)
         for part in getattr(geom, "geoms", [geom]):
             rings = [part.exterior, *part.interiors] if part.geom_type == "Polygon" else [part]
             for ring in rings:
@@ -261,7 +267,7 @@ def map_data(result, *, lang: str = "en") -> dict:
         "places": place_rows,
         "colors": _colors(),
         "attribution": str((getattr(result, "summary", None) or {}).get("attribution") or ""),
-        "t": {k: tr(k, lang) for k in _UI},
+        "t": {key: tr(text, lang) for key, text in _UI.items()},
         "blob": blob.encoded(),
     }
 

@@ -13,7 +13,7 @@ function cptedInteractiveMap(root) {
   root.cptedMap = api;
   var loading = root.querySelector(".cpted-imap-loading");
   if (typeof DecompressionStream === "undefined") {
-    loading.textContent = t["This browser cannot open the map (it needs DecompressionStream: Chrome 80, Firefox 113, Safari 16.4 or newer)."];
+    loading.textContent = t.oldBrowser;
     api.error = "no DecompressionStream";
     return api;
   }
@@ -72,7 +72,15 @@ function cptedInteractiveMap(root) {
     var drivers = arr(data.drivers.grid);
     var buildings = path(rings(data.buildings), true), streets = path(rings(data.streets), false);
     var boundary = path(rings(data.boundary), true);
-    var places = data.places.map(function (p) { var rs = rings(p.ring); return Object.assign({rings: rs, path: path(rs, true)}, p); });
+    var places = data.places.map(function (p) {
+      var rs = rings(p.ring), box = [Infinity, Infinity, -Infinity, -Infinity];
+      rs.forEach(function (r) {
+        for (var k = 0; k < r.length; k += 2) {
+          box = [Math.min(box[0], r[k]), Math.min(box[1], r[k + 1]), Math.max(box[2], r[k]), Math.max(box[3], r[k + 1])];
+        }
+      });
+      return Object.assign({rings: rs, box: box, path: path(rs, true)}, p);
+    });
     var state = {layer: layers.length ? layers[layers.length - 1].key : "none",
                  overlays: {places: true, buildings: true, streets: true, boundary: true}, selected: null};
     var images = {}, NAN_RGB = [196, 191, 204];
@@ -97,34 +105,34 @@ function cptedInteractiveMap(root) {
 
     // --- the page: controls, canvas, legend, info panel
     var group = "cpted-layer-" + Math.random().toString(36).slice(2);
-    var radios = [["none", t["no score"]]].concat(layers.map(function (l) { return [l.key, l.label]; })).map(function (kv) {
+    var radios = [["none", t.noScore]].concat(layers.map(function (l) { return [l.key, l.label]; })).map(function (kv) {
       var input = el("input", {type: "radio", name: group, value: kv[0], "data-layer": kv[0]});
       input.checked = kv[0] === state.layer;
       input.addEventListener("change", function () { if (input.checked) api.setLayer(kv[0]); });
       return el("label", null, [input, document.createTextNode(" " + kv[1])]);
     });
-    var overlayNames = [["places", t["Problem places"]], ["buildings", t["Buildings"]], ["streets", t["Streets"]], ["boundary", t["Site boundary"]]];
+    var overlayNames = [["places", t.places], ["buildings", t.buildings], ["streets", t.streets], ["boundary", t.boundary]];
     var checks = overlayNames.map(function (kv) {
       var input = el("input", {type: "checkbox", "data-overlay": kv[0]});
       input.checked = true;
       input.addEventListener("change", function () { api.setOverlay(kv[0], input.checked); });
       return el("label", null, [input, document.createTextNode(" " + kv[1])]);
     });
-    var canvas = el("canvas", {tabindex: "0", "aria-label": t["Interactive map"]});
-    var zin = el("button", {type: "button", title: t["Zoom in"], "aria-label": t["Zoom in"], text: "+"});
-    var zout = el("button", {type: "button", title: t["Zoom out"], "aria-label": t["Zoom out"], text: "\u2212"});
-    var zfit = el("button", {type: "button", title: t["Fit the site"], "aria-label": t["Fit the site"], text: "\u2922"});
+    var canvas = el("canvas", {tabindex: "0", "aria-label": t.map});
+    var zin = el("button", {type: "button", title: t.zoomIn, "aria-label": t.zoomIn, text: "+"});
+    var zout = el("button", {type: "button", title: t.zoomOut, "aria-label": t.zoomOut, text: "\u2212"});
+    var zfit = el("button", {type: "button", title: t.fit, "aria-label": t.fit, text: "\u2922"});
     var wrap = el("div", {class: "cpted-imap-wrap"}, [canvas, el("div", {class: "cpted-imap-zoom"}, [zin, zout, zfit])]);
     var ramp = el("span", {class: "cpted-imap-ramp"});
     ramp.style.background = "linear-gradient(to right," + data.colors.filter(function (c, i) { return i % 10 === 0; }).join(",") + ")";
     var legend = el("div", {class: "cpted-imap-legend"}, [
       el("span", {text: "0"}), ramp, el("span", {text: "100"}),
-      el("span", {class: "cpted-imap-swatch cpted-imap-nan"}), el("span", {text: t["score unknown"]}),
-      el("span", {class: "cpted-imap-swatch cpted-imap-out"}), el("span", {text: t["not in the audited open space"]})]);
-    var info = el("div", {class: "cpted-imap-info", "aria-live": "polite", text: t["Click a cell or a numbered problem place for its scores, drivers and remedy. Drag to pan, use the wheel or the buttons to zoom."]});
+      el("span", {class: "cpted-imap-swatch cpted-imap-nan"}), el("span", {text: t.unknown}),
+      el("span", {class: "cpted-imap-swatch cpted-imap-out"}), el("span", {text: t.outside})]);
+    var info = el("div", {class: "cpted-imap-info", "aria-live": "polite", text: t.help});
     var bar = el("div", {class: "cpted-imap-bar"}, [
-      el("fieldset", null, [el("legend", {text: t["Score shown"]})].concat(radios)),
-      el("fieldset", null, [el("legend", {text: t["Overlays"]})].concat(checks))]);
+      el("fieldset", null, [el("legend", {text: t.scoreShown})].concat(radios)),
+      el("fieldset", null, [el("legend", {text: t.overlays})].concat(checks))]);
     loading.replaceWith(bar, wrap, legend, info);
 
     // --- the view: screen x = tx + s * X, screen y = ty - s * Y (CSS pixels; X, Y metres from the origin)
@@ -184,8 +192,14 @@ function cptedInteractiveMap(root) {
         });
         screen();
         ctx.font = "bold 12px system-ui, sans-serif"; ctx.textAlign = "center"; ctx.textBaseline = "middle";
+        var drawn = [];  // markers in priority order (place no. 1 first); one that would cover another is left out
         places.forEach(function (p) {
           var q = toScreen(p.x, p.y);
+          p.shown = q.x > -20 && q.y > -20 && q.x < W + 20 && q.y < H + 20 && drawn.every(function (d) {
+            return (d.x - q.x) * (d.x - q.x) + (d.y - q.y) * (d.y - q.y) >= 22 * 22;
+          });
+          if (!p.shown) return;
+          drawn.push(q);
           ctx.beginPath(); ctx.arc(q.x, q.y, 11, 0, 2 * Math.PI);
           ctx.fillStyle = sel && sel.place === p ? "#2b2bd6" : "#fff"; ctx.fill();
           ctx.strokeStyle = "#2b2bd6"; ctx.lineWidth = 2; ctx.stroke();
@@ -222,9 +236,12 @@ function cptedInteractiveMap(root) {
       if (state.overlays.places) {
         for (k = 0; k < places.length; k++) {
           var q = toScreen(places[k].x, places[k].y);
-          if ((q.x - px) * (q.x - px) + (q.y - py) * (q.y - py) <= 13 * 13) return {place: places[k]};
+          if (places[k].shown && (q.x - px) * (q.x - px) + (q.y - py) * (q.y - py) <= 13 * 13) return {place: places[k]};
         }
-        for (k = 0; k < places.length; k++) if (inside(places[k].rings, X, Y)) return {place: places[k]};
+        for (k = 0; k < places.length; k++) {
+          var b = places[k].box;
+          if (X >= b[0] && X <= b[2] && Y >= b[1] && Y <= b[3] && inside(places[k].rings, X, Y)) return {place: places[k]};
+        }
       }
       var col = Math.floor((X - g.x0) / g.size), row = g.ny - 1 - Math.floor((Y - g.y0) / g.size);
       if (col < 0 || row < 0 || col >= g.nx || row >= g.ny || !layers.length) return null;
@@ -244,26 +261,26 @@ function cptedInteractiveMap(root) {
         var v = l.grid[h.idx];
         if (v === 255) {
           var why = data.reasons[l.reason[h.idx]];
-          return [l.label, t["n/a"] + (why ? " (" + why + ")" : ""), true];
+          return [l.label, t.na + (why ? " (" + why + ")" : ""), true];
         }
         return [l.label, String(v)];
       });
       var d = data.drivers.texts[drivers[h.idx]];
-      rows.push([t["Drivers"], data.drivers.known ? (d[0] || t["none below 50"]) : t["n/a"], !data.drivers.known]);
-      if (d[1]) rows.push([t["Remedy"], d[1]]);
-      info.replaceChildren(el("h4", {text: t["Cell at"] + " " + fmt(x, 1) + ", " + fmt(y, 1) + (data.crs ? " (" + data.crs + ")" : "")}), rowsTable(rows));
+      rows.push([t.drivers, data.drivers.known ? (d[0] || t.noneBelow50) : t.na, !data.drivers.known]);
+      if (d[1]) rows.push([t.remedy, d[1]]);
+      info.replaceChildren(el("h4", {text: t.cellAt + " " + fmt(x, 1) + ", " + fmt(y, 1) + (data.crs ? " (" + data.crs + ")" : "")}), rowsTable(rows));
     }
     function showPlace(p) {
-      info.replaceChildren(el("h4", {text: t["Problem place no."] + " " + p.no}), rowsTable([
-        [t["Principle"], p.principle], [t["Street"], p.street || t["unnamed"], !p.street],
-        [t["Area"], fmt(p.area) + " m\u00b2"], [t["Cells"], String(p.cells)],
-        [t["Mean score"], p.score === null ? t["n/a"] : fmt(p.score), p.score === null],
-        [t["Drivers"], p.drivers || t["none below 50"]], [t["Remedy"], p.remedy || "\u2014"]]));
+      info.replaceChildren(el("h4", {text: t.placeNo + " " + p.no}), rowsTable([
+        [t.principle, p.principle], [t.street, p.street || t.unnamed, !p.street],
+        [t.area, fmt(p.area) + " m\u00b2"], [t.cells, String(p.cells)],
+        [t.meanScore, p.score === null ? t.na : fmt(p.score), p.score === null],
+        [t.drivers, p.drivers || t.noneBelow50], [t.remedy, p.remedy || "\u2014"]]));
     }
     function clickAt(px, py) {
       var h = hit(px, py);
       state.selected = h;
-      if (!h) info.textContent = t["not in the audited open space"];
+      if (!h) info.textContent = t.outside;
       else if (h.place) showPlace(h.place);
       else showCell(h);
       schedule();
