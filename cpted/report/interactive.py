@@ -125,17 +125,19 @@ def _nan_reasons(cells: pd.DataFrame, key: str, column: str, completeness: str, 
     for k, m in enumerate(metrics):
         missing[:, k] = cells[m].isna().to_numpy() if m in cells else True
     coverage = cells["coverage_reason"].fillna("").astype(str).to_numpy() if "coverage_reason" in cells else np.full(n, "")
-    out = [""] * n
+    names = [_labels(lang)[m.removeprefix("score_")] if key == "cpted_index" else m for m in metrics]
+    out, said = [""] * n, {}
     for i in np.flatnonzero(np.isnan(values)):
-        parts = []
-        if np.isfinite(share[i]):
-            parts.append(tr(text, lang, share=f"{share[i]:.0%}", need=f"{MIN_COMPLETENESS:.0%}"))
-        gone = [m.removeprefix("score_") if key == "cpted_index" else m for m, miss in zip(metrics, missing[i]) if miss]
-        if gone and present:
-            parts.append(tr("no data for {metrics}", lang, metrics=", ".join(gone)))
-        if coverage[i]:
-            parts.append(tr(coverage[i], lang))
-        out[i] = "; ".join(parts) or tr("not scored", lang)
+        why = (f"{share[i]:.0%}" if np.isfinite(share[i]) else "", tuple(missing[i]), coverage[i])
+        if why not in said:
+            parts = [tr(text, lang, share=why[0], need=f"{MIN_COMPLETENESS:.0%}")] if why[0] else []
+            gone = [name for name, miss in zip(names, why[1]) if miss]
+            if gone and present:
+                parts.append(tr("no data for {metrics}", lang, metrics=", ".join(gone)))
+            if why[2]:
+                parts.append(tr(why[2], lang))
+            said[why] = "; ".join(parts) or tr("not scored", lang)
+        out[i] = said[why]
     return out
 
 
@@ -150,7 +152,7 @@ def _table(strings) -> tuple[list[str], np.ndarray]:
             table.append(s)
         index[k] = where[s]
     if len(table) > 65535:
-        msg = f"more than 65,535 distinct texts in one map layer ({len(table)})"
+        msg = f"more than 65,535 distinct texts in one map ({len(table)})"
         raise ValueError(msg)
     return table, index
 
@@ -296,6 +298,16 @@ def interactive_map(result, *, lang: str = "en") -> str:
     str
         A ``<div>`` with its ``<style>``, the data (``<script type="application/json">``) and
         the renderer (``<script>``). The page exposes ``window.cptedMap`` (see ``assets/imap.js``).
+
+    Example
+    -------
+    A site without cells still gets its map (its outline, buildings and streets):
+
+    >>> from types import SimpleNamespace
+    >>> site = SimpleNamespace(boundary=shapely.box(0, 0, 50, 50), cell_size=5.0, layers={})
+    >>> page = interactive_map(SimpleNamespace(site=site, layers={}, summary={}), lang="fr")
+    >>> "chargement de la carte…" in page and "cptedInteractiveMap(" in page
+    True
     """
     uid = f"cpted-imap-{next(_ids)}"
     data = json.dumps(map_data(result, lang=lang), separators=(",", ":"), ensure_ascii=False).replace("</", "<\\/")
