@@ -180,6 +180,20 @@ class Chromium:
             self.send("Input.dispatchMouseEvent", {"type": kind, "x": x, "y": y, "button": "left",
                                                    "buttons": 1 if kind == "mousePressed" else 0, "clickCount": 1})
 
+    def drag(self, x0: float, y0: float, x1: float, y1: float, steps: int = 5) -> None:
+        """Press the left button at (x0, y0), move to (x1, y1) in ``steps``, release."""
+        self.send("Input.dispatchMouseEvent", {"type": "mousePressed", "x": x0, "y": y0, "button": "left", "buttons": 1,
+                                               "clickCount": 1})
+        for k in range(1, steps + 1):
+            x, y = x0 + (x1 - x0) * k / steps, y0 + (y1 - y0) * k / steps
+            self.send("Input.dispatchMouseEvent", {"type": "mouseMoved", "x": x, "y": y, "button": "left", "buttons": 1})
+        self.send("Input.dispatchMouseEvent", {"type": "mouseReleased", "x": x1, "y": y1, "button": "left", "buttons": 0,
+                                               "clickCount": 1})
+
+    def wheel(self, x: float, y: float, delta_y: float) -> None:
+        """Turn the mouse wheel at (x, y) (negative ``delta_y``: away from the user, zoom in on a map)."""
+        self.send("Input.dispatchMouseEvent", {"type": "mouseWheel", "x": x, "y": y, "deltaX": 0, "deltaY": delta_y})
+
     def requests(self) -> list[str]:
         """Every URL the page asked for."""
         return [e["params"]["request"]["url"] for e in self.events if e["method"] == "Network.requestWillBeSent"]

@@ -151,28 +151,36 @@ def _rdylgn(value: float) -> tuple[int, int, int]:
     return tuple(int(round(c * 255)) for c in colormaps["RdYlGn"](value / 100)[:3])
 
 
-def test_worked_scene_in_french(tmp_path):
-    """Six 10 m cells with scores set by hand, one place: every cell shows its own scores in French,
-    in the colour matplotlib gives its score, and the place its drivers translated."""
-    size = 10.0
-    centres = [(x0 + 5, y0 + 5) for y0 in (0, 10) for x0 in (0, 10, 20)]
-    surveillance = [10.0, 35.0, 50.0, np.nan, 80.0, 100.0]
+CENTRES = [(x0 + 5, y0 + 5) for y0 in (0, 10) for x0 in (0, 10, 20)]  # six 10 m cells
+SURVEILLANCE = [10.0, 35.0, 50.0, np.nan, 80.0, 100.0]
+
+
+def _scene(tmp_path, lang: str):
+    """A page with the map of six 10 m cells whose scores are set by hand, and one problem place."""
     cells = gpd.GeoDataFrame(
-        {"x": [c[0] for c in centres], "y": [c[1] for c in centres], "score_surveillance": surveillance,
+        {"x": [c[0] for c in CENTRES], "y": [c[1] for c in CENTRES], "score_surveillance": SURVEILLANCE,
          "completeness_surveillance": [1, 1, 1, 0.25, 1, 1], "eyes_43": [0, 1, 2, np.nan, 3, 3],
          "cpted_index": [20.0, 30.0, 40.0, np.nan, 60.0, 70.0], "completeness_index": [1, 1, 1, 0.25, 1, 1],
          "drivers": ["unlit (below the EN 13201 P6 minimum of 0.4 lx)", "", "", "", "", ""]},
-        geometry=[shapely.box(x - 5, y - 5, x + 5, y + 5) for x, y in centres], crs=2154)
+        geometry=[shapely.box(x - 5, y - 5, x + 5, y + 5) for x, y in CENTRES], crs=2154)
     cells = cells.iloc[[0, 1, 2, 4, 5, 3]]  # any order
     place = gpd.GeoDataFrame(
         {"place_no": [1], "principle": ["surveillance"], "street": [None], "x": [5.0], "y": [5.0], "area_m2": [100.0],
          "cells": [1], "mean_score": [10.0], "drivers": ["unlit (below the EN 13201 P6 minimum of 0.4 lx)"],
          "remedy": ["add lighting"]}, geometry=[shapely.box(0, 0, 10, 10)], crs=2154)
-    site = SimpleNamespace(boundary=shapely.box(0, 0, 30, 20), cell_size=size, layers={}, crs=cells.crs)
+    site = SimpleNamespace(boundary=shapely.box(0, 0, 30, 20), cell_size=10.0, layers={}, crs=cells.crs)
     result = SimpleNamespace(site=site, layers={"cells": cells, "problem_places": place}, summary={})
     page = tmp_path / "map.html"
-    page.write_text(f'<!doctype html><html lang="fr"><meta charset="utf-8"><body>{interactive_map(result, lang="fr")}</body></html>',
-                    encoding="utf-8")
+    page.write_text(f'<!doctype html><html lang="{lang}"><meta charset="utf-8"><body>{interactive_map(result, lang=lang)}'
+                    "</body></html>", encoding="utf-8")
+    return page
+
+
+def test_worked_scene_in_french(tmp_path):
+    """Every cell of a scene set by hand shows its own scores in French, n/a with the reason where
+    unknown, in the colour matplotlib gives its score; the place shows in French too."""
+    page = _scene(tmp_path, "fr")
+    centres, surveillance = CENTRES, SURVEILLANCE
     with _browser(tmp_path) as browser:
         browser.open(page.as_uri())
         _show(browser)
@@ -196,4 +204,47 @@ def test_worked_scene_in_french(tmp_path):
         _click_control(browser, 'input[data-overlay="places"]')
         text = _click_point(browser, 5.0, 5.0)
         assert "Lieu à problème n° 1" in text and "Rue\tsans nom" in text
+        _offline(browser)
+
+
+def test_drag_pans_and_the_wheel_and_buttons_zoom(tmp_path):
+    """Properties of the view: a drag moves the map by the pointer's move (and is no click), the
+    wheel zooms about the pointer (the point under it stays put), the buttons zoom about the
+    centre by 1.5, and "fit" brings the first view back."""
+    page = _scene(tmp_path, "en")
+
+    def where(x, y):
+        q = browser.evaluate(f"cptedMap.project({x}, {y})")
+        return np.array([q["x"], q["y"]])
+
+    with _browser(tmp_path) as browser:
+        browser.open(page.as_uri())
+        _show(browser)
+        first = where(0, 0), where(30, 20)
+        help_text = browser.evaluate("cptedMap.info.innerText")
+        start = np.round((first[0] + first[1]) / 2)  # the protocol gives events whole pixels
+        browser.drag(*start, *(start + (40, -25)))
+        assert np.allclose(where(0, 0), first[0] + (40, -25), atol=0.01)
+        assert browser.evaluate("cptedMap.info.innerText") == help_text  # a drag is not a click
+        point, pointer = where(10, 10), np.round(where(10, 10))
+        width, factor = where(30, 0)[0] - where(0, 0)[0], math.exp(240 * 0.0015)
+        browser.wheel(*pointer, -240)
+        browser.until(f"cptedMap.project(30, 0).x - cptedMap.project(0, 0).x > {width + 1}", timeout=10)
+        assert where(30, 0)[0] - where(0, 0)[0] == pytest.approx(width * factor, rel=1e-6)
+        assert np.allclose(where(10, 10), pointer + factor * (point - pointer), atol=0.01)  # the pointer is the fixed point
+        centre = np.array(browser.evaluate("(() => { const r = cptedMap.canvas.getBoundingClientRect(); "
+                                           "return [r.left + r.width / 2, r.top + r.height / 2]; })()"))
+        for button, factor in (("Zoom in", 1.5), ("Zoom out", 1 / 1.5)):
+            before, width = where(10, 10), where(30, 0)[0] - where(0, 0)[0]
+            r = browser.evaluate(f"(() => {{ const b = document.querySelector('button[aria-label=\"{button}\"]')"
+                                 ".getBoundingClientRect(); return [b.left + b.width / 2, b.top + b.height / 2]; })()")
+            browser.click(*r)
+            browser.until(f"Math.abs(cptedMap.project(30, 0).x - cptedMap.project(0, 0).x - {width * factor}) < 0.01",
+                          timeout=10)
+            assert np.allclose(where(10, 10) - centre, (before - centre) * factor, atol=0.01)
+        r = browser.evaluate("(() => { const b = document.querySelector('button[aria-label=\"Fit the site\"]')"
+                             ".getBoundingClientRect(); return [b.left + b.width / 2, b.top + b.height / 2]; })()")
+        browser.click(*r)
+        browser.until(f"Math.abs(cptedMap.project(0, 0).x - {first[0][0]}) < 0.01", timeout=10)
+        assert np.allclose(where(30, 20), first[1], atol=0.01)
         _offline(browser)
