@@ -31,9 +31,11 @@ class Chromium:
 
     Example
     -------
-    >>> with Chromium(profile) as browser:                  # doctest: +SKIP
-    ...     page = browser.open("file:///tmp/report.html")
-    ...     browser.evaluate("document.title")
+    ::
+
+        with Chromium(tmp_path / "profile") as browser:
+            browser.open("file:///tmp/report.html")
+            title = browser.evaluate("document.title")
     """
 
     def __init__(self, profile: Path, *, width: int = 1366, height: int = 900, timeout: float = 60.0):

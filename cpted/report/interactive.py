@@ -49,7 +49,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from cpted.report.i18n import tr
+from cpted.report.i18n import check_lang, tr
 
 __all__ = ["interactive_map", "LAYERS", "map_data"]
 
@@ -309,6 +309,7 @@ def interactive_map(result, *, lang: str = "en") -> str:
     >>> "chargement de la carte…" in page and "cptedInteractiveMap(" in page
     True
     """
+    check_lang(lang)
     uid = f"cpted-imap-{next(_ids)}"
     data = json.dumps(map_data(result, lang=lang), separators=(",", ":"), ensure_ascii=False).replace("</", "<\\/")
     assets = Path(__file__).with_name("assets")
