@@ -14,6 +14,8 @@ import numpy as np
 from cpted import __version__
 from cpted.atomic import write_text_atomic
 from cpted.load.schema import LAYER_KINDS
+from cpted.report.i18n import tr
+from cpted.report.interactive import interactive_map
 from cpted.score.scores import PLACE_MAX_AREA, PRINCIPLES, RULES, STREET_NAME_REACH
 
 __all__ = ["write_site_report", "figure_png", "score_chart"]
@@ -190,6 +192,7 @@ def write_site_report(result, path: str | Path) -> Path:
 <p><b>What pulls the site down:</b> {html.escape(str(s.get('drivers') or 'nothing below 50'))}.</p>
 <p class="na">{html.escape("; ".join(str(s.get(k)) for k in ("notes", "score_notes") if s.get(k) and str(s.get(k)) != "nan"))}</p>
 <h2>Maps</h2><div class="grid">{figures}</div>
+<h2>{tr("Interactive map")}</h2>{interactive_map(result)}
 <h2>Problem places</h2>{problems}
 <h2>Data completeness</h2>{_table(completeness)}
 <h2>Method</h2>
