@@ -171,7 +171,7 @@ def message(found: list[Problem], tr=lambda text: text, *, platform: str = sys.p
     here = {"win32": "windows", "darwin": "macos"}.get(platform, "linux")
 
     def requirements(key):  # this computer's file, else where it is in any install
-        return f'"{REQUIREMENTS}"' if key == here else "<plugin folder>/requirements.txt"
+        return f'"{REQUIREMENTS}"' if key == here else tr("<plugin folder>") + "/requirements.txt"
 
     steps = {
         "windows": tr("Windows (QGIS from OSGeo4W or the standalone installer): close QGIS, open the OSGeo4W Shell "

@@ -447,5 +447,9 @@
         <source>The cpted library is missing or incompatible: the algorithms cannot run yet.</source>
         <translation>La bibliothèque cpted est absente ou incompatible : les algorithmes ne peuvent pas encore tourner.</translation>
     </message>
+    <message>
+        <source>&lt;plugin folder&gt;</source>
+        <translation>&lt;dossier de l'extension&gt;</translation>
+    </message>
 </context>
 </TS>
