@@ -172,10 +172,15 @@ def test_the_plugin_never_runs_pip():
 # -- the zip ----------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory) -> Path:
+def need_lrelease() -> None:
+    """The zip holds compiled translations: Qt's lrelease must exist."""
     if shutil.which("lrelease") is None and shutil.which("lrelease-qt5") is None:
         pytest.skip("lrelease is missing: apt-get install qttools5-dev-tools")
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Path:
+    need_lrelease()
     return build.build_zip(tmp_path_factory.mktemp("dist"))
 
 
@@ -197,8 +202,7 @@ def test_a_zip_with_the_release_metadata_passes(tmp_path, monkeypatch):
         **info, "authors": [{"name": "cpted developers", "email": "cpted@example.org"}],
         "urls": {"Homepage": "https://example.org/cpted", "Repository": "https://example.org/cpted.git",
                  "Issues": "https://example.org/cpted/issues"}})
-    if shutil.which("lrelease") is None and shutil.which("lrelease-qt5") is None:
-        pytest.skip("lrelease is missing: apt-get install qttools5-dev-tools")
+    need_lrelease()
     archive = build.build_zip(tmp_path, release=True)
     assert build.validate(archive) == []
     with zipfile.ZipFile(archive) as zf:
@@ -345,8 +349,7 @@ def test_the_qt_facing_modules_import_and_run_on_pyqt6(tmp_path):
         if os.environ.get("CPTED_REQUIRE_QGIS") == "1":
             pytest.fail(why)
         pytest.skip(why)
-    if shutil.which("lrelease") is None and shutil.which("lrelease-qt5") is None:
-        pytest.skip("lrelease is missing: apt-get install qttools5-dev-tools")
+    need_lrelease()
     build.compile_translations()
     standin = tmp_path / "standin"
     (standin / "qgis" / "PyQt").mkdir(parents=True)
