@@ -19,7 +19,7 @@ VENV = Path(os.environ.get("CPTED_QGIS_VENV", ROOT / ".qgis-venv"))
 PYTHON = VENV / "bin" / "python"
 
 
-@pytest.mark.parametrize("module", ["test_plugin.py", "test_algorithms.py", "test_qgis_process.py"])
+@pytest.mark.parametrize("module", ["test_plugin.py", "test_algorithms.py", "test_qgis_process.py", "test_install.py"])
 def test_qgis_plugin(module, tmp_path):
     if not PYTHON.exists():
         why = (f"no QGIS test environment at {VENV}: apt-get install --no-install-recommends qgis python3-venv "

@@ -14,17 +14,16 @@ from qgis.core import (
     NULL,
     QgsCoordinateReferenceSystem,
     QgsFeature,
-    QgsFeatureSink,
-    QgsField,
     QgsFields,
     QgsGeometry,
     QgsProcessingException,
     QgsProcessingLayerPostProcessorInterface,
-    QgsUnitTypes,
     QgsWkbTypes,
 )
-from qgis.PyQt.QtCore import QDate, QDateTime, QTime, QVariant
+from qgis.PyQt.QtCore import QDate, QDateTime, QTime
 
+from . import deps
+from .compat import FAST_INSERT, FIELD_TYPES, METRES, TEXT, WKT_PREFERRED, field
 from .i18n import noop, tr
 
 #: The audit steps, as :func:`progress` shows them.
@@ -33,35 +32,17 @@ STEPS = (noop("completeness"), noop("network"), noop("surveillance"), noop("acce
 
 STYLES = Path(__file__).parent / "styles"
 
-#: What a user must do when the library is missing: shown by every algorithm.
-INSTALL_HELP = noop(
-    "Install the cpted library into the Python that QGIS runs; the plugin never installs packages itself.\n"
-    "- Windows (OSGeo4W) and macOS: in the OSGeo4W shell or QGIS's Python, run: python -m pip install cpted\n"
-    "- Debian/Ubuntu: QGIS uses /usr/bin/python3 and Debian's GDAL, PROJ and GEOS, and the pip wheels of shapely, "
-    "pyproj, pyogrio and rasterio crash inside QGIS. Build those four from source: apt-get install "
-    "libgdal-dev libgeos-dev libproj-dev proj-bin python3-venv python3-dev build-essential, then run "
-    "qgis_plugin/scripts/qgis_env.sh from the cpted sources (a venv with --system-site-packages), and start "
-    "QGIS with that venv activated.\n"
-    "Then restart QGIS."
-)
-
-
 class Cancelled(Exception):
     """Raised from a progress callback when the user cancels."""
 
 
 def require_cpted():
-    """The ``cpted`` module, or a QgsProcessingException saying exactly what to install."""
-    try:
-        import cpted  # noqa: PLC0415 - imported on use, so QGIS starts without it
-        import geopandas  # noqa: F401, PLC0415
-        import shapely  # noqa: F401, PLC0415
-        from cpted.errors import CptedError  # noqa: F401, PLC0415
-    except ImportError as exc:
-        raise QgsProcessingException(
-            tr("The cpted library cannot be imported in QGIS's Python ({error}).").format(error=exc)
-            + "\n" + tr(INSTALL_HELP)
-        ) from None
+    """The ``cpted`` module, or a QgsProcessingException saying what is missing and how to install it."""
+    found = deps.problems()
+    if found:
+        raise QgsProcessingException(deps.message(found, tr))
+    import cpted  # noqa: PLC0415 - imported on use, so QGIS starts without it
+
     return cpted
 
 
@@ -78,7 +59,7 @@ def pyproj_crs(crs: QgsCoordinateReferenceSystem):
         return None
     if crs.authid() and not crs.authid().startswith("USER:"):
         return CRS.from_user_input(crs.authid())
-    return CRS.from_wkt(crs.toWkt(QgsCoordinateReferenceSystem.WKT_PREFERRED))
+    return CRS.from_wkt(crs.toWkt(WKT_PREFERRED))
 
 
 def metre_crs(crs: QgsCoordinateReferenceSystem, layer: str):
@@ -88,7 +69,7 @@ def metre_crs(crs: QgsCoordinateReferenceSystem, layer: str):
         raise QgsProcessingException(
             tr("Layer '{layer}' has no CRS: set it (Layer > Set CRS), then reproject to a metre-based CRS "
                "(e.g. EPSG:2154 Lambert-93).").format(layer=layer))
-    if crs.isGeographic() or crs.mapUnits() != QgsUnitTypes.DistanceMeters:
+    if crs.isGeographic() or crs.mapUnits() != METRES:
         raise QgsProcessingException(
             tr("Layer '{layer}' is in {crs}, which is not in metres: reproject to a metre-based CRS "
                "(e.g. EPSG:2154 Lambert-93 or the local UTM zone) with Vector > Data Management Tools > "
@@ -138,18 +119,14 @@ def to_frame(source, name: str, feedback, *, target_crs=None):
     return frame
 
 
-_QTYPES = {"f": QVariant.Double, "i": QVariant.LongLong, "u": QVariant.LongLong, "b": QVariant.Bool,
-           "M": QVariant.DateTime}
-
-
 def _fields(frame) -> tuple[QgsFields, list[str]]:
     fields, columns = QgsFields(), []
     for column in frame.columns:
         if column == frame.geometry.name:
             continue
-        qtype = _QTYPES.get(frame[column].dtype.kind, QVariant.String)
+        metatype = FIELD_TYPES.get(frame[column].dtype.kind, TEXT)
         name = "fid_" if column.lower() == "fid" else column  # fid is the GeoPackage key
-        fields.append(QgsField(name, qtype))
+        fields.append(field(name, metatype))
         columns.append(column)
     return fields, columns
 
@@ -200,9 +177,9 @@ def write_sink(algorithm, parameters, key: str, context, frame, feedback, *, geo
         if len(batch) == 5000:
             if feedback.isCanceled():
                 raise Cancelled
-            sink.addFeatures(batch, QgsFeatureSink.FastInsert)
+            sink.addFeatures(batch, FAST_INSERT)
             batch = []
-    sink.addFeatures(batch, QgsFeatureSink.FastInsert)
+    sink.addFeatures(batch, FAST_INSERT)
     return dest_id
 
 

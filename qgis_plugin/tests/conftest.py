@@ -3,6 +3,7 @@ real data from ../shared/data written as GeoPackages the way a planner would hav
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 
 PLUGIN_ROOT = Path(__file__).resolve().parents[1]  # the folder holding cpted_qgis/
 ROOT = PLUGIN_ROOT.parent
-DATA = ROOT.parent / "shared" / "data"
+DATA = Path(os.environ.get("CPTED_DATA_DIR") or ROOT.parent / "shared" / "data")  # as ../tests/conftest.py
 ARTEFACTS = ROOT / "tests" / "artefacts"
 sys.path.insert(0, str(PLUGIN_ROOT))
 sys.path.append("/usr/share/qgis/python/plugins")  # Processing

@@ -224,8 +224,8 @@ def test_a_missing_library_fails_with_install_instructions(ile_de_nantes, tmp_pa
     script.write_text(MISSING.format(plugin=str(PLUGIN_ROOT), observers=ile_de_nantes["site"],
                                      obstacles=ile_de_nantes["buildings"]), encoding="utf-8")
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
-    assert "ERROR: The cpted library cannot be imported" in done.stdout, done.stdout + done.stderr
-    assert "from source" in done.stdout and "never installs packages" in done.stdout
+    assert "ERROR: The cpted plugin needs the cpted library" in done.stdout, done.stdout + done.stderr
+    assert "cpted does not import" in done.stdout and "from source" in done.stdout and "never runs pip" in done.stdout
 
 
 def test_outputs_load_styled_and_render(plugin, ile_de_nantes, tmp_path):

@@ -84,3 +84,44 @@ def test_plugin_calls_only_the_public_api():
                 if not module.startswith("cpted_qgis"):
                     assert module in allowed, f"{path.name}: {line.strip()}"
     assert ROOT.joinpath("cpted", "__init__.py").exists()
+
+
+def test_no_enum_member_is_read_from_its_class_in_real_qgis(tmp_path):
+    """The exact form of qt6_check's syntactic enum rule: in QGIS 3.22, no ``Class.Member`` the plugin
+    reads is an enum value; on a sample, the exact and the syntactic rules flag the same lines."""
+    import qt6_check
+
+    assert qt6_check.enum_members() == []
+    sample = tmp_path / "sample.py"
+    sample.write_text("from qgis.core import Qgis, QgsProcessing, QgsWkbTypes\nfrom qgis.PyQt.QtCore import Qt\n"
+                      "a = QgsWkbTypes.MultiPolygon\nb = Qt.AlignLeft\nc = QgsProcessing.TypeVectorPoint\n"
+                      "d = QgsWkbTypes.Type.MultiPolygon\ne = Qgis.QGIS_VERSION_INT\nf = QgsWkbTypes.isMultiType(6)\n",
+                      encoding="utf-8")
+    exact = [int(line.split(":")[1]) for line in qt6_check.enum_members([sample])]
+    syntactic = [f.line for f in qt6_check.check([sample])]
+    assert exact == syntactic == [3, 4, 5]
+
+
+def test_compat_gives_the_values_of_qgis_3_22s_own_names():
+    """compat's scoped forms are the very values the (unscoped) 3.22 names have."""
+    from cpted_qgis import compat
+    from qgis.core import (QgsCoordinateReferenceSystem, QgsFeatureSink, QgsProcessing,
+                           QgsProcessingParameterDefinition, QgsProcessingParameterField,
+                           QgsProcessingParameterNumber, QgsUnitTypes, QgsWkbTypes)
+    from qgis.PyQt.QtCore import QMetaType, QVariant
+
+    assert (compat.POINT, compat.LINE, compat.POLYGON) == (
+        QgsProcessing.TypeVectorPoint, QgsProcessing.TypeVectorLine, QgsProcessing.TypeVectorPolygon)
+    assert compat.DOUBLE == QgsProcessingParameterNumber.Double
+    assert (compat.FIELD_ANY, compat.FIELD_NUMERIC) == (QgsProcessingParameterField.Any,
+                                                        QgsProcessingParameterField.Numeric)
+    assert compat.ADVANCED == QgsProcessingParameterDefinition.FlagAdvanced
+    assert compat.WKT_PREFERRED == QgsCoordinateReferenceSystem.WKT_PREFERRED
+    assert (compat.WKB_POINT, compat.WKB_MULTILINE, compat.WKB_MULTIPOLYGON) == (
+        QgsWkbTypes.Point, QgsWkbTypes.MultiLineString, QgsWkbTypes.MultiPolygon)
+    assert compat.METRES == QgsUnitTypes.DistanceMeters and compat.FAST_INSERT == QgsFeatureSink.FastInsert
+    expected = {QMetaType.Type.Double: QVariant.Double, QMetaType.Type.LongLong: QVariant.LongLong,
+                QMetaType.Type.Bool: QVariant.Bool, QMetaType.Type.QDateTime: QVariant.DateTime,
+                QMetaType.Type.QString: QVariant.String}
+    for metatype in [*compat.FIELD_TYPES.values(), compat.TEXT]:
+        assert compat.field("x", metatype).type() == expected[metatype]

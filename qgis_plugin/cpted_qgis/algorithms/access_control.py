@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from qgis.core import QgsWkbTypes
-
+from ..compat import WKB_MULTILINE, WKB_MULTIPOLYGON, WKB_POINT
 from ..i18n import noop
 from .base import Output
 from .principle import PrincipleAlgorithm
@@ -20,10 +19,10 @@ class AccessControl(PrincipleAlgorithm):
     INPUTS = ("streets", "barriers")
     MEASURES = ("access_control",)
     OUTPUTS = (
-        Output("CELLS", noop("Access control cells"), "cells", QgsWkbTypes.MultiPolygon, "cells_access_control"),
-        Output("SEGMENTS", noop("Street segments with centralities"), "segments", QgsWkbTypes.MultiLineString,
+        Output("CELLS", noop("Access control cells"), "cells", WKB_MULTIPOLYGON, "cells_access_control"),
+        Output("SEGMENTS", noop("Street segments with centralities"), "segments", WKB_MULTILINE,
                "segments"),
-        Output("ENTRY_POINTS", noop("Entry points"), "entry_points", QgsWkbTypes.Point, "entry_points"),
+        Output("ENTRY_POINTS", noop("Entry points"), "entry_points", WKB_POINT, "entry_points"),
         Output("MOVEMENT_PREDICTORS", noop("Movement predictors"), "movement_predictors",
-               QgsWkbTypes.MultiLineString, "movement_predictors"),
+               WKB_MULTILINE, "movement_predictors"),
     )

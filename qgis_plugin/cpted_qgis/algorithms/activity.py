@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from qgis.core import QgsWkbTypes
-
+from ..compat import WKB_MULTIPOLYGON
 from ..i18n import noop
 from .base import Output
 from .principle import PrincipleAlgorithm
@@ -22,5 +21,5 @@ class Activity(PrincipleAlgorithm):
     REQUIRED = ("streets", "pois")
     MEASURES = ("activity",)
     OUTPUTS = (
-        Output("CELLS", noop("Activity cells"), "cells", QgsWkbTypes.MultiPolygon, "cells_activity"),
+        Output("CELLS", noop("Activity cells"), "cells", WKB_MULTIPOLYGON, "cells_activity"),
     )

@@ -6,10 +6,10 @@ from qgis.core import (
     QgsProcessingOutputNumber,
     QgsProcessingOutputString,
     QgsProcessingParameterFileDestination,
-    QgsWkbTypes,
 )
 
 from ..bridge import progress
+from ..compat import WKB_MULTILINE, WKB_MULTIPOLYGON, WKB_POINT
 from ..i18n import noop, tr
 from .base import LAYERS, CptedAlgorithm, Output
 
@@ -29,12 +29,12 @@ class AuditSite(CptedAlgorithm):
     REQUIRED = ("streets",)
     MEASURES = ("surveillance", "access_control", "activity", "territoriality", "maintenance")
     OUTPUTS = (
-        Output("CELLS", noop("CPTED cells (scores per place)"), "cells", QgsWkbTypes.MultiPolygon, "cells"),
-        Output("PROBLEM_PLACES", noop("Problem places"), "problem_places", QgsWkbTypes.MultiPolygon,
+        Output("CELLS", noop("CPTED cells (scores per place)"), "cells", WKB_MULTIPOLYGON, "cells"),
+        Output("PROBLEM_PLACES", noop("Problem places"), "problem_places", WKB_MULTIPOLYGON,
                "problem_places"),
-        Output("ENTRY_POINTS", noop("Entry points"), "entry_points", QgsWkbTypes.Point, "entry_points"),
+        Output("ENTRY_POINTS", noop("Entry points"), "entry_points", WKB_POINT, "entry_points"),
         Output("MOVEMENT_PREDICTORS", noop("Movement predictors"), "movement_predictors",
-               QgsWkbTypes.MultiLineString, "movement_predictors"),
+               WKB_MULTILINE, "movement_predictors"),
     )
 
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API

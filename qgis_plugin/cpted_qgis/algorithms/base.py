@@ -7,10 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from qgis.core import (
-    QgsProcessing,
     QgsProcessingAlgorithm,
     QgsProcessingException,
-    QgsProcessingParameterDefinition,
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFeatureSource,
     QgsProcessingParameterField,
@@ -22,9 +20,8 @@ from qgis.core import (
 from qgis.PyQt.QtGui import QIcon
 
 from ..bridge import Cancelled, metre_crs, require_cpted, site_id, style_on_load, to_frame, write_sink
+from ..compat import ADVANCED, DOUBLE, FIELD_ANY, FIELD_NUMERIC, LINE, POINT, POLYGON
 from ..i18n import noop, tr
-
-POINT, LINE, POLYGON = QgsProcessing.TypeVectorPoint, QgsProcessing.TypeVectorLine, QgsProcessing.TypeVectorPolygon
 
 
 @dataclass(frozen=True)
@@ -148,7 +145,7 @@ class CptedAlgorithm(QgsProcessingAlgorithm):
             self.addParameter(QgsProcessingParameterFeatureSource(
                 prefix + spec.name, tr(label) + tr(spec.description), list(spec.types), optional=kind not in required))
             for f in spec.fields:
-                kinds_ = QgsProcessingParameterField.Numeric if f.numeric else QgsProcessingParameterField.Any
+                kinds_ = FIELD_NUMERIC if f.numeric else FIELD_ANY
                 self.addParameter(QgsProcessingParameterField(
                     prefix + f.name, tr(label) + tr(f.description), parentLayerParameterName=prefix + spec.name,
                     type=kinds_, optional=True))
@@ -162,18 +159,18 @@ class CptedAlgorithm(QgsProcessingAlgorithm):
         if not self.SITE:
             return
         self.addParameter(QgsProcessingParameterNumber(
-            "CELL_SIZE", tr("Cell size of the analysis grid (m)"), QgsProcessingParameterNumber.Double, 5.0,
+            "CELL_SIZE", tr("Cell size of the analysis grid (m)"), DOUBLE, 5.0,
             minValue=0.5))
         options = [
             QgsProcessingParameterNumber("CONTEXT", tr("Context ring around the site (m)"),
-                                         QgsProcessingParameterNumber.Double, 400.0, minValue=0.0),
+                                         DOUBLE, 400.0, minValue=0.0),
             QgsProcessingParameterNumber("VIEW_RADIUS", tr("View radius of isovists (m)"),
-                                         QgsProcessingParameterNumber.Double, 100.0, minValue=1.0),
+                                         DOUBLE, 100.0, minValue=1.0),
             QgsProcessingParameterString("RADII", tr("Network radii (m, comma-separated; scores use 800)"),
                                          "400,800,1200"),
         ]
         for p in options:
-            p.setFlags(p.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+            p.setFlags(p.flags() | ADVANCED)
             self.addParameter(p)
         if "maintenance" in self.MEASURES:
             self.addParameter(QgsProcessingParameterRasterLayer(

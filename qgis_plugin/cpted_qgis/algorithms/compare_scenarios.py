@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from qgis.core import QgsProcessingOutputNumber, QgsProcessingParameterEnum, QgsWkbTypes
+from qgis.core import QgsProcessingOutputNumber, QgsProcessingParameterEnum
 
 from ..bridge import progress
+from ..compat import WKB_MULTIPOLYGON
 from ..i18n import noop, tr
 from .base import CptedAlgorithm, Output
 
@@ -25,8 +26,8 @@ class CompareScenarios(CptedAlgorithm):
     REQUIRED = ("streets",)
     MEASURES = ("surveillance", "access_control", "activity", "territoriality", "maintenance")
     OUTPUTS = (
-        Output("DELTAS", noop("Score changes per cell"), "deltas", QgsWkbTypes.MultiPolygon, "deltas"),
-        Output("CHANGES", noop("Places that got better or worse"), "changes", QgsWkbTypes.MultiPolygon, "changes"),
+        Output("DELTAS", noop("Score changes per cell"), "deltas", WKB_MULTIPOLYGON, "deltas"),
+        Output("CHANGES", noop("Places that got better or worse"), "changes", WKB_MULTIPOLYGON, "changes"),
     )
 
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API

@@ -7,10 +7,10 @@ from qgis.core import (
     QgsProcessingParameterFeatureSink,
     QgsProcessingParameterFeatureSource,
     QgsProcessingParameterNumber,
-    QgsWkbTypes,
 )
 
 from ..bridge import Cancelled, metre_crs, to_frame
+from ..compat import DOUBLE, WKB_MULTIPOLYGON
 from ..i18n import noop, tr
 from .base import LINE, POINT, POLYGON, CptedAlgorithm, Output
 
@@ -26,7 +26,7 @@ class Isovists(CptedAlgorithm):
         "layer's CRS must be metre-based; the obstacles are reprojected to it. An observer inside an obstacle "
         "sees nothing.")
     SITE = False
-    OUTPUTS = (Output("ISOVISTS", noop("Isovists"), "isovists", QgsWkbTypes.MultiPolygon, "isovists"),)
+    OUTPUTS = (Output("ISOVISTS", noop("Isovists"), "isovists", WKB_MULTIPOLYGON, "isovists"),)
 
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API
         self.addParameter(QgsProcessingParameterFeatureSource(
@@ -34,7 +34,7 @@ class Isovists(CptedAlgorithm):
         self.addParameter(QgsProcessingParameterFeatureSource(
             "OBSTACLES", tr("Obstacles: buildings (polygons) or opaque walls (lines)"), [POLYGON, LINE]))
         self.addParameter(QgsProcessingParameterNumber(
-            "RADIUS", tr("View radius (m)"), QgsProcessingParameterNumber.Double, 100.0, minValue=1.0))
+            "RADIUS", tr("View radius (m)"), DOUBLE, 100.0, minValue=1.0))
         self.addParameter(QgsProcessingParameterFeatureSink("ISOVISTS", tr(self.OUTPUTS[0].description)))
 
     def compute(self, cpted, parameters, context, feedback):

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from qgis.core import QgsWkbTypes
-
+from ..compat import WKB_MULTIPOLYGON
 from ..i18n import noop
 from .base import Output
 from .principle import PrincipleAlgorithm
@@ -20,5 +19,5 @@ class Maintenance(PrincipleAlgorithm):
     INPUTS = ("streets", "buildings", "landuse", "reports", "pois")
     MEASURES = ("maintenance",)
     OUTPUTS = (
-        Output("CELLS", noop("Maintenance cells"), "cells", QgsWkbTypes.MultiPolygon, "cells_maintenance"),
+        Output("CELLS", noop("Maintenance cells"), "cells", WKB_MULTIPOLYGON, "cells_maintenance"),
     )

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from qgis.core import QgsWkbTypes
-
+from ..compat import WKB_MULTIPOLYGON
 from ..i18n import noop
 from .base import Output
 from .principle import PrincipleAlgorithm
@@ -20,7 +19,7 @@ class Surveillance(PrincipleAlgorithm):
     INPUTS = ("streets", "buildings", "entrances", "barriers", "lamps", "pois")
     MEASURES = ("surveillance",)
     OUTPUTS = (
-        Output("CELLS", noop("Surveillance cells"), "cells", QgsWkbTypes.MultiPolygon, "cells_surveillance"),
+        Output("CELLS", noop("Surveillance cells"), "cells", WKB_MULTIPOLYGON, "cells_surveillance"),
         Output("BLIND_SPOTS", noop("Blind spots, entrapment spots and recesses"), "blind_spots",
-               QgsWkbTypes.MultiPolygon, "blind_spots"),
+               WKB_MULTIPOLYGON, "blind_spots"),
     )

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from qgis.core import QgsWkbTypes
-
+from ..compat import WKB_MULTILINE, WKB_MULTIPOLYGON
 from ..i18n import noop
 from .base import Output
 from .principle import PrincipleAlgorithm
@@ -21,8 +20,8 @@ class Territoriality(PrincipleAlgorithm):
     INPUTS = ("streets", "buildings", "entrances", "barriers", "landuse")
     MEASURES = ("territoriality",)
     OUTPUTS = (
-        Output("CELLS", noop("Territoriality cells"), "cells", QgsWkbTypes.MultiPolygon, "cells_territoriality"),
+        Output("CELLS", noop("Territoriality cells"), "cells", WKB_MULTIPOLYGON, "cells_territoriality"),
         Output("BOUNDARIES", noop("Boundary pieces of the public/private edge"), "boundaries",
-               QgsWkbTypes.MultiLineString),
-        Output("AMBIGUOUS_SPACE", noop("Ambiguous space"), "ambiguous_space", QgsWkbTypes.MultiPolygon),
+               WKB_MULTILINE),
+        Output("AMBIGUOUS_SPACE", noop("Ambiguous space"), "ambiguous_space", WKB_MULTIPOLYGON),
     )

@@ -320,16 +320,6 @@
         <translation>Espaces ambigus</translation>
     </message>
     <message>
-        <source>Install the cpted library into the Python that QGIS runs; the plugin never installs packages itself.
-- Windows (OSGeo4W) and macOS: in the OSGeo4W shell or QGIS's Python, run: python -m pip install cpted
-- Debian/Ubuntu: QGIS uses /usr/bin/python3 and Debian's GDAL, PROJ and GEOS, and the pip wheels of shapely, pyproj, pyogrio and rasterio crash inside QGIS. Build those four from source: apt-get install libgdal-dev libgeos-dev libproj-dev proj-bin python3-venv python3-dev build-essential, then run qgis_plugin/scripts/qgis_env.sh from the cpted sources (a venv with --system-site-packages), and start QGIS with that venv activated.
-Then restart QGIS.</source>
-        <translation>Installez la bibliothèque cpted dans le Python qu'utilise QGIS ; l'extension n'installe jamais de paquets elle-même.
-- Windows (OSGeo4W) et macOS : dans le shell OSGeo4W ou le Python de QGIS, lancez : python -m pip install cpted
-- Debian/Ubuntu : QGIS utilise /usr/bin/python3 et les GDAL, PROJ et GEOS de Debian, et les wheels pip de shapely, pyproj, pyogrio et rasterio plantent dans QGIS. Compilez ces quatre paquets depuis les sources : apt-get install libgdal-dev libgeos-dev libproj-dev proj-bin python3-venv python3-dev build-essential, puis lancez qgis_plugin/scripts/qgis_env.sh depuis les sources de cpted (un venv avec --system-site-packages), et démarrez QGIS avec ce venv activé.
-Puis redémarrez QGIS.</translation>
-    </message>
-    <message>
         <source>completeness</source>
         <translation>complétude</translation>
     </message>
@@ -382,12 +372,84 @@ Puis redémarrez QGIS.</translation>
         <translation>Calcul : {step}</translation>
     </message>
     <message>
-        <source>The cpted library cannot be imported in QGIS's Python ({error}).</source>
-        <translation>La bibliothèque cpted ne peut pas être importée dans le Python de QGIS ({error}).</translation>
-    </message>
-    <message>
         <source>CPTED audit (crime prevention through environmental design)</source>
         <translation>Audit CPTED (prévention situationnelle par l'aménagement)</translation>
+    </message>
+    <message>
+        <source>Debian/Ubuntu: QGIS has loaded Debian's GDAL, PROJ and GEOS, and the pip wheels of shapely, pyproj, pyogrio and rasterio crash inside it: build those four from source with the script of the cpted sources:
+      sudo apt-get install --no-install-recommends python3-venv python3-dev build-essential libgdal-dev libgeos-dev libproj-dev proj-bin
+      bash qgis_plugin/scripts/qgis_env.sh ~/cpted-qgis
+      source ~/cpted-qgis/bin/activate &amp;&amp; qgis
+    (about 6 minutes; always start QGIS from that environment).</source>
+        <translation>Debian/Ubuntu : QGIS a chargé les GDAL, PROJ et GEOS de Debian, et les wheels pip de shapely, pyproj, pyogrio et rasterio y plantent : compilez ces quatre paquets depuis leurs sources avec le script des sources de cpted :
+      sudo apt-get install --no-install-recommends python3-venv python3-dev build-essential libgdal-dev libgeos-dev libproj-dev proj-bin
+      bash qgis_plugin/scripts/qgis_env.sh ~/cpted-qgis
+      source ~/cpted-qgis/bin/activate &amp;&amp; qgis
+    (environ 6 minutes ; lancez toujours QGIS depuis cet environnement).</translation>
+    </message>
+    <message>
+        <source>How to install:</source>
+        <translation>Pour l'installer :</translation>
+    </message>
+    <message>
+        <source>Or install the QPIP plugin (Plugins menu, Manage and Install Plugins): it reads this plugin's requirements.txt and asks before installing anything (not on Debian/Ubuntu: it installs wheels). The cpted plugin never runs pip itself.</source>
+        <translation>Ou installez l'extension QPIP (menu Extensions, Installer/Gérer les extensions) : elle lit le requirements.txt de cette extension et demande avant d'installer quoi que ce soit (pas sous Debian/Ubuntu : elle installe des wheels). L'extension cpted ne lance jamais pip elle-même.</translation>
+    </message>
+    <message>
+        <source>Then restart QGIS.</source>
+        <translation>Puis redémarrez QGIS.</translation>
+    </message>
+    <message>
+        <source>{name} does not import: {error}</source>
+        <translation>{name} ne s'importe pas : {error}</translation>
+    </message>
+    <message>
+        <source>{name}: not installed (needed: {wanted})</source>
+        <translation>{name} : non installé (requis : {wanted})</translation>
+    </message>
+    <message>
+        <source>{name} {found} is installed; needed: {wanted}</source>
+        <translation>{name} {found} est installé ; requis : {wanted}</translation>
+    </message>
+    <message>
+        <source>{name} {found} is a pip wheel with its own GEOS/PROJ/GDAL ({libs}): inside QGIS on Linux it crashes; build it from source</source>
+        <translation>{name} {found} est une wheel pip avec ses propres GEOS/PROJ/GDAL ({libs}) : dans QGIS sous Linux elle plante ; compilez-le depuis ses sources</translation>
+    </message>
+    <message>
+        <source>The cpted plugin needs the cpted library and its dependencies in the Python that QGIS runs ({python}). Missing or incompatible:</source>
+        <translation>L'extension cpted a besoin de la bibliothèque cpted et de ses dépendances dans le Python de QGIS ({python}). Manquants ou incompatibles :</translation>
+    </message>
+    <message>
+        <source>Windows (QGIS from OSGeo4W or the standalone installer): close QGIS, open the OSGeo4W Shell (Start menu, QGIS folder), run:
+      python -m pip install -r {requirements}
+    then start QGIS again.</source>
+        <translation>Windows (QGIS d'OSGeo4W ou de l'installateur autonome) : fermez QGIS, ouvrez l'OSGeo4W Shell (menu Démarrer, dossier QGIS), lancez :
+      python -m pip install -r {requirements}
+    puis relancez QGIS.</translation>
+    </message>
+    <message>
+        <source>macOS (the QGIS bundle's own Python): close QGIS, open Terminal, run:
+      {python} -m pip install --user -r {requirements}
+    then start QGIS again.</source>
+        <translation>macOS (le Python de l'application QGIS) : fermez QGIS, ouvrez le Terminal, lancez :
+      {python} -m pip install --user -r {requirements}
+    puis relancez QGIS.</translation>
+    </message>
+    <message>
+        <source>This computer: </source>
+        <translation>Cet ordinateur : </translation>
+    </message>
+    <message>
+        <source>cpted</source>
+        <translation>cpted</translation>
+    </message>
+    <message>
+        <source>The cpted library is missing or incompatible: the algorithms cannot run yet.</source>
+        <translation>La bibliothèque cpted est absente ou incompatible : les algorithmes ne peuvent pas encore tourner.</translation>
+    </message>
+    <message>
+        <source>&lt;plugin folder&gt;</source>
+        <translation>&lt;dossier de l'extension&gt;</translation>
     </message>
 </context>
 </TS>
