@@ -114,22 +114,27 @@ def unscored_reason(result, key: str, lang: str = "en") -> str:
     metrics = [m for m, r in RULES.items() if r.principle == principle and r.period != period
                and (m not in cells or not cells[m].notna().any())]
     missing: dict[str, str] = {}
+    unexplained = []  # no value although every layer it is measured from is given
     for m in metrics:
-        for kind in _METRIC_LAYERS.get(m, ()):
-            state, _ = site.layer_state(kind)
-            if state == "unknown" and kind not in missing:
-                missing[kind] = (tr("no {layer} layer was given", lang, layer=kind) if kind not in site.layers else
-                                 tr("the {layer} source has nothing in the site's area", lang, layer=kind))
+        unknown = [k for k in _METRIC_LAYERS.get(m, ()) if site.layer_state(k)[0] == "unknown"]
+        if not unknown:
+            unexplained.append(m)
+        for kind in unknown:
+            missing.setdefault(kind, tr("no {layer} layer was given", lang, layer=kind) if kind not in site.layers else
+                               tr("the {layer} source has nothing in the site's area", lang, layer=kind))
     share = s.get(f"completeness_{key}", np.nan)
     share = 0.0 if share is None or not np.isfinite(share) else float(share)
-    head = tr("Not scored: {share:.0%} of its inputs have data (at least half is needed)", lang, share=share)
-    if not missing:
-        return head + ". " + tr("The values it is measured from ({metrics}) are unknown here; see the notes above.",
-                                lang, metrics=", ".join(metrics) or "-") 
-    why = "; ".join(missing.values())
-    fill = ", ".join(tr(_LAYER_WORDS.get(k, k), lang) for k in missing)
-    return head + f": {why}. " + tr("Adding {layers} in the sites file (or by `cpted fetch`) would fill this map.",
-                                    lang, layers=fill)
+    text = tr("Not scored: {share:.0%} of its inputs have data (at least half is needed)", lang, share=share)
+    if missing:
+        fill = ", ".join(tr(_LAYER_WORDS.get(k, k), lang) for k in missing)
+        text += f": {'; '.join(missing.values())}. " + tr(
+            "Adding {layers} in the sites file (or by `cpted fetch`) would fill this map.", lang, layers=fill)
+    else:
+        text += "."
+    if unexplained:
+        text += " " + tr("The values it is measured from ({metrics}) are unknown here; see the notes above.",
+                         lang, metrics=", ".join(unexplained))
+    return text
 
 
 def _cell_image(site, values: dict[str, float] | None):

@@ -1,6 +1,6 @@
 """Print: the A4 print style of the reports, and ``report.pdf`` written with headless Chromium.
 
-The reports print cleanly from a browser (:data:`PRINT_CSS`: A4 pages, one map per page, table
+The reports print cleanly from a browser (:data:`PRINT_CSS`: A4 pages, each map whole on a page, table
 rows never cut, no dark backgrounds). :func:`write_pdf` prints an HTML file to PDF with Chromium,
 the browser the tests already drive; it is an optional tool, looked up when a PDF is asked for.
 """
@@ -27,11 +27,11 @@ h2{margin-top:1rem}
 table{width:100%;font-size:8.5pt;break-inside:auto}
 tr,td,th{break-inside:avoid;page-break-inside:avoid}
 thead{display:table-header-group}
-td,th{overflow-wrap:anywhere}
+td,th{overflow-wrap:break-word}
 th{background:none!important}
 figure,img{break-inside:avoid;page-break-inside:avoid}
-.maps figure.map{break-before:page;page-break-before:always;margin:0}
-.maps img{width:100%;height:auto;max-height:255mm;object-fit:contain}
+.maps figure{margin:0 0 6mm}
+.maps img{width:100%;height:auto;max-height:240mm;object-fit:contain}
 .maps .unscored{background:none;border-left:3px solid #999}
 .bar,.bar span{-webkit-print-color-adjust:exact;print-color-adjust:exact}
 a{color:#000;text-decoration:none}
