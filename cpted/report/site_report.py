@@ -106,7 +106,7 @@ def _qpv(s) -> str:
     return f" Priority neighbourhood (QPV) <code>{html.escape(code)}</code> {html.escape(name if name != 'nan' else '')}."
 
 
-def write_site_report(result, path: str | Path) -> Path:
+def write_site_report(result, path: str | Path, *, lang: str = "en") -> Path:
     """Write ``report.html`` for one audited site: maps of each principle's score and of the
     problem places, a chart of the scores, the data-completeness table, the drivers, the method,
     the sources and the data attribution. Every figure is embedded: the file opens offline."""
@@ -114,7 +114,7 @@ def write_site_report(result, path: str | Path) -> Path:
     places = result.layers.get("problem_places")
     if places is not None:
         places = places.head(TABLE_PLACES)  # the places of the table, numbered alike on the maps
-    figures = maps_html(site_maps(result, places=places))
+    figures = maps_html(site_maps(result, places=places, lang=lang))  # the maps in lang; the rest: i18n branch
     completeness = [(f"features: {k}", s.get(f"n_{k}")) for k in LAYER_KINDS]
     completeness += [("unknown layers (values NaN)", s.get("unknown_layers") or "none"),
                      ("layers surveyed and empty", s.get("known_empty_layers") or "none")]
