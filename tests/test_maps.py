@@ -143,3 +143,12 @@ def test_context_layers_are_written_as_used_and_styled(tmp_path):
     with sqlite3.connect(path) as db:
         styled = {r[0] for r in db.execute("SELECT f_table_name FROM layer_styles WHERE useAsDefault = 1")}
     assert {"buildings", "pois", "lamps", "water"} <= styled
+
+
+def test_every_scored_metric_names_the_layers_that_fill_it():
+    from cpted.load.schema import LAYER_KINDS
+    from cpted.score.scores import RULES
+
+    assert set(maps._METRIC_LAYERS) == set(RULES)
+    for layers in maps._METRIC_LAYERS.values():
+        assert layers and set(layers) <= set(LAYER_KINDS) and set(layers) <= set(maps._LAYER_WORDS)

@@ -67,6 +67,9 @@ _LAYER_WORDS = {
     "barriers": "fences, walls and hedges (barriers)",
     "reports": "reported disorder (reports, or a walk audit filled in QGIS / QField)",
 }
+#: Where a place's number goes (points from the place), in order of preference.
+_NUMBER_OFFSETS = ((9, 9), (-9, 9), (9, -9), (-9, -9), (0, 22), (0, -22), (22, 0), (-22, 0), (20, 20), (-20, 20),
+                   (20, -20), (-20, -20), (0, 34), (0, -34))
 _REASON_WORDS = {"private": "buildings and private plots", "water": "water", "railway": "railway land",
                  "motorway": "motorways", "beyond_reach": "beyond walking reach"}
 
@@ -281,12 +284,19 @@ def _draw(result, column: str | None, *, title: str, lang: str = "en", places=No
     numbers = []
     if places is not None and len(places):
         places.boundary.plot(ax=ax, color=_PLACES, linewidth=1.6, zorder=5)
+        renderer, taken = fig.canvas.get_renderer(), []
         for no, geom in zip(places["place_no"], places.geometry, strict=True):
             p = geom.representative_point()
-            ax.annotate(str(int(no)), (p.x, p.y), xytext=(9, 9), textcoords="offset points", ha="center", va="center",
-                        fontsize=10, fontweight="bold", color="white", zorder=8,
-                        bbox={"boxstyle": "circle,pad=0.25", "facecolor": _PLACES, "edgecolor": "white"},
-                        arrowprops={"arrowstyle": "-", "color": _PLACES, "linewidth": 1.2})
+            for offset in _NUMBER_OFFSETS:  # up and right, else the first place free of the numbers drawn
+                label = ax.annotate(str(int(no)), (p.x, p.y), xytext=offset, textcoords="offset points", ha="center",
+                                    va="center", fontsize=10, fontweight="bold", color="white", zorder=8,
+                                    bbox={"boxstyle": "circle,pad=0.25", "facecolor": _PLACES, "edgecolor": "white"},
+                                    arrowprops={"arrowstyle": "-", "color": _PLACES, "linewidth": 1.2})
+                box = label.get_window_extent(renderer).expanded(1.8, 1.6)  # the digits, and their disc around
+                if not any(box.overlaps(b) for b in taken) or offset == _NUMBER_OFFSETS[-1]:
+                    taken.append(box)
+                    break
+                label.remove()
             numbers.append(int(no))
     metres = nice_length(x1 - x0)
     ax.add_artist(AnchoredSizeBar(ax.transData, metres, _scale_label(metres), "lower left", pad=0.6, sep=4,
