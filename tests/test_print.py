@@ -110,11 +110,14 @@ def test_pdf_pages_render_with_maps(ile, tmp_path):
     for page in pages:
         img = np.asarray(Image.open(page).convert("RGB")).astype(int)
         saturation = img.max(axis=2) - img.min(axis=2)
+        assert (img.max(axis=2) < 60).mean() < 0.1  # no dark backgrounds: text and lines only
         if img.std() > 20 and (saturation > 60).mean() > 0.1:  # maps: varied, and much of the page red to green
             with_maps.append(img)
     assert len(with_maps) >= 2  # five maps, two to a page (each whole on its page)
     colours = {tuple(c) for c in (with_maps[0][::2, ::2].reshape(-1, 3) // 16)}
     assert len(colours) > 100  # drawn, not a flat fill
+    subprocess.run(["pdftoppm", "-r", "40", "-png", str(ile / "index.pdf"), str(tmp_path / "index")], check=True, timeout=300)
+    assert sorted(tmp_path.glob("index-*.png"))
 
 
 def test_audit_gpkg_holds_the_context_layers(ile):

@@ -223,19 +223,58 @@ def _street_labels(ax, streets, boundary, span: float) -> list[str]:
     return placed
 
 
-def _legend_patches(reasons, have_places: bool, lang: str):
+def _legend_patches(reasons, *, buildings: bool, no_data: bool, places: bool, lang: str):
+    """The legend of what the map draws, and only that."""
     from matplotlib.patches import Patch
 
-    patches = [Patch(facecolor=_BUILDINGS, label=tr("buildings", lang))]
+    patches = [Patch(facecolor=_BUILDINGS, label=tr("buildings", lang))] if buildings else []
     if reasons:
         words = ", ".join(tr(_REASON_WORDS[r], lang) for r in reasons)
         patches.append(Patch(facecolor=NEUTRAL, label=tr("not public or not reachable on foot ({reasons})", lang,
                                                          reasons=words).replace(" (", "\n(", 1)))
-    patches.append(Patch(facecolor=_NO_DATA, edgecolor="#999", label=tr("no data", lang)))
-    if have_places:
+    if no_data:
+        patches.append(Patch(facecolor=_NO_DATA, edgecolor="#999", label=tr("no data", lang)))
+    if places:
         patches.append(Patch(facecolor="none", edgecolor=_PLACES, linewidth=1.5,
                              label=tr("problem places (numbered as in the table)", lang)))
     return patches
+
+
+def _numbers(ax, places) -> list[int]:
+    """Outline the places and number them (``place_no``) in a disc beside each, up and right, else
+    at the first spot free of the numbers already drawn."""
+    places.boundary.plot(ax=ax, color=_PLACES, linewidth=1.6, zorder=5)
+    renderer, taken, numbers = ax.figure.canvas.get_renderer(), [], []
+    for no, geom in zip(places["place_no"], places.geometry, strict=True):
+        p = geom.representative_point()
+        for offset in _NUMBER_OFFSETS:
+            label = ax.annotate(str(int(no)), (p.x, p.y), xytext=offset, textcoords="offset points", ha="center",
+                                va="center", fontsize=10, fontweight="bold", color="white", zorder=8,
+                                bbox={"boxstyle": "circle,pad=0.25", "facecolor": _PLACES, "edgecolor": "white"},
+                                arrowprops={"arrowstyle": "-", "color": _PLACES, "linewidth": 1.2})
+            box = label.get_window_extent(renderer).expanded(1.8, 1.6)  # the digits, and their disc around
+            if not any(box.overlaps(b) for b in taken) or offset == _NUMBER_OFFSETS[-1]:
+                taken.append(box)
+                break
+            label.remove()
+        numbers.append(int(no))
+    return numbers
+
+
+def _north_arrow(ax, degrees: float, lang: str) -> None:
+    """An arrow to true north (``degrees`` anticlockwise from the map's up) in the top right corner."""
+    from matplotlib.patches import FancyArrow
+
+    box = ax.get_window_extent()
+    stretch = box.width / box.height  # axes fractions to equal lengths on the page
+    angle = math.radians(degrees)
+    dx, dy = -math.sin(angle) * 0.06, math.cos(angle) * 0.06 * stretch
+    cx, cy = 0.965, 1 - 0.1 * stretch
+    ax.add_patch(FancyArrow(cx - dx / 2, cy - dy / 2, dx, dy * 0.9, width=0.006, head_width=0.018, head_length=0.03 * stretch,
+                            transform=ax.transAxes, color="black", zorder=9, length_includes_head=True))
+    ax.text(cx + dx / 2 * 1.2, cy + dy / 2 + 0.02 * stretch, tr("N", lang), transform=ax.transAxes, ha="center", va="bottom",
+            fontsize=12, fontweight="bold", zorder=9,
+            bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "none", "alpha": 0.8})
 
 
 def _draw(result, column: str | None, *, title: str, lang: str = "en", places=None, colorbar: bool = True):
@@ -244,7 +283,6 @@ def _draw(result, column: str | None, *, title: str, lang: str = "en", places=No
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.patches import FancyArrow
     from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
 
     site = result.site
@@ -267,6 +305,7 @@ def _draw(result, column: str | None, *, title: str, lang: str = "en", places=No
     ax.set_axis_off()
     ax.imshow(rgba, origin="lower", extent=extent, interpolation="nearest", zorder=1)
     buildings = site.layers.get("buildings")
+    near = []
     if buildings is not None and len(buildings):
         near = buildings.iloc[buildings.sindex.query(site.boundary.buffer(pad * 2), predicate="intersects")]
         near.plot(ax=ax, color=_BUILDINGS, linewidth=0, zorder=2)
@@ -281,35 +320,11 @@ def _draw(result, column: str | None, *, title: str, lang: str = "en", places=No
     span = max(x1 - x0, y1 - y0)
     street_names = _street_labels(ax, streets[streets["in_site"]] if streets is not None and "in_site" in streets
                                   else streets, site.boundary, span)
-    numbers = []
-    if places is not None and len(places):
-        places.boundary.plot(ax=ax, color=_PLACES, linewidth=1.6, zorder=5)
-        renderer, taken = fig.canvas.get_renderer(), []
-        for no, geom in zip(places["place_no"], places.geometry, strict=True):
-            p = geom.representative_point()
-            for offset in _NUMBER_OFFSETS:  # up and right, else the first place free of the numbers drawn
-                label = ax.annotate(str(int(no)), (p.x, p.y), xytext=offset, textcoords="offset points", ha="center",
-                                    va="center", fontsize=10, fontweight="bold", color="white", zorder=8,
-                                    bbox={"boxstyle": "circle,pad=0.25", "facecolor": _PLACES, "edgecolor": "white"},
-                                    arrowprops={"arrowstyle": "-", "color": _PLACES, "linewidth": 1.2})
-                box = label.get_window_extent(renderer).expanded(1.8, 1.6)  # the digits, and their disc around
-                if not any(box.overlaps(b) for b in taken) or offset == _NUMBER_OFFSETS[-1]:
-                    taken.append(box)
-                    break
-                label.remove()
-            numbers.append(int(no))
+    numbers = _numbers(ax, places) if places is not None and len(places) else []
     metres = nice_length(x1 - x0)
     ax.add_artist(AnchoredSizeBar(ax.transData, metres, _scale_label(metres), "lower left", pad=0.6, sep=4,
                                   frameon=True, size_vertical=span / 300, fontproperties={"size": 10}))
-    angle = math.radians(_north_angle(site))
-    cx, cy, r = 0.965, 0.86, 0.06
-    dx, dy = -math.sin(angle) * r, math.cos(angle) * r
-    ax.add_patch(FancyArrow(cx - dx / 2, cy - dy / 2 * (map_w / map_h), dx, dy * (map_w / map_h) * 0.9,
-                            width=0.006, head_width=0.018, head_length=0.03, transform=ax.transAxes,
-                            color="black", zorder=9, length_includes_head=True))
-    ax.text(cx + dx / 2 * 1.25, cy + dy / 2 * (map_w / map_h) * 1.35, tr("N", lang), transform=ax.transAxes,
-            ha="center", va="bottom", fontsize=12, fontweight="bold", zorder=9,
-            bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "none", "alpha": 0.8})
+    _north_arrow(ax, _north_angle(site), lang)
     fig.text(0.01, 1 - 0.3 / height_in, title, fontsize=15, fontweight="bold", va="center")
     if colorbar and column:
         cax = fig.add_axes((0.01, 0.72 / height_in, 0.3, 0.16 / height_in))
@@ -318,7 +333,9 @@ def _draw(result, column: str | None, *, title: str, lang: str = "en", places=No
         bar.set_label(tr("score (0-100): low is a problem", lang), fontsize=9)
         bar.ax.tick_params(labelsize=8)
     reasons = [r for r in _REASON_WORDS if (site.cells["reason"] == r).any()]
-    fig.legend(handles=_legend_patches(reasons, bool(numbers), lang), loc="lower right",
+    no_data = bool((rgba[..., :3] == matplotlib.colors.to_rgb(_NO_DATA)).all(axis=2).any())
+    legend = _legend_patches(reasons, buildings=len(near) > 0, no_data=no_data, places=bool(numbers), lang=lang)
+    fig.legend(handles=legend, loc="lower right",
                bbox_to_anchor=(0.99, 0.3 / height_in), ncol=2, fontsize=9, frameon=False)
     attribution = str(result.summary.get("attribution") or "") or tr("no attribution recorded", lang)
     fig.text(0.01, 0.12 / height_in, tr("Data: {attribution}", lang, attribution=attribution), fontsize=8,
