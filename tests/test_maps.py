@@ -99,6 +99,7 @@ def test_a_principle_with_no_score_says_why_and_what_fills_it(scene, tmp_path):
     assert "no reports layer was given" in maintenance.note and "Adding reported disorder (reports" in maintenance.note
     night = figures["Surveillance at night"]
     assert "no lamps layer was given" in night.note and "no pois layer was given" in night.note
+    assert "cpted fetch" in night.note and "cpted fetch" not in maintenance.note  # OSM has lamps, not reports
     assert figures["Problem places over the CPTED index"].src  # the index is scored here
     french = {m.title: m for m in maps.site_maps(scene, lang="fr")}["Entretien / image"]
     assert french.note.startswith("Non évalué") and "aucune couche reports" in french.note

@@ -130,8 +130,9 @@ def unscored_reason(result, key: str, lang: str = "en") -> str:
     text = tr("Not scored: {share:.0%} of its inputs have data (at least half is needed)", lang, share=share)
     if missing:
         fill = ", ".join(tr(_LAYER_WORDS.get(k, k), lang) for k in missing)
-        text += f": {'; '.join(missing.values())}. " + tr(
-            "Adding {layers} in the sites file (or by `cpted fetch`) would fill this map.", lang, layers=fill)
+        how = ("Adding {layers} in the sites file would fill this map." if "reports" in missing  # not in OSM
+               else "Adding {layers} in the sites file (or by `cpted fetch`) would fill this map.")
+        text += f": {'; '.join(missing.values())}. " + tr(how, lang, layers=fill)
     else:
         text += "."
     if unexplained:
