@@ -62,7 +62,7 @@ def write_pdf(html_path: str | Path, pdf_path: str | Path, *, timeout: float = 1
     """Print the HTML file ``html_path`` to the PDF ``pdf_path`` (A4) with headless Chromium, atomically.
 
     Chromium runs with a fresh profile, without network services, extensions or a sandbox
-    (as in containers); the reports are self-contained, so nothing is fetched.
+    (as in containers), and resolves no host name: the reports are self-contained, nothing is fetched.
 
     Example
     -------
@@ -73,7 +73,8 @@ def write_pdf(html_path: str | Path, pdf_path: str | Path, *, timeout: float = 1
     exe = chromium()
     with tempfile.TemporaryDirectory(prefix="cpted-chromium-") as profile, atomic_path(pdf_path) as tmp:
         cmd = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run",
-               "--disable-component-update", "--disable-sync", "--disable-extensions", f"--user-data-dir={profile}",
+               "--disable-component-update", "--disable-sync", "--disable-extensions", "--host-resolver-rules=MAP * ~NOTFOUND",
+               f"--user-data-dir={profile}",
                "--no-pdf-header-footer", f"--print-to-pdf={tmp}", html_path.resolve().as_uri()]
         try:
             done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
