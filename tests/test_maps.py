@@ -153,3 +153,27 @@ def test_every_scored_metric_names_the_layers_that_fill_it():
     assert set(maps._METRIC_LAYERS) == set(RULES)
     for layers in maps._METRIC_LAYERS.values():
         assert layers and set(layers) <= set(LAYER_KINDS) and set(layers) <= set(maps._LAYER_WORDS)
+
+
+@pytest.mark.parametrize("width, height", [(600, 200), (300, 300), (150, 450)])
+def test_the_site_long_side_fills_the_page_width_whatever_its_shape(width, height):
+    """The boundary frame (the longest run of black pixels) spans at least 1,000 px as shown in the
+    report at 1,366 px, where a map image of MAP_WIDTH_PX is shown 1,120 px wide (70 rem)."""
+    streets = gpd.GeoDataFrame({"walk_kind": ["street"], "name": ["Rue"]},
+                               geometry=[LineString([(0, height / 2), (width, height / 2)])], crs=2154)
+    site = Site.from_layers("shape", box(0, 0, width, height), crs=2154, layers={"streets": streets}, cell_size=10)
+    fig, _, _, _ = maps._draw(audit(site, measures=["access_control"]), "score_access_control", title="t")
+    assert longest_black_run(_pixels(fig)) * 1120 / maps.MAP_WIDTH_PX >= 1000
+
+
+def longest_black_run(rgb: np.ndarray) -> int:
+    """Pixels of the longest horizontal or vertical run of black in an RGB image: on a map, the
+    site's boundary frame (streets, buildings and labels are grey; the scale bar and arrow are short)."""
+    black = rgb.max(axis=2) == 0
+    longest = 0
+    for rows in (black, black.T):
+        for row in rows:
+            edges = np.flatnonzero(np.diff(np.concatenate([[0], row.astype(np.int8), [0]])))
+            if len(edges):
+                longest = max(longest, int((edges[1::2] - edges[0::2]).max()))
+    return longest

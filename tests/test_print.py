@@ -16,6 +16,7 @@ import numpy as np
 import pyogrio
 import pytest
 from PIL import Image
+from test_maps import longest_black_run
 
 from cpted.cli import main
 from cpted.errors import MissingDependencyError
@@ -48,21 +49,6 @@ def ile(data, samples, tmp_path_factory):
     return out
 
 
-def _longest_black_run(src: str) -> int:
-    """Pixels of the longest horizontal or vertical run of black in a data-URI PNG: the site's
-    boundary frame (streets, buildings and labels are grey; the scale bar and arrow are short)."""
-    img = np.asarray(Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1]))).convert("RGB"))
-    black = (img.max(axis=2) == 0)
-    best = 0
-    for rows in (black, black.T):
-        for row in rows:
-            padded = np.concatenate([[0], row.astype(np.int8), [0]])
-            edges = np.flatnonzero(np.diff(padded))
-            if len(edges):
-                best = max(best, int((edges[1::2] - edges[0::2]).max()))
-    return best
-
-
 @needs_chromium
 def test_report_at_1366_has_no_horizontal_scroll_and_maps_1000px_wide(ile, tmp_path):
     page = ile / "ile_de_nantes" / "report.html"
@@ -78,7 +64,8 @@ def test_report_at_1366_has_no_horizontal_scroll_and_maps_1000px_wide(ile, tmp_p
     assert len(measured["maps"]) == len(sources) >= 5  # maintenance has no data here: its sentence, not a map
     for (natural, shown), src in zip(measured["maps"], sources, strict=True):
         assert natural >= 1000 and shown >= 1000
-        assert _longest_black_run(src) * shown / natural >= 1000  # the site's long side, as shown
+        rgb = np.asarray(Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1]))).convert("RGB"))
+        assert longest_black_run(rgb) * shown / natural >= 1000  # the site's long side (its frame), as shown
     ARTEFACTS.mkdir(exist_ok=True)
     shot = ARTEFACTS / "report_ile_de_nantes_1366.png"
     shot.unlink(missing_ok=True)
