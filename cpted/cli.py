@@ -131,7 +131,8 @@ def _cmd_batch(args) -> int:
         workers = args.workers if args.workers is not None else (1 if args.scheduler is None and total <= 1 else None)
         result = batch(sites, out, site_ids=args.site, cache_dir=_cache_dir(args.cache_dir), progress=progress,
                        isovist_polygons=args.isovists, weights=args.weights, workers=workers,
-                       scheduler=args.scheduler, memory_limit=args.memory_limit, site_timeout=args.site_timeout)
+                       scheduler=args.scheduler, memory_limit=args.memory_limit, site_timeout=args.site_timeout,
+                       pdf=args.pdf)
     finally:
         bar.close()
         for h in list(site_log.handlers):
@@ -292,6 +293,8 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--site-timeout", metavar="SECONDS", type=_positive_float,
                    help="a site running longer is stopped and reported as timed_out; the others go on "
                         "(default: no limit)")
+    b.add_argument("--pdf", action="store_true",
+                   help="also write report.pdf per site and index.pdf (A4), printed by headless Chromium")
     b.set_defaults(func=_cmd_batch)
     f = sub.add_parser("fetch", help="download each site's OSM walk network and features (needs the internet)")
     common(f)

@@ -275,8 +275,10 @@ def audit_to(
     sources: SourceCache | None = None,
     isovist_polygons: bool = False,
     weights: dict | None = None,
+    pdf: bool = False,
 ) -> dict[str, object]:
-    """Audit one site of a sites file and write ``out/<site_id>/audit.gpkg`` and ``report.html``.
+    """Audit one site of a sites file and write ``out/<site_id>/audit.gpkg`` and ``report.html``
+    (and ``report.pdf`` with ``pdf``, printed by headless Chromium: :func:`cpted.report.pdf.write_pdf`).
 
     The unit of work of :func:`batch`, on a Dask worker or in-process. Never raises for a
     failing site: the returned summary row says ``status = failed`` with the message in
@@ -295,6 +297,10 @@ def audit_to(
                            weights=weights)
             write_audit(result, out / spec.id / "audit.gpkg")
             write_site_report(result, out / spec.id / "report.html")
+            if pdf:
+                from cpted.report.pdf import write_pdf
+
+                write_pdf(out / spec.id / "report.html", out / spec.id / "report.pdf")
             row = {**result.summary, "error": ""}
         except Exception as exc:  # noqa: BLE001 - one failing site must not stop the batch
             log.debug("site %s failed:\n%s", spec.id, traceback.format_exc())
@@ -356,6 +362,7 @@ def batch(
     scheduler: str | None = None,
     memory_limit: str | None = None,
     site_timeout: float | None = None,
+    pdf: bool = False,
 ) -> BatchResult:
     """Audit every site of a sites file and write ``out/<site_id>/audit.gpkg``,
     ``out/<site_id>/report.html``, ``out/summary.csv`` and ``out/index.html``.
@@ -397,6 +404,9 @@ def batch(
         site is reported with ``status = timed_out``, its worker is restarted and the others go
         on. No limit by default. With ``workers=1`` it runs the sites on a one-worker local
         Dask cluster, since a site can be stopped safely only in a process of its own.
+    pdf
+        Also write ``out/<site_id>/report.pdf`` and ``out/index.pdf`` (A4), printed by headless
+        Chromium, which must then be installed (checked before any site runs).
 
     Returns
     -------
@@ -413,7 +423,11 @@ def batch(
         specs = [sites.site(i) for i in wanted]
     out = output_folder(out, [s.id for s in specs])
     weight_table = read_weights(weights)  # validated before any site runs
-    options = {"cache_dir": cache_dir, "isovist_polygons": isovist_polygons, "weights": weight_table}
+    if pdf:
+        from cpted.report.pdf import chromium
+
+        chromium()  # absent: said now, not after the audits
+    options = {"cache_dir": cache_dir, "isovist_polygons": isovist_polygons, "weights": weight_table, "pdf": pdf}
     if workers == 1 and scheduler is None and site_timeout is None:
         cache = SourceCache()  # files read once per batch
         rows = run_in_process(specs, out, lambda spec, out, options: audit_to(spec, out, sources=cache, **options),
@@ -426,4 +440,8 @@ def batch(
     summary = summary[front + [c for c in summary.columns if c not in front]]
     write_summary(summary, out / "summary.csv")
     write_index(summary, out / "index.html", title=sites.title)
+    if pdf:
+        from cpted.report.pdf import write_pdf
+
+        write_pdf(out / "index.html", out / "index.pdf")
     return BatchResult(summary=summary, out=out)

@@ -60,7 +60,8 @@ def test_report_content(graslin):
     text = (graslin / "nantes_graslin/report.html").read_text(encoding="utf-8")
     for section in ("Scores", "Maps", "Problem places", "Data completeness", "Method", "Sources"):
         assert f"<h2>{section}</h2>" in text
-    assert text.count("<img ") >= 7  # the chart and six maps
+    # the chart and six maps, each unscored principle as a sentence saying why instead of its map
+    assert text.count("<img ") + text.count('<figure class="map unscored">') == 7
     index = (graslin / "index.html").read_text(encoding="utf-8")
     assert 'href="nantes_graslin/report.html"' in index
 

@@ -12,6 +12,7 @@ import pandas as pd
 
 from cpted import __version__
 from cpted.atomic import write_text_atomic
+from cpted.report.pdf import PRINT_CSS
 
 __all__ = ["write_index"]
 
@@ -24,7 +25,10 @@ th{background:#f4f4f4} td.num{text-align:right;font-variant-numeric:tabular-nums
 .bar{background:#eee;width:6rem;height:.7rem;display:inline-block;margin-right:.3rem}
 .bar span{display:block;height:100%;background:#3a7d44}
 .err{color:#a40000} .na{color:#888} footer{margin-top:2rem;font-size:.8rem;color:#555}
-"""
+""" + PRINT_CSS + """
+@page{size:A4 landscape}
+@media print{td:last-child{min-width:0;width:22%} table{font-size:7.5pt} .bar{width:2.5rem}}
+"""  # the overview's wide table prints across the page
 _SHARES = ("network_coverage", "building_completeness")
 _SCORES = ("cpted_index", "score_surveillance", "score_territoriality", "score_access_control", "score_maintenance")
 #: How each site status (:data:`cpted.pipeline.STATUSES`) reads in the table.

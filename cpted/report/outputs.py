@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import geopandas as gpd
 import pandas as pd
 import pyogrio
 
@@ -11,7 +12,55 @@ from cpted import __version__
 from cpted.atomic import atomic_path
 from cpted.report.styles import write_styles
 
-__all__ = ["write_audit", "write_summary"]
+__all__ = ["write_audit", "write_summary", "context_layers", "CONTEXT_LAYERS"]
+
+
+#: The input layers written beside the results (as the audit used them), and the columns kept.
+CONTEXT_LAYERS = {
+    "buildings": ("height_m", "height_source", "levels", "kind"),
+    "pois": ("category", "name", "source_category", "opening_hours", "night"),
+    "lamps": ("height_m",),
+    "water": ("kind",),
+}
+
+
+def context_layers(result) -> dict[str, gpd.GeoDataFrame]:
+    """The site's input layers that give the results their context in QGIS: ``buildings`` with the
+    heights used and where each comes from (``height_source``), ``pois`` with their category and
+    ``night`` (open after 20:00 by their opening hours; empty when unknown), ``lamps`` and ``water``,
+    over the site and its context ring. A layer the audit already writes (``lamps``, with the
+    light of each lamp) or the site does not have is left out.
+
+    Examples
+    --------
+    >>> from shapely import LineString, Point, box
+    >>> from cpted.pipeline import audit
+    >>> from cpted.prepare.site import Site
+    >>> streets = gpd.GeoDataFrame({"walk_kind": ["street"]}, geometry=[LineString([(0, 50), (100, 50)])], crs=2154)
+    >>> pois = gpd.GeoDataFrame({"category": ["shop"], "opening_hours": ["Mo-Su 08:00-23:00"]},
+    ...                         geometry=[Point(20, 55)], crs=2154)
+    >>> site = Site.from_layers("demo", box(0, 0, 100, 100), crs=2154, layers={"streets": streets, "pois": pois},
+    ...                         cell_size=10)
+    >>> layers = context_layers(audit(site, measures=["access_control"]))
+    >>> list(layers), layers["pois"]["night"].tolist()
+    (['pois'], ['yes'])
+    """
+    out = {}
+    for kind, columns in CONTEXT_LAYERS.items():
+        if kind in result.layers or kind not in result.site.layers or not len(result.site.layers[kind]):
+            continue
+        layer = result.site.layers[kind]
+        if kind == "pois":
+            from cpted.measure.activity import open_at_night
+
+            hours = layer["opening_hours"] if "opening_hours" in layer else pd.Series(None, index=layer.index, dtype=object)
+            night = open_at_night(hours)
+            layer = layer.assign(opening_hours=hours,
+                                 night=night.map(lambda v: "yes" if v is True else "no" if v is False else None))
+        kept = [c for c in columns if c in layer]
+        out[kind] = gpd.GeoDataFrame(layer[kept].reset_index(drop=True), geometry=layer.geometry.reset_index(drop=True),
+                                     crs=layer.crs)
+    return out
 
 
 def write_audit(result, path: str | Path) -> Path:
@@ -19,7 +68,9 @@ def write_audit(result, path: str | Path) -> Path:
 
     The file is written beside ``path`` under a temporary name and renamed when complete,
     so a failure never leaves a partial GeoPackage (and an older one stays as it was).
-    The data attribution is stored as dataset metadata and in the ``site`` layer.
+    The data attribution is stored as dataset metadata and in the ``site`` layer. The input
+    layers that give the results their context follow (:func:`context_layers`); every layer
+    with a default style carries it in ``layer_styles``.
     """
     path = Path(path)
     metadata = {
@@ -27,8 +78,9 @@ def write_audit(result, path: str | Path) -> Path:
         "site_id": result.site.id,
         "attribution": " | ".join(result.site.attribution),
     }
+    layers = {**result.layers, **context_layers(result)}
     with atomic_path(path) as tmp:
-        for i, (name, gdf) in enumerate(result.layers.items()):
+        for i, (name, gdf) in enumerate(layers.items()):
             pyogrio.write_dataframe(
                 gdf,
                 tmp,
@@ -38,7 +90,7 @@ def write_audit(result, path: str | Path) -> Path:
                 metadata=metadata if i == 0 else None,
                 promote_to_multi=False,
             )
-        write_styles(tmp, list(result.layers))  # QGIS opens the result layers styled
+        write_styles(tmp, list(layers))  # QGIS opens the result layers styled
     return path
 
 

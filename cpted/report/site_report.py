@@ -16,6 +16,8 @@ from cpted.atomic import write_text_atomic
 from cpted.load.schema import LAYER_KINDS
 from cpted.report.i18n import tr
 from cpted.report.interactive import interactive_map
+from cpted.report.maps import TABLE_PLACES, maps_html, site_maps
+from cpted.report.pdf import PRINT_CSS
 from cpted.score.scores import PLACE_MAX_AREA, PRINCIPLES, RULES, STREET_NAME_REACH
 
 __all__ = ["write_site_report", "figure_png", "score_chart"]
@@ -27,10 +29,12 @@ _CSS = """
 body{font-family:system-ui,sans-serif;margin:2rem auto;color:#222;max-width:70rem;line-height:1.45}
 h1{margin-bottom:.2rem} h2{border-bottom:2px solid #3a7d44;padding-bottom:.2rem;margin-top:2rem}
 table{border-collapse:collapse;margin:.5rem 0} th,td{border-bottom:1px solid #ddd;padding:.25rem .6rem;text-align:left}
-td.num{text-align:right;font-variant-numeric:tabular-nums} .grid{display:flex;flex-wrap:wrap;gap:1rem}
+td.num{text-align:right;font-variant-numeric:tabular-nums}
 figure{margin:0} figcaption{font-size:.85rem;color:#555} img{max-width:100%} .na{color:#888}
+.maps figure{margin:1.2rem 0} .maps img{display:block;width:100%;height:auto}
+.maps .unscored{border-left:4px solid #bdbdbd;padding:.4rem .8rem;background:#f7f7f7}
 footer{margin-top:2rem;font-size:.85rem;color:#555}
-"""
+""" + PRINT_CSS
 _SOURCES = [
     "Benedikt (1979), To take hold of space: isovists and isovist fields, EPB 6:47-65",
     "Turner, Doxa, O'Sullivan & Penn (2001), From isovists to visibility graphs, EPB 28:103-121",
@@ -59,50 +63,6 @@ def figure_png(fig) -> str:
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
     plt.close(fig)
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
-
-
-def _grid(cells, column: str, cell_size: float):
-    """Cell values as an image array (NaN outside the open space) and its extent."""
-    x = cells["x"].to_numpy()
-    y = cells["y"].to_numpy()
-    i = np.round((x - x.min()) / cell_size).astype(int)
-    j = np.round((y - y.min()) / cell_size).astype(int)
-    img = np.full((j.max() + 1, i.max() + 1), np.nan)
-    img[j, i] = cells[column].to_numpy(dtype=float)
-    half = cell_size / 2
-    return img, (x.min() - half, x.max() + half, y.min() - half, y.max() + half)
-
-
-def _map(result, column: str, title: str, *, cmap: str = "RdYlGn", vmin=0, vmax=100, places=None) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    site = result.site
-    cells = result.layers["cells"]
-    fig, ax = plt.subplots(figsize=(6.2, 5.2))
-    if len(cells) and cells[column].notna().any():
-        img, extent = _grid(cells, column, site.cell_size)
-        shown = ax.imshow(img, origin="lower", extent=extent, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
-        fig.colorbar(shown, ax=ax, shrink=0.75)
-    else:
-        ax.text(0.5, 0.5, "no data", transform=ax.transAxes, ha="center", color="#888")
-    if site.has("buildings") and len(site.layers["buildings"]):
-        site.layers["buildings"].plot(ax=ax, color="#555", linewidth=0)
-    if "streets" in result.layers and len(result.layers["streets"]):
-        result.layers["streets"].plot(ax=ax, color="#222", linewidth=0.4)
-    if places is not None and len(places):
-        places.boundary.plot(ax=ax, color="#2b2bd6", linewidth=1.2)
-    gx, gy = site.boundary.exterior.xy if site.boundary.geom_type == "Polygon" else site.boundary.envelope.exterior.xy
-    ax.plot(gx, gy, color="black", linewidth=1)
-    x0, y0, x1, y1 = site.boundary.bounds
-    ax.set_xlim(x0, x1)
-    ax.set_ylim(y0, y1)
-    ax.set_aspect("equal")
-    ax.set_axis_off()
-    ax.set_title(title)
-    return figure_png(fig)
 
 
 def score_chart(summary: dict) -> str:
@@ -148,17 +108,15 @@ def _qpv(s) -> str:
     return f" Priority neighbourhood (QPV) <code>{html.escape(code)}</code> {html.escape(name if name != 'nan' else '')}."
 
 
-def write_site_report(result, path: str | Path) -> Path:
+def write_site_report(result, path: str | Path, *, lang: str = "en") -> Path:
     """Write ``report.html`` for one audited site: maps of each principle's score and of the
     problem places, a chart of the scores, the data-completeness table, the drivers, the method,
     the sources and the data attribution. Every figure is embedded: the file opens offline."""
     s = result.summary
     places = result.layers.get("problem_places")
-    maps = [(_map(result, f"score_{p}", _LABELS[p]), _LABELS[p]) for p in PRINCIPLES]
-    maps.append((_map(result, "score_surveillance_night", _LABELS["surveillance_night"]), _LABELS["surveillance_night"]))
-    maps.append((_map(result, "cpted_index", "Problem places over the CPTED index", places=places), "Problem places (blue outlines)"))
-    figures = "".join(f'<figure><img src="{src}" alt="{html.escape(cap)}"><figcaption>{html.escape(cap)}</figcaption></figure>'
-                      for src, cap in maps)
+    if places is not None:
+        places = places.head(TABLE_PLACES)  # the places of the table, numbered alike on the maps
+    figures = maps_html(site_maps(result, places=places, lang=lang))  # the maps in lang; the rest: i18n branch
     completeness = [(f"features: {k}", s.get(f"n_{k}")) for k in LAYER_KINDS]
     completeness += [("unknown layers (values NaN)", s.get("unknown_layers") or "none"),
                      ("layers surveyed and empty", s.get("known_empty_layers") or "none")]
@@ -167,7 +125,7 @@ def write_site_report(result, path: str | Path) -> Path:
     completeness += [(f"score inputs: {_LABELS[p]}", s.get(f"completeness_{p}")) for p in PRINCIPLES]
     problem_rows = ""
     if places is not None and len(places):
-        for _, r in places.head(10).iterrows():
+        for _, r in places.iterrows():
             street = r["street"] if isinstance(r["street"], str) else f"unnamed (no named street within {STREET_NAME_REACH:g} m)"
             problem_rows += (f"<tr><td class='num'>{int(r['place_no'])}</td><td>{html.escape(street)}</td>"
                              f"<td class='num'>{r['lon']:.5f}, {r['lat']:.5f}</td><td>{_LABELS.get(r['principle'], r['principle'])}</td>"
@@ -191,7 +149,7 @@ def write_site_report(result, path: str | Path) -> Path:
 <img src="{score_chart(s)}" alt="scores of the four principles">
 <p><b>What pulls the site down:</b> {html.escape(str(s.get('drivers') or 'nothing below 50'))}.</p>
 <p class="na">{html.escape("; ".join(str(s.get(k)) for k in ("notes", "score_notes") if s.get(k) and str(s.get(k)) != "nan"))}</p>
-<h2>Maps</h2><div class="grid">{figures}</div>
+<h2>Maps</h2><div class="maps">{figures}</div>
 <h2>{tr("Interactive map")}</h2>{interactive_map(result)}
 <h2>Problem places</h2>{problems}
 <h2>Data completeness</h2>{_table(completeness)}

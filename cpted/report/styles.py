@@ -10,11 +10,17 @@ import sqlite3
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
+from cpted.config import POI_CATEGORIES
+
 __all__ = ["STYLES", "write_styles", "graduated_qml", "categorized_qml", "single_qml"]
 
 _RAMP = ["215,48,39", "252,141,89", "254,224,139", "217,239,139", "145,207,96", "26,152,80"]  # red -> green
 # worse -> unchanged (within ±5 points, as in changed_places) -> better
 _DIVERGING = ["178,24,43", "239,138,98", "253,219,199", "247,247,247", "209,229,240", "103,169,207", "33,102,172"]
+# buildings by height: light (low) to dark (tall)
+_GREYS = ["217,217,217", "189,189,189", "150,150,150", "115,115,115", "82,82,82", "37,37,37"]
+_QUALITATIVE = ["228,26,28", "55,126,184", "77,175,74", "152,78,163", "255,127,0", "166,86,40", "247,129,191",
+                "153,153,153", "27,158,119", "217,95,2", "117,112,179", "231,41,138"]
 _PRINCIPLES = ("surveillance", "territoriality", "access_control", "maintenance")
 _COLORS = {"better": "26,152,80", "worse": "215,48,39","surveillance": "228,26,28", "territoriality": "55,126,184", "access_control": "152,78,163",
            "maintenance": "255,127,0", "blind_spot": "255,127,0", "entrapment_spot": "228,26,28", "recess": "152,78,163",
@@ -74,11 +80,13 @@ def graduated_qml(attribute: str, kind: str = "fill", lower: float = 0, upper: f
                  f'</renderer-v2>')
 
 
-def categorized_qml(attribute: str, values: list[str], kind: str = "fill", *, outline: bool = False) -> str:
+def categorized_qml(attribute: str, values: list[str], kind: str = "fill", *, outline: bool = False,
+                    colors: dict[str, str] | None = None) -> str:
     """A categorized style over ``attribute``, one colour per value (outlines only with ``outline``)."""
+    colors = colors or _COLORS
     cats = "".join(f'<category value={quoteattr(v)} symbol="{i}" label={quoteattr(v.replace("_", " "))} render="true"/>'
                    for i, v in enumerate(values))
-    symbols = "".join(_symbol(str(i), kind, _COLORS.get(v, "120,120,120"), outline=outline) for i, v in enumerate(values))
+    symbols = "".join(_symbol(str(i), kind, colors.get(v, "120,120,120"), outline=outline) for i, v in enumerate(values))
     return _wrap(f'<renderer-v2 type="categorizedSymbol" attr={quoteattr(attribute)} symbollevels="0" enableorderby="0" '
                  f'forceraster="0"><categories>{cats}</categories><symbols>{symbols}</symbols></renderer-v2>')
 
@@ -102,6 +110,12 @@ STYLES = {
     "deltas": graduated_qml("delta_cpted_index", lower=-35, upper=35, ramp=_DIVERGING, open_ends=True),
     "changes": categorized_qml("change", ["better", "worse"], outline=True),
     "isovists": single_qml("fill", "31,120,180", outline=True),
+    # context layers (cpted.report.outputs.context_layers): the inputs as the audit used them
+    "buildings": graduated_qml("height_m", lower=0, upper=30, ramp=_GREYS, open_ends=True),
+    "pois": categorized_qml("category", list(POI_CATEGORIES), kind="marker",
+                            colors=dict(zip(POI_CATEGORIES, _QUALITATIVE * 3, strict=False))),
+    "lamps": single_qml("marker", "255,200,0"),
+    "water": single_qml("fill", "166,206,227"),
 }
 
 

@@ -125,3 +125,40 @@ def test_compat_gives_the_values_of_qgis_3_22s_own_names():
                 QMetaType.Type.QString: QVariant.String}
     for metatype in [*compat.FIELD_TYPES.values(), compat.TEXT]:
         assert compat.field("x", metatype).type() == expected[metatype]
+
+
+def test_audit_gpkg_context_layers_open_styled_in_qgis(qgis_app, tmp_path):
+    """audit.gpkg (cpted.report.outputs.write_audit) opened as a planner would, layer by layer: the
+    context layers (buildings, pois, lamps, water) take their default style from layer_styles."""
+    import geopandas as gpd
+    from qgis.core import QgsVectorLayer
+    from shapely import LineString, Point, box
+
+    from cpted.pipeline import audit
+    from cpted.prepare.site import Site
+    from cpted.report.outputs import write_audit
+
+    crs = 2154
+    layers = {
+        "streets": gpd.GeoDataFrame({"walk_kind": ["street"], "name": ["Rue Longue"]},
+                                    geometry=[LineString([(0, 100), (400, 100)])], crs=crs),
+        "buildings": gpd.GeoDataFrame({"height_m": [10.0]}, geometry=[box(40, 110, 120, 150)], crs=crs),
+        "pois": gpd.GeoDataFrame({"category": ["shop"]}, geometry=[Point(60, 105)], crs=crs),
+        "lamps": gpd.GeoDataFrame({"height_m": [6.0]}, geometry=[Point(50, 95)], crs=crs),
+        "water": gpd.GeoDataFrame({"kind": ["river"]}, geometry=[box(0, 0, 150, 60)], crs=crs),
+    }
+    site = Site.from_layers("scene", box(0, 0, 400, 200), crs=crs, layers=layers, cell_size=10)
+    path = write_audit(audit(site, measures=["access_control"]), tmp_path / "audit.gpkg")
+    expected = {"buildings": ("graduatedSymbol", "height_m"), "pois": ("categorizedSymbol", "category"),
+                "lamps": ("singleSymbol", "#ffc800"), "water": ("singleSymbol", "#a6cee3")}
+    for name, (renderer, attribute) in expected.items():
+        layer = QgsVectorLayer(f"{path}|layername={name}", name, "ogr")
+        assert layer.isValid() and layer.featureCount() == len(layers[name])
+        _, from_database = layer.loadDefaultStyle()
+        assert from_database, f"{name}: no default style in layer_styles"
+        assert layer.renderer().type() == renderer
+        if renderer == "singleSymbol":  # QGIS's own default is a random colour
+            assert layer.renderer().symbol().color().name() == attribute
+        else:
+            assert layer.renderer().classAttribute() == attribute
+        del layer
