@@ -19,6 +19,7 @@ from pathlib import Path
 
 from cpted import __version__
 from cpted.errors import CptedError, NetworkError
+from cpted.report.i18n import LANGS
 
 __all__ = ["main"]
 
@@ -131,7 +132,8 @@ def _cmd_batch(args) -> int:
         workers = args.workers if args.workers is not None else (1 if args.scheduler is None and total <= 1 else None)
         result = batch(sites, out, site_ids=args.site, cache_dir=_cache_dir(args.cache_dir), progress=progress,
                        isovist_polygons=args.isovists, weights=args.weights, workers=workers,
-                       scheduler=args.scheduler, memory_limit=args.memory_limit, site_timeout=args.site_timeout)
+                       scheduler=args.scheduler, memory_limit=args.memory_limit, site_timeout=args.site_timeout,
+                       lang=args.lang)
     finally:
         bar.close()
         for h in list(site_log.handlers):
@@ -206,7 +208,8 @@ def _cmd_compare(args) -> int:
     from cpted.scenario import compare
 
     result = compare(args.sites_file, args.site, baseline=args.baseline, proposed=args.proposed, out=args.out,
-                     data_dir=args.data_dir, cache_dir=_cache_dir(args.cache_dir), weights=args.weights)
+                     data_dir=args.data_dir, cache_dir=_cache_dir(args.cache_dir), weights=args.weights,
+                     lang=args.lang)
     rows = result.site.set_index("value")
     print(f"{'value':<30}{'baseline':>12}{'proposed':>12}{'delta':>10}")
     for key in ["cpted_index", "score_surveillance", "score_surveillance_night", "score_territoriality",
@@ -217,7 +220,7 @@ def _cmd_compare(args) -> int:
     changes = result.changes.groupby(["principle", "change"])["area_m2"].sum() if len(result.changes) else {}
     for (principle, change), area in (changes.items() if len(result.changes) else []):
         print(f"  {principle}: {change} over {area:,.0f} m²")
-    print(f"-> {args.out / 'compare.gpkg'}, {args.out / 'compare.csv'}, baseline/ and proposed/ audits")
+    print(f"-> {args.out / 'compare.html'}, {args.out / 'compare.gpkg'}, {args.out / 'compare.csv'}, baseline/ and proposed/ audits")
     return 0
 
 
@@ -227,6 +230,10 @@ def _cmd_template(args) -> int:
     write_walk_audit_template(args.out, crs=args.crs)
     print(f"empty walk-audit GeoPackage written: {args.out} (layer walk_audit; see docs/methods/maintenance.md)")
     return 0
+
+
+_LANG_HELP = ("language of the reports: en or fr (default: the sites file's lang, else en); "
+              "CSV and GeoPackage column names stay in English")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -257,6 +264,7 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--site-timeout", metavar="SECONDS", type=_positive_float,
                    help="a site running longer is stopped and reported as timed_out; the others go on "
                         "(default: no limit)")
+    b.add_argument("--lang", choices=LANGS, help=_LANG_HELP)
     b.set_defaults(func=_cmd_batch)
     f = sub.add_parser("fetch", help="download each site's OSM walk network and features (needs the internet)")
     common(f)
@@ -275,6 +283,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--data-dir", help="where relative paths of the sites file resolve")
     c.add_argument("--cache-dir", help="fetch cache")
     c.add_argument("--weights", type=Path, help="weights file for the scores")
+    c.add_argument("--lang", choices=LANGS, help=_LANG_HELP)
     c.set_defaults(func=_cmd_compare)
     t = sub.add_parser("walk-audit-template", help="write an empty walk-audit GeoPackage to fill in QGIS / QField")
     t.add_argument("out", type=Path, help="the GeoPackage to write")
