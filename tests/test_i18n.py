@@ -10,6 +10,7 @@ and looks for English words that are not also French words.
 from __future__ import annotations
 
 import ast
+import html
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -189,7 +190,7 @@ def test_templates_translate_stored_phrases():
     assert tr_phrase("lighting and night surveillance: no lamps source", "fr") == (
         "éclairage et surveillance de nuit : aucune source de lampadaires")
     assert tr_phrase("night-time POIs: only 12% of shops and venues have opening hours (needs 50%)", "fr") == (
-        "lieux ouverts la nuit : seulement 12% des commerces et lieux ont des horaires d'ouverture (il en faut 50%)")
+        "lieux ouverts la nuit : seulement 12\u00a0% des commerces et lieux ont des horaires d'ouverture (il en faut 50\u00a0%)")
     kept = tr_phrase("trees: its trees source has no feature in the site's area (not proof there is none; if surveyed, "
                      "declare trees = { empty = true })", "fr")
     assert kept.endswith("déclarer `trees = { empty = true }`)") and kept.startswith("arbres : sa source arbres")
@@ -301,3 +302,61 @@ def test_index_fits_1366_px_in_both_languages(runs, tmp_path):
     wide.write_text(page.read_text(encoding="utf-8").replace("</h1>", '</h1><div style="width:1600px">x</div>'), encoding="utf-8")
     scroll, inner = _widths(wide, tmp_path)
     assert scroll > inner  # the measure sees an overflow when there is one
+
+
+# --- the method appendix ----------------------------------------------------------------------------
+
+class _Rows(HTMLParser):
+    """The cells of every table row, as text."""
+
+    def __init__(self):
+        super().__init__()
+        self.rows, self.cell = [], None
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "tr":
+            self.rows.append([])
+        elif tag in ("td", "th"):
+            self.cell = ""
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self.cell is not None:
+            self.rows[-1].append(self.cell.strip())
+            self.cell = None
+
+    def handle_data(self, data):
+        if self.cell is not None:
+            self.cell += data
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_method_appendix_holds_every_rule(lang, tmp_path):
+    """Every rule of RULES is in the appendix with its thresholds, the weight used and its source,
+    read against weights.toml itself and against a custom weights file."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+
+    from cpted.report.method import method_appendix
+    from cpted.score.scores import RULES, read_weights
+
+    (tmp_path / "w.toml").write_text("[metrics]\nlux = 5\n[principles]\nterritoriality = 0.5\n")
+    defaults = tomllib.loads((ROOT / "cpted/score/weights.toml").read_text(encoding="utf-8"))
+    for weights, expected in ((None, defaults["metrics"]), (read_weights(tmp_path / "w.toml"), {**defaults["metrics"], "lux": 5})):
+        page = method_appendix(weights, lang=lang)
+        parser = _Rows()
+        parser.feed(page)
+        rows = {r[0]: r for r in parser.rows if r and r[0] in RULES}
+        assert set(rows) == set(RULES)
+
+        def num(x: float) -> str:
+            return f"{x:g}".replace(".", ",") if lang == "fr" else f"{x:g}"
+
+        for column, rule in RULES.items():
+            _, low, bad, good, weight, _, source = rows[column]
+            assert (bad, good, weight) == (num(rule.bad), num(rule.good), num(expected[column])), column
+            assert low == tr(rule.low, lang) and source == tr(rule.source, lang)
+        if weights is not None:
+            assert html.escape(tr("weight in the CPTED index: {w}", lang, w=num(0.5))) in page
+    assert "docs/methods" not in page and "href" not in page

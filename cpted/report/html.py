@@ -18,7 +18,7 @@ import pandas as pd
 
 from cpted import __version__
 from cpted.atomic import write_text_atomic
-from cpted.report.i18n import as_html, check_lang, tr, tr_list
+from cpted.report.i18n import as_html, check_lang, number, tr, tr_list
 from cpted.report.method import PRINCIPLE_LABELS
 
 __all__ = ["write_index"]
@@ -55,16 +55,11 @@ def _missing(value) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-def _number(value: float, spec: str, lang: str) -> str:
-    text = format(value, spec)
-    return text.replace(",", "\u202f").replace(".", ",") if lang == "fr" else text
-
-
 def _share(value, lang: str) -> str:
     if _missing(value):
         return f'<span class="na">{tr("n/a", lang)}</span>'
     pct = max(0.0, min(1.0, float(value))) * 100
-    return f'<span class="bar"><span style="width:{pct:.0f}%"></span></span>{_number(float(value), ".2f", lang)}'
+    return f'<span class="bar"><span style="width:{pct:.0f}%"></span></span>{number(float(value), ".2f", lang)}'
 
 
 def _score(value, lang: str) -> str:
@@ -75,7 +70,7 @@ def _count(value, lang: str) -> str:
     if _missing(value):
         why = tr("no source, or none of this kind in its data for the site: unknown, not zero", lang)
         return f'<span class="na" title="{html.escape(why)}">{tr("unknown", lang)}</span>'
-    return _number(int(value), ",", lang)
+    return number(int(value), ",", lang)
 
 
 def _status(status: str, lang: str) -> str:
@@ -161,7 +156,7 @@ def _row(r: pd.Series, lang: str) -> str:
         extra.append(html.escape(tr("approximate boundary", lang)))
     if isinstance(r.get("qpv_code"), str) and r.get("qpv_code"):
         extra.append(f"QPV <code>{html.escape(r['qpv_code'])}</code>")
-    area = "" if _missing(r.get("area_ha")) else f"{_number(float(r['area_ha']), '.1f', lang)} ha"
+    area = "" if _missing(r.get("area_ha")) else f"{number(float(r['area_ha']), '.1f', lang)} ha"
     small = " · ".join([area, *extra, f'<a href="{sid}/audit.gpkg">audit.gpkg</a>'])
     cells = [f'<a href="{sid}/report.html" translate="no">{name}</a><br><small>{small}</small>', _status(status, lang)]
     cells += [_score(r.get(c), lang) for c in _SCORES]

@@ -24,7 +24,7 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
-__all__ = ["LANGS", "check_lang", "tr", "tr_phrase", "tr_list", "catalog", "as_html", "split_list"]
+__all__ = ["LANGS", "check_lang", "tr", "tr_phrase", "tr_list", "catalog", "as_html", "split_list", "number"]
 
 #: The languages a report can be written in.
 LANGS = ("en", "fr")
@@ -65,6 +65,7 @@ def tr(text: str, lang: str = "en", /, **fields) -> str:
 
 
 _FIELD = re.compile(r"\{(\w+)\}")
+_NUMBER = re.compile(r"-?\d+(\.\d+)?%?\Z")
 
 
 @functools.cache
@@ -108,6 +109,8 @@ def tr_phrase(text: str, lang: str = "en") -> str:
     table = catalog(lang)
     if text in table:
         return table[text]
+    if _NUMBER.match(text):  # a number a template captured: written as the language writes numbers
+        return text.replace(".", ",").replace("%", "\u00a0%") if lang == "fr" else text
     for pattern, value in _templates(lang):
         match = pattern.match(text)
         if match:
@@ -160,3 +163,15 @@ def as_html(text: str) -> str:
     import html
 
     return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text, quote=False))
+
+
+def number(value: float, spec: str = "g", lang: str = "en") -> str:
+    """``format(value, spec)`` written as ``lang`` writes numbers (French: ``1 234,5``).
+
+    Example
+    -------
+    >>> number(1234.5, ",.1f", "fr"), number(1234.5, ",.1f", "en")
+    ('1\u202f234,5', '1,234.5')
+    """
+    text = format(value, spec)
+    return text.replace(",", "\u202f").replace(".", ",") if lang == "fr" else text

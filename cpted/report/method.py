@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html
 
-from cpted.report.i18n import tr
+from cpted.report.i18n import number, tr
 from cpted.score.scores import MIN_COMPLETENESS, PRINCIPLES, RULES, read_weights
 
 __all__ = ["method_appendix", "PRINCIPLE_LABELS"]
@@ -20,11 +20,6 @@ PRINCIPLE_LABELS = {"surveillance": "Natural surveillance", "territoriality": "T
                     "surveillance_night": "Surveillance at night"}
 #: When each period of :class:`cpted.score.scores.Rule` counts.
 _PERIOD = {"day": "day only", "night": "night only", "both": "day and night"}
-
-
-def _num(value: float, lang: str) -> str:
-    text = f"{value:g}"
-    return text.replace(".", ",") if lang == "fr" else text
 
 
 def method_appendix(weights: dict | None = None, *, lang: str = "en", cell_size: float = 5.0) -> str:
@@ -54,7 +49,7 @@ def method_appendix(weights: dict | None = None, *, lang: str = "en", cell_size:
                  "of its metric scores that have data, and is left out (n/a) when less than {need} of its weight has "
                  "data. The CPTED index is the weighted mean of the principles' scores, and is n/a when less than {need} "
                  "of the principles' weight is scored. A metric without data is never counted as zero.", lang,
-                 cell=_num(cell_size, lang), need=need)) + "</p>",
+                 cell=number(cell_size, lang=lang), need=need)) + "</p>",
              "<p>" + html.escape(tr(
                  "Surveillance at night uses the surveillance metrics marked 'night only' or 'day and night'; "
                  "daytime surveillance those marked 'day only' or 'day and night'.", lang)) + "</p>"]
@@ -64,10 +59,10 @@ def method_appendix(weights: dict | None = None, *, lang: str = "en", cell_size:
         rules = [r for r in RULES.values() if r.principle == p]
         rows = "".join(
             f"<tr><td><code>{r.column}</code></td><td>{html.escape(tr(r.low, lang))}</td>"
-            f"<td class='num'>{_num(r.bad, lang)}</td><td class='num'>{_num(r.good, lang)}</td>"
-            f"<td class='num'>{_num(weights['metrics'][r.column], lang)}</td><td>{html.escape(tr(_PERIOD[r.period], lang))}</td>"
+            f"<td class='num'>{number(r.bad, lang=lang)}</td><td class='num'>{number(r.good, lang=lang)}</td>"
+            f"<td class='num'>{number(weights['metrics'][r.column], lang=lang)}</td><td>{html.escape(tr(_PERIOD[r.period], lang))}</td>"
             f"<td>{html.escape(tr(r.source, lang))}</td></tr>" for r in rules)
-        weight = tr("weight in the CPTED index: {w}", lang, w=_num(weights["principles"][p], lang))
+        weight = tr("weight in the CPTED index: {w}", lang, w=number(weights["principles"][p], lang=lang))
         parts.append(f"<h3>{html.escape(tr(PRINCIPLE_LABELS[p], lang))} <small>({html.escape(weight)})</small></h3>"
                      f"<table class='method'><tr>{head}</tr>{rows}</table>")
     return "\n".join(parts)

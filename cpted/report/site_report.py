@@ -14,7 +14,7 @@ import numpy as np
 from cpted import __version__
 from cpted.atomic import write_text_atomic
 from cpted.load.schema import LAYER_KINDS
-from cpted.report.i18n import as_html, check_lang, split_list, tr, tr_list, tr_phrase
+from cpted.report.i18n import as_html, check_lang, number, split_list, tr, tr_list, tr_phrase
 from cpted.report.method import PRINCIPLE_LABELS, method_appendix
 from cpted.score.scores import PLACE_MAX_AREA, PRINCIPLES, STREET_NAME_REACH
 
@@ -129,10 +129,9 @@ def _fmt(value, digits: int = 2, lang: str = "en") -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return f'<span class="na">{tr("n/a", lang)}</span>'
     if isinstance(value, float):
-        text = f"{value:,.{digits}f}"
-        return text.replace(",", "\u202f").replace(".", ",") if lang == "fr" else text
+        return number(value, f",.{digits}f", lang)
     if isinstance(value, int | np.integer):
-        return f"{int(value):,}".replace(",", "\u202f") if lang == "fr" else f"{int(value):,}"
+        return number(int(value), ",", lang)
     return html.escape(str(value))
 
 
@@ -227,7 +226,7 @@ def write_site_report(result, path: str | Path, *, lang: str = "en", weights: di
     name = html.escape(str(s.get("name")))
     status = str(s.get("status"))
     page = f"""<!doctype html>
-<html lang="{lang}"><head><meta charset="utf-8"><title>{tr("CPTED audit", lang)}: {name}</title><style>{_CSS}</style></head>
+<html lang="{lang}"><head><meta charset="utf-8"><title>{tr("CPTED audit:", lang)} {name}</title><style>{_CSS}</style></head>
 <body><h1 translate="no">{name}</h1>
 <p>{tr("Site", lang)} <code>{html.escape(str(s.get('site_id')))}</code>, {_fmt(float(s.get('area_ha', float('nan'))), 1, lang)} ha, <code>{s.get('crs')}</code>.{approx}{_qpv(s, lang)}</p>
 <p><b>{tr("Status:", lang)}</b> {html.escape(tr(_STATUS_TEXT.get(status, status), lang))}</p>
