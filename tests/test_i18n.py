@@ -185,6 +185,28 @@ def test_sites_file_lang_is_checked(tmp_path):
         main(["batch", str(tmp_path / "s.toml"), "--out", str(tmp_path / "o"), "--lang", "de"])
 
 
+def test_lang_option_wins_over_the_sites_file(tmp_path):
+    """A small drawn scene whose sites file says lang = "fr": batch writes French, compare --lang en English."""
+    from shapely import LineString, box
+
+    crs = 2154
+    gpd.GeoDataFrame({"height_m": [6.0, 6.0]}, geometry=[box(0, 10, 40, 60), box(50, 10, 90, 60)], crs=crs).to_file(
+        tmp_path / "b.geojson")
+    gpd.GeoDataFrame({"walk_kind": ["street", "footway"]}, crs=crs, geometry=[
+        LineString([(-20, 0), (45, 0), (110, 0)]), LineString([(45, 0), (45, 50)])]).to_file(tmp_path / "s.geojson")
+    gpd.GeoDataFrame({"height_m": [5.0]}, geometry=[Point(45, 48)], crs=crs).to_file(tmp_path / "lamp.geojson")
+    (tmp_path / "sites.toml").write_text(
+        'lang = "fr"\n[[site]]\nid = "alley"\nbbox = [-10, -5, 100, 70]\ncrs = "EPSG:2154"\ncontext = 50\n'
+        f'cell_size = 2.5\n[site.layers]\nbuildings = "{tmp_path}/b.geojson"\nstreets = "{tmp_path}/s.geojson"\n')
+    assert main(["batch", str(tmp_path / "sites.toml"), "--out", str(tmp_path / "b"), "--quiet", "--workers", "1"]) == 0
+    for page in ("index.html", "alley/report.html"):
+        assert '<html lang="fr">' in (tmp_path / "b" / page).read_text(encoding="utf-8")
+    assert main(["compare", str(tmp_path / "sites.toml"), "--site", "alley", "--out", str(tmp_path / "c"), "--lang", "en",
+                 "--baseline", "lamps=empty", "--proposed", f"lamps={tmp_path / 'lamp.geojson'}"]) == 0
+    page = (tmp_path / "c" / "compare.html").read_text(encoding="utf-8")
+    assert '<html lang="en">' in page and "Design comparison:" in page and english_words(page)[1]
+
+
 def test_templates_translate_stored_phrases():
     """Stored English phrases with numbers and names, as the measures write them."""
     assert tr_phrase("lighting and night surveillance: no lamps source", "fr") == (
