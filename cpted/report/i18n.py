@@ -16,6 +16,7 @@ Example
 from __future__ import annotations
 
 import functools
+import html
 import re
 from pathlib import Path
 
@@ -160,8 +161,6 @@ def as_html(text: str) -> str:
     >>> as_html("run `cpted fetch` <now>")
     'run <code>cpted fetch</code> &lt;now&gt;'
     """
-    import html
-
     return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text, quote=False))
 
 
