@@ -305,9 +305,10 @@ def _widths(page: Path, tmp: Path) -> tuple[int, int]:
 
 
 @pytest.mark.skipif(__import__("shutil").which("chromium") is None, reason="Debian's chromium is not installed (.ci/run installs it)")
-def test_index_fits_1366_px_in_both_languages(runs, tmp_path):
-    """index.html at 1,366 × 900 in French and English: no horizontal scrolling, notes open or
-    not; a page made too wide is caught. The screenshots go to tests/artefacts/."""
+def test_pages_fit_1366_px_in_both_languages(runs, tmp_path):
+    """index.html at 1,366 × 900 in French and English, and the French site and compare reports:
+    no horizontal scrolling, notes open or not; a page made too wide is caught. The screenshots
+    go to tests/artefacts/."""
     from cpted.report.html import write_index
 
     summary = pd.read_csv(runs[0] / "summary.csv")
@@ -320,6 +321,11 @@ def test_index_fits_1366_px_in_both_languages(runs, tmp_path):
         shot.unlink(missing_ok=True)
         _chromium(tmp_path, f"--screenshot={shot}", page.as_uri())
         assert shot.stat().st_size > 20_000
+    for page, shot in ((runs[0] / "idn/report.html", "report_idn_fr_1366.png"), (runs[1] / "compare.html", "compare_fr_1366.png")):
+        scroll, inner = _widths(page, tmp_path)
+        assert scroll <= inner, f"{page.name}: {scroll} px wide in a {inner} px window"
+        (ARTEFACTS / shot).unlink(missing_ok=True)
+        _chromium(tmp_path, f"--screenshot={ARTEFACTS / shot}", page.as_uri())
     wide = runs[0] / "index_wide.html"
     wide.write_text(page.read_text(encoding="utf-8").replace("</h1>", '</h1><div style="width:1600px">x</div>'), encoding="utf-8")
     scroll, inner = _widths(wide, tmp_path)
