@@ -157,7 +157,7 @@ def test_french_reports_say_what_matters(runs):
     assert set(summary["status"]) >= {"ok", "no_score"}  # CSV values stay English
     assert "score_surveillance" in summary.columns
     index = (out / "index.html").read_text(encoding="utf-8")
-    assert "Île de Nantes, quai" in index and "Nuit" in index and "pas de données" not in index  # the chart is a PNG
+    assert "Île de Nantes, quai" in index and "<th>Nuit</th>" in index and "un graphique par principe" in index
     report = (out / "idn/report.html").read_text(encoding="utf-8")
     assert "Surveillance naturelle" in report and "Méthode" in report and "docs/methods" not in report
     assert "Comparaison de projets" in (cmp / "compare.html").read_text(encoding="utf-8")
@@ -388,3 +388,31 @@ def test_method_appendix_holds_every_rule(lang, tmp_path):
         if weights is not None:
             assert html.escape(tr("weight in the CPTED index: {w}", lang, w=num(0.5))) in page
     assert "docs/methods" not in page and "href" not in page
+
+
+def test_overview_chart_draws_no_data_as_a_bar():
+    """A site without a score gets a grey hatched bar (#eee) in every chart where it has none; a
+    chart where every site is scored has none of it (and no legend for it)."""
+    import base64
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from cpted.report.html import _chart
+
+    def grey_pixels(summary) -> int:
+        src = re.search(r'src="data:image/png;base64,([^"]+)"', _chart(summary, "fr")).group(1)
+        img = np.asarray(Image.open(io.BytesIO(base64.b64decode(src))).convert("RGB"))
+        return int((img == (238, 238, 238)).all(axis=2).sum())
+
+    scored = {"cpted_index": 60.0, "score_surveillance": 70.0, "score_surveillance_night": 40.0,
+              "score_territoriality": 55.0, "score_access_control": 80.0, "score_maintenance": 30.0}
+    full = pd.DataFrame([{"site_id": "a", "name": "A", "status": "ok", **scored},
+                         {"site_id": "b", "name": "B", "status": "ok", **scored}])
+    assert grey_pixels(full) < 200  # a few anti-aliased pixels at most
+    partial = full.assign(score_maintenance=[30.0, float("nan")], cpted_index=[60.0, float("nan")])
+    one_missing = grey_pixels(partial)
+    assert one_missing > 2000  # two hatched bars (and the legend's swatch)
+    none = full.assign(**{k: float("nan") for k in scored}).assign(status="no_score")
+    assert grey_pixels(none) > 2.5 * one_missing  # twelve hatched bars
