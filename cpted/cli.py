@@ -19,6 +19,7 @@ from pathlib import Path
 
 from cpted import __version__
 from cpted.errors import CptedError, NetworkError
+from cpted.report.i18n import LANGS
 
 __all__ = ["main"]
 
@@ -132,7 +133,7 @@ def _cmd_batch(args) -> int:
         result = batch(sites, out, site_ids=args.site, cache_dir=_cache_dir(args.cache_dir), progress=progress,
                        isovist_polygons=args.isovists, weights=args.weights, workers=workers,
                        scheduler=args.scheduler, memory_limit=args.memory_limit, site_timeout=args.site_timeout,
-                       pdf=args.pdf)
+                       pdf=args.pdf, lang=args.lang)
     finally:
         bar.close()
         for h in list(site_log.handlers):
@@ -207,7 +208,8 @@ def _cmd_compare(args) -> int:
     from cpted.scenario import compare
 
     result = compare(args.sites_file, args.site, baseline=args.baseline, proposed=args.proposed, out=args.out,
-                     data_dir=args.data_dir, cache_dir=_cache_dir(args.cache_dir), weights=args.weights)
+                     data_dir=args.data_dir, cache_dir=_cache_dir(args.cache_dir), weights=args.weights,
+                     lang=args.lang)
     rows = result.site.set_index("value")
     print(f"{'value':<30}{'baseline':>12}{'proposed':>12}{'delta':>10}")
     for key in ["cpted_index", "score_surveillance", "score_surveillance_night", "score_territoriality",
@@ -218,7 +220,7 @@ def _cmd_compare(args) -> int:
     changes = result.changes.groupby(["principle", "change"])["area_m2"].sum() if len(result.changes) else {}
     for (principle, change), area in (changes.items() if len(result.changes) else []):
         print(f"  {principle}: {change} over {area:,.0f} m²")
-    print(f"-> {args.out / 'compare.gpkg'}, {args.out / 'compare.csv'}, baseline/ and proposed/ audits")
+    print(f"-> {args.out / 'compare.html'}, {args.out / 'compare.gpkg'}, {args.out / 'compare.csv'}, baseline/ and proposed/ audits")
     return 0
 
 
@@ -235,9 +237,10 @@ def _cmd_evaluate(args) -> int:
     from cpted.load.sites_file import read_sites_file
     from cpted.report.i18n import check_lang
 
-    check_lang(args.lang)
     require_statsmodels()
-    spec = read_sites_file(args.sites_file, data_dir=args.data_dir).site(args.site)
+    sites = read_sites_file(args.sites_file, data_dir=args.data_dir)
+    lang = check_lang(args.lang or sites.lang or "en")
+    spec = sites.site(args.site)
     incidents = read_incidents(args.incidents, crs=args.incidents_crs)  # refused before the audit,
     filters = {"date_from": args.date_from, "date_to": args.date_to, "time_of_day": args.time_of_day}
     select_incidents(incidents, **filters)  # and so are filters it cannot apply
@@ -251,7 +254,7 @@ def _cmd_evaluate(args) -> int:
     snap = {} if args.snap_distance is None else {"snap_distance": args.snap_distance}
     ev = evaluate(result, incidents, measures=dict(args.measure or []), **filters, **snap,
                   permutations=args.permutations, seed=args.seed)
-    paths = write_evaluation(ev, args.out, lang=args.lang)
+    paths = write_evaluation(ev, args.out, lang=lang)
     print(format_table(ev))
     print("-> " + ", ".join(str(p) for p in paths.values()))
     return 0
@@ -263,6 +266,10 @@ def _cmd_template(args) -> int:
     write_walk_audit_template(args.out, crs=args.crs)
     print(f"empty walk-audit GeoPackage written: {args.out} (layer walk_audit; see docs/methods/maintenance.md)")
     return 0
+
+
+_LANG_HELP = ("language of the reports: en or fr (default: the sites file's lang, else en); "
+              "CSV and GeoPackage column names stay in English")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -295,6 +302,7 @@ def _parser() -> argparse.ArgumentParser:
                         "(default: no limit)")
     b.add_argument("--pdf", action="store_true",
                    help="also write report.pdf per site and index.pdf (A4), printed by headless Chromium")
+    b.add_argument("--lang", choices=LANGS, help=_LANG_HELP)
     b.set_defaults(func=_cmd_batch)
     f = sub.add_parser("fetch", help="download each site's OSM walk network and features (needs the internet)")
     common(f)
@@ -313,6 +321,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--data-dir", help="where relative paths of the sites file resolve")
     c.add_argument("--cache-dir", help="fetch cache")
     c.add_argument("--weights", type=Path, help="weights file for the scores")
+    c.add_argument("--lang", choices=LANGS, help=_LANG_HELP)
     c.set_defaults(func=_cmd_compare)
     e = sub.add_parser("evaluate", help="check a site's scores against incidents (PAI, AUC, rate ratios, permutation test)")
     e.add_argument("sites_file", type=Path, help="the sites file (TOML)")
@@ -329,7 +338,7 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--snap-distance", type=float, help="farthest an incident snaps to a street segment (m; default 25)")
     e.add_argument("--permutations", type=_positive_int, default=999, help="random relocations (999)")
     e.add_argument("--seed", type=int, default=0, help="seed of the relocations (0)")
-    e.add_argument("--lang", default="en", help="report language: en or fr")
+    e.add_argument("--lang", choices=LANGS, help=_LANG_HELP)
     e.add_argument("--data-dir", help="where relative paths of the sites file resolve")
     e.add_argument("--cache-dir", help="fetch cache")
     e.add_argument("--weights", type=Path, help="weights file for the scores")

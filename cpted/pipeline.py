@@ -276,6 +276,7 @@ def audit_to(
     isovist_polygons: bool = False,
     weights: dict | None = None,
     pdf: bool = False,
+    lang: str = "en",
 ) -> dict[str, object]:
     """Audit one site of a sites file and write ``out/<site_id>/audit.gpkg`` and ``report.html``
     (and ``report.pdf`` with ``pdf``, printed by headless Chromium: :func:`cpted.report.pdf.write_pdf`).
@@ -284,7 +285,7 @@ def audit_to(
     failing site: the returned summary row says ``status = failed`` with the message in
     ``error``; otherwise its ``status`` is ``ok``, ``partial`` or ``no_score`` (:func:`score_status`). The row
     also gives ``seconds`` and ``peak_memory_mb`` (the peak resident memory of the process while
-    the site ran).
+    the site ran). ``report.html`` is written in ``lang`` (``"en"`` or ``"fr"``).
     """
     from cpted.report.outputs import write_audit
     from cpted.report.site_report import write_site_report
@@ -296,7 +297,7 @@ def audit_to(
             result = audit(load_site(spec, cache_dir=cache_dir, sources=sources), isovist_polygons=isovist_polygons,
                            weights=weights)
             write_audit(result, out / spec.id / "audit.gpkg")
-            write_site_report(result, out / spec.id / "report.html")
+            write_site_report(result, out / spec.id / "report.html", lang=lang, weights=weights)
             if pdf:
                 from cpted.report.pdf import write_pdf
 
@@ -363,6 +364,7 @@ def batch(
     memory_limit: str | None = None,
     site_timeout: float | None = None,
     pdf: bool = False,
+    lang: str | None = None,
 ) -> BatchResult:
     """Audit every site of a sites file and write ``out/<site_id>/audit.gpkg``,
     ``out/<site_id>/report.html``, ``out/summary.csv`` and ``out/index.html``.
@@ -407,12 +409,16 @@ def batch(
     pdf
         Also write ``out/<site_id>/report.pdf`` and ``out/index.pdf`` (A4), printed by headless
         Chromium, which must then be installed (checked before any site runs).
+    lang
+        The reports' language, ``"en"`` or ``"fr"``; None: the sites file's ``lang``, else English.
+        ``summary.csv`` and the GeoPackages keep their English column names and values.
 
     Returns
     -------
     BatchResult
     """
     from cpted.report.html import write_index
+    from cpted.report.i18n import check_lang
     from cpted.report.outputs import write_summary
 
     if not isinstance(sites, SitesFile):
@@ -421,13 +427,15 @@ def batch(
     if site_ids is not None:
         wanted = list(site_ids)
         specs = [sites.site(i) for i in wanted]
+    lang = check_lang(lang or sites.lang or "en")
     out = output_folder(out, [s.id for s in specs])
     weight_table = read_weights(weights)  # validated before any site runs
     if pdf:
         from cpted.report.pdf import chromium
 
         chromium()  # absent: said now, not after the audits
-    options = {"cache_dir": cache_dir, "isovist_polygons": isovist_polygons, "weights": weight_table, "pdf": pdf}
+    options = {"cache_dir": cache_dir, "isovist_polygons": isovist_polygons, "weights": weight_table, "pdf": pdf,
+               "lang": lang}
     if workers == 1 and scheduler is None and site_timeout is None:
         cache = SourceCache()  # files read once per batch
         rows = run_in_process(specs, out, lambda spec, out, options: audit_to(spec, out, sources=cache, **options),
@@ -439,7 +447,7 @@ def batch(
     front = ["site_id", "name", "status"]
     summary = summary[front + [c for c in summary.columns if c not in front]]
     write_summary(summary, out / "summary.csv")
-    write_index(summary, out / "index.html", title=sites.title)
+    write_index(summary, out / "index.html", title=sites.title, lang=lang)
     if pdf:
         from cpted.report.pdf import write_pdf
 

@@ -24,6 +24,8 @@ from cpted.load.schema import LAYER_KINDS
 from cpted.load.sites_file import LayerSpec, SitesFile, SiteSpec, read_sites_file
 from cpted.pipeline import AuditResult, SourceCache, audit, load_site
 from cpted.prepare.site import UNKNOWN, Site
+from cpted.report.compare_report import write_compare_report
+from cpted.report.i18n import check_lang
 from cpted.report.outputs import write_audit, write_summary
 from cpted.score.compare import cell_deltas, changed_places, common_scores, site_deltas
 from cpted.score.scores import read_weights
@@ -112,6 +114,7 @@ def compare(
     data_dir: str | Path | None = None,
     cache_dir: str | Path | None = None,
     weights: str | Path | None = None,
+    lang: str | None = None,
 ) -> Comparison:
     """Audit a baseline and a proposed design of one site on the same grid, and compare them.
 
@@ -121,11 +124,14 @@ def compare(
     surveyed and empty (``KIND=empty`` in ``baseline`` / ``proposed``, or ``{ empty = true }``
     in the sites file) or supply it. With ``out``, writes
     ``out/baseline/audit.gpkg``, ``out/proposed/audit.gpkg``, ``out/compare.gpkg`` (layers
-    ``deltas`` and ``changes``) and ``out/compare.csv`` (site values of both designs and deltas).
+    ``deltas`` and ``changes``), ``out/compare.csv`` (site values of both designs and deltas) and
+    ``out/compare.html`` (their report, in ``lang``: ``"en"`` or ``"fr"``; None: the sites file's
+    ``lang``, else English).
     """
     if not isinstance(sites, SitesFile):
         sites = read_sites_file(sites, data_dir=data_dir)
     spec = sites.site(site_id)
+    lang = check_lang(lang or sites.lang or "en")
     table = read_weights(weights)
     sources = SourceCache()
     base_overrides, prop_overrides = parse_overrides(baseline), parse_overrides(proposed)
@@ -141,6 +147,7 @@ def compare(
             pyogrio.write_dataframe(deltas, tmp, layer="deltas", driver="GPKG")
             pyogrio.write_dataframe(result.changes, tmp, layer="changes", driver="GPKG", append=True)
         write_summary(result.site, out / "compare.csv")
+        write_compare_report(result, out / "compare.html", lang=lang, weights=table)
     return result
 
 

@@ -19,6 +19,7 @@ from cpted.config import CELL_SIZE, CONTEXT, SITE_RADIUS, cell_count_problem
 from cpted.errors import DataNotFoundError, SitesFileError
 from cpted.load.layers import LAYER_OPTIONS
 from cpted.load.schema import LAYER_KINDS
+from cpted.report.i18n import LANGS
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -36,7 +37,7 @@ _SITE_KEYS = {"id", "name", "centre", "centre_crs", "bbox", "boundary", "crs", "
               "context", "cell_size", "approximate", "layers", "attributes"}
 _DEFAULT_KEYS = {"crs", "radius", "context", "cell_size", "approximate"}
 _FROM_KEYS = {"path", "id_field", "name_field", "fields", "layer", "radius", "approximate"}
-_TOP_KEYS = {"defaults", "layers", "site", "sites_from", "site_layers", "title"}
+_TOP_KEYS = {"defaults", "lang", "layers", "site", "sites_from", "site_layers", "title"}
 #: Layer options the sites file reads itself (not passed to the reader): ``extent``, a polygon
 #: file outside which the layer is known to be incomplete (see docs/methods/completeness.md).
 SITES_FILE_LAYER_OPTIONS = {"extent": "a polygon file: the layer is complete only inside it"}
@@ -98,6 +99,8 @@ class SitesFile:
     title: str
     data_dir: Path | None
     sites: list[SiteSpec]
+    #: The reports' language (``lang = "fr"``), None when the file does not say; ``--lang`` wins.
+    lang: str | None = None
 
     def site(self, site_id: str) -> SiteSpec:
         """The site with this id."""
@@ -413,7 +416,10 @@ def read_sites_file(path: str | Path, *, data_dir: str | Path | None = None) -> 
         if s.id in seen:
             parser.fail(f"site {s.id!r}", "this id is used twice; site ids must be unique", f'"{s.id}"')
         seen.add(s.id)
-    return SitesFile(path=path, title=str(doc.get("title", path.stem)), data_dir=parser.data_dir, sites=sites)
+    lang = doc.get("lang")
+    if lang is not None and lang not in LANGS:
+        parser.fail("top level", f"lang = {lang!r}: the reports are written in {' or '.join(map(repr, LANGS))}", "lang")
+    return SitesFile(path=path, title=str(doc.get("title", path.stem)), data_dir=parser.data_dir, sites=sites, lang=lang)
 
 
 def _with_site_layers(parser: _Parser, sites: list[SiteSpec], table: Any) -> list[SiteSpec]:

@@ -85,7 +85,7 @@ _ids = count(1)
 
 
 def _labels(lang: str) -> dict[str, str]:
-    from cpted.report.site_report import _LABELS
+    from cpted.report.method import PRINCIPLE_LABELS as _LABELS
 
     return {**{k: tr(v, lang) for k, v in _LABELS.items()}, "cpted_index": tr("CPTED index", lang)}
 

@@ -32,6 +32,7 @@ from typing import NamedTuple
 import numpy as np
 
 from cpted.report.i18n import tr
+from cpted.report.method import PRINCIPLE_LABELS
 from cpted.score.scores import PRINCIPLES, RULES
 
 __all__ = ["MapFigure", "principle_map", "site_maps", "maps_html", "unscored_reason", "nice_length",
@@ -50,9 +51,7 @@ _DPI = 120
 #: Problem places numbered on the maps and listed in the report's table.
 TABLE_PLACES = 10
 
-_LABELS = {"surveillance": "Natural surveillance", "territoriality": "Territoriality",
-           "access_control": "Access control", "maintenance": "Maintenance / image",
-           "surveillance_night": "Surveillance at night"}
+_LABELS = PRINCIPLE_LABELS
 #: The layers each scored metric is measured from (what would fill it when it is unknown).
 _METRIC_LAYERS = {
     "eyes_43": ("buildings",), "eyes_15": ("buildings",), "isovist_area": ("buildings",),

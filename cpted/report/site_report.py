@@ -14,17 +14,16 @@ import numpy as np
 from cpted import __version__
 from cpted.atomic import write_text_atomic
 from cpted.load.schema import LAYER_KINDS
-from cpted.report.i18n import tr
+from cpted.report.i18n import as_html, check_lang, number, split_list, tr, tr_list, tr_phrase
 from cpted.report.interactive import interactive_map
 from cpted.report.maps import TABLE_PLACES, maps_html, site_maps
+from cpted.report.method import PRINCIPLE_LABELS, method_appendix
 from cpted.report.pdf import PRINT_CSS
-from cpted.score.scores import PLACE_MAX_AREA, PRINCIPLES, RULES, STREET_NAME_REACH
+from cpted.score.scores import PLACE_MAX_AREA, PRINCIPLES, STREET_NAME_REACH
 
 __all__ = ["write_site_report", "figure_png", "score_chart"]
 
-_LABELS = {"surveillance": "Natural surveillance", "territoriality": "Territoriality",
-           "access_control": "Access control", "maintenance": "Maintenance / image",
-           "surveillance_night": "Surveillance at night"}
+_LABELS = PRINCIPLE_LABELS
 _CSS = """
 body{font-family:system-ui,sans-serif;margin:2rem auto;color:#222;max-width:70rem;line-height:1.45}
 h1{margin-bottom:.2rem} h2{border-bottom:2px solid #3a7d44;padding-bottom:.2rem;margin-top:2rem}
@@ -65,7 +64,7 @@ def figure_png(fig) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def score_chart(summary: dict) -> str:
+def score_chart(summary: dict, *, lang: str = "en") -> str:
     """A bar chart of the principle scores (day, and surveillance at night)."""
     import matplotlib
 
@@ -76,91 +75,130 @@ def score_chart(summary: dict) -> str:
     values = [summary.get(f"score_{k}", np.nan) for k in keys]
     fig, ax = plt.subplots(figsize=(6.2, 2.8))
     colors = ["#bbb" if not np.isfinite(v) else plt.cm.RdYlGn(v / 100) for v in values]
-    ax.barh([_LABELS[k] for k in keys], [0 if not np.isfinite(v) else v for v in values], color=colors)
+    ax.barh([tr(_LABELS[k], lang) for k in keys], [0 if not np.isfinite(v) else v for v in values], color=colors)
     for i, v in enumerate(values):
-        ax.text(2 if not np.isfinite(v) else v + 1, i, "n/a" if not np.isfinite(v) else f"{v:.0f}", va="center")
+        ax.text(2 if not np.isfinite(v) else v + 1, i, tr("n/a", lang) if not np.isfinite(v) else f"{v:.0f}", va="center")
     ax.set_xlim(0, 105)
     ax.invert_yaxis()
-    ax.set_xlabel("score (0-100)")
+    ax.set_xlabel(tr("score (0-100)", lang))
     index = summary.get("cpted_index", np.nan)
-    ax.set_title("CPTED index: " + ("n/a" if not np.isfinite(index) else f"{index:.0f}"))
+    ax.set_title(tr("CPTED index: {value}", lang, value=tr("n/a", lang) if not np.isfinite(index) else f"{index:.0f}"))
     return figure_png(fig)
 
 
-def _fmt(value, digits: int = 2) -> str:
+def _fmt(value, digits: int = 2, lang: str = "en") -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
-        return '<span class="na">n/a</span>'
+        return f'<span class="na">{tr("n/a", lang)}</span>'
     if isinstance(value, float):
-        return f"{value:,.{digits}f}"
+        return number(value, f",.{digits}f", lang)
+    if isinstance(value, int | np.integer):
+        return number(int(value), ",", lang)
     return html.escape(str(value))
 
 
-def _table(rows: list[tuple[str, object]]) -> str:
-    body = "".join(f"<tr><th>{html.escape(k)}</th><td class='num'>{_fmt(v)}</td></tr>" for k, v in rows)
+def _table(rows: list[tuple[str, object]], lang: str) -> str:
+    body = "".join(f"<tr><th>{html.escape(k)}</th><td class='num'>{_fmt(v, lang=lang)}</td></tr>" for k, v in rows)
     return f"<table>{body}</table>"
 
 
-def _qpv(s) -> str:
+def _qpv(s, lang: str) -> str:
     """The site's priority neighbourhood (QPV), when the sites file carries it."""
     code, name = (str(s.get(k) or "") for k in ("qpv_code", "qpv_name"))
     if not code or code == "nan":
         return ""
-    return f" Priority neighbourhood (QPV) <code>{html.escape(code)}</code> {html.escape(name if name != 'nan' else '')}."
+    return (f" {tr('Priority neighbourhood (QPV)', lang)} <code>{html.escape(code)}</code> "
+            f"<span translate='no'>{html.escape(name if name != 'nan' else '')}</span>.")
 
 
-def write_site_report(result, path: str | Path, *, lang: str = "en") -> Path:
+def _known(count, lang: str):
+    """A feature count, or "unknown" for a layer without a source (NaN: unknown, not zero)."""
+    return tr("unknown", lang) if count is None or (isinstance(count, float) and math.isnan(count)) else count
+
+
+def _kinds(text, lang: str) -> str:
+    """A comma-separated list of layer kinds (``unknown_layers``), each named in ``lang``."""
+    if not isinstance(text, str) or not text:
+        return tr("none", lang)
+    return ", ".join(tr(k, lang) for k in text.split(", "))
+
+
+def _problems(places, lang: str) -> str:
+    if places is None or not len(places):
+        return f"<p>{tr('No cluster of low-scoring cells.', lang)}</p>"
+    rows = ""
+    for _, r in places.iterrows():
+        street = (f"<span translate='no'>{html.escape(r['street'])}</span>" if isinstance(r["street"], str)
+                  else html.escape(tr("unnamed (no named street within {reach} m)", lang, reach=f"{STREET_NAME_REACH:g}")))
+        rows += (f"<tr><td class='num'>{int(r['place_no'])}</td><td>{street}</td>"
+                 f"<td class='num'>{r['lon']:.5f}, {r['lat']:.5f}</td><td>{tr(_LABELS.get(r['principle'], r['principle']), lang)}</td>"
+                 f"<td class='num'>{_fmt(float(r['area_m2']), 0, lang)}</td><td class='num'>{r['mean_score']:.0f}</td>"
+                 f"<td>{html.escape(tr_list(r['drivers'], lang))}</td><td>{html.escape(tr_phrase(r['remedy'], lang))}</td></tr>")
+    head = "".join(f"<th>{html.escape(tr(h, lang))}</th>" for h in
+                   ("#", "street", "lon, lat", "principle", "m²", "score", "why", "remedy"))
+    intro = tr("Places are numbered by priority: area × (40 − mean score), so a large place a little below 40 and a "
+               "small place far below it can rank alike; none exceeds {ha} ha.", lang, ha=_fmt(PLACE_MAX_AREA / 1e4, 1, lang))
+    return f"<p>{html.escape(intro)}</p><table><tr>{head}</tr>{rows}</table>"
+
+
+def write_site_report(result, path: str | Path, *, lang: str = "en", weights: dict | None = None) -> Path:
     """Write ``report.html`` for one audited site: maps of each principle's score and of the
-    problem places, a chart of the scores, the data-completeness table, the drivers, the method,
-    the sources and the data attribution. Every figure is embedded: the file opens offline."""
+    problem places, a chart of the scores, the data-completeness table, the drivers, the method
+    appendix (rules, thresholds, weights, sources), the sources and the data attribution. Every
+    figure is embedded: the file opens offline.
+
+    Parameters
+    ----------
+    result
+        An :class:`~cpted.pipeline.AuditResult`.
+    path
+        The HTML file to write (atomically).
+    lang
+        The report's language, ``"en"`` or ``"fr"`` (:data:`cpted.report.i18n.LANGS`). Values stored
+        in English (drivers, remedies, notes) are translated; the CSV column names shown in
+        ``<code>`` stay as they are.
+    weights
+        The weights the scores used, for the method appendix; the defaults when None.
+
+    Example
+    -------
+    >>> # write_site_report(cpted.audit(site), "report.html", lang="fr")
+    """
+    check_lang(lang)
     s = result.summary
     places = result.layers.get("problem_places")
     if places is not None:
         places = places.head(TABLE_PLACES)  # the places of the table, numbered alike on the maps
-    figures = maps_html(site_maps(result, places=places, lang=lang))  # the maps in lang; the rest: i18n branch
-    completeness = [(f"features: {k}", s.get(f"n_{k}")) for k in LAYER_KINDS]
-    completeness += [("unknown layers (values NaN)", s.get("unknown_layers") or "none"),
-                     ("layers surveyed and empty", s.get("known_empty_layers") or "none")]
-    completeness += [("grid cells", s.get("n_cells")), ("network coverage", s.get("network_coverage")),
-                     ("buildings vs reference", s.get("building_completeness"))]
-    completeness += [(f"score inputs: {_LABELS[p]}", s.get(f"completeness_{p}")) for p in PRINCIPLES]
-    problem_rows = ""
-    if places is not None and len(places):
-        for _, r in places.iterrows():
-            street = r["street"] if isinstance(r["street"], str) else f"unnamed (no named street within {STREET_NAME_REACH:g} m)"
-            problem_rows += (f"<tr><td class='num'>{int(r['place_no'])}</td><td>{html.escape(street)}</td>"
-                             f"<td class='num'>{r['lon']:.5f}, {r['lat']:.5f}</td><td>{_LABELS.get(r['principle'], r['principle'])}</td>"
-                             f"<td class='num'>{r['area_m2']:,.0f}</td><td class='num'>{r['mean_score']:.0f}</td>"
-                             f"<td>{html.escape(r['drivers'])}</td><td>{html.escape(r['remedy'])}</td></tr>")
-    problems = (f"<p>Places are numbered by priority: area × (40 − mean score), so a large place a little below 40 "
-                f"and a small place far below it can rank alike; none exceeds {PLACE_MAX_AREA / 1e4:g} ha.</p>"
-                f"<table><tr><th>#</th><th>street</th><th>lon, lat</th><th>principle</th><th>m²</th><th>score</th>"
-                f"<th>why</th><th>remedy</th></tr>{problem_rows}</table>"
-                if problem_rows else "<p>No cluster of low-scoring cells.</p>")
-    rules = "".join(f"<tr><td>{r.column}</td><td>{_LABELS[r.principle]}</td><td class='num'>{r.bad:g}</td>"
-                    f"<td class='num'>{r.good:g}</td><td>{html.escape(r.source)}</td></tr>" for r in RULES.values())
+    figures = maps_html(site_maps(result, places=places, lang=lang))
+    completeness = [(tr("features: {kind}", lang, kind=tr(k, lang)), _known(s.get(f"n_{k}"), lang)) for k in LAYER_KINDS]
+    completeness += [(tr("unknown layers (values NaN)", lang), _kinds(s.get("unknown_layers"), lang)),
+                     (tr("layers surveyed and empty", lang), _kinds(s.get("known_empty_layers"), lang))]
+    completeness += [(tr("grid cells", lang), s.get("n_cells")), (tr("network coverage", lang), s.get("network_coverage")),
+                     (tr("buildings vs reference", lang), s.get("building_completeness"))]
+    completeness += [(tr("score inputs: {principle}", lang, principle=tr(_LABELS[p], lang)), s.get(f"completeness_{p}")) for p in PRINCIPLES]
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    approx = " The boundary is a disc around an approximate centre." if s.get("approximate_boundary") else ""
+    approx = " " + tr("The boundary is a disc around an approximate centre.", lang) if s.get("approximate_boundary") else ""
+    notes = "".join(f"<li>{as_html(tr_phrase(n, lang))}</li>" for k in ("notes", "score_notes")
+                    if s.get(k) and str(s.get(k)) != "nan" for n in split_list(str(s.get(k))))
+    drivers = tr_list(str(s.get("drivers") or ""), lang) or tr("nothing below 50", lang)
+    name = html.escape(str(s.get("name")))
+    status = str(s.get("status"))
     page = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>CPTED audit: {html.escape(str(s.get('name')))}</title><style>{_CSS}</style></head>
-<body><h1>{html.escape(str(s.get('name')))}</h1>
-<p>Site <code>{html.escape(str(s.get('site_id')))}</code>, {s.get('area_ha', float('nan')):.1f} ha, {s.get('crs')}.{approx}{_qpv(s)}</p>
-<p><b>Status:</b> {html.escape(_STATUS_TEXT.get(str(s.get('status')), str(s.get('status'))))}</p>
-<h2>Scores</h2>
-<img src="{score_chart(s)}" alt="scores of the four principles">
-<p><b>What pulls the site down:</b> {html.escape(str(s.get('drivers') or 'nothing below 50'))}.</p>
-<p class="na">{html.escape("; ".join(str(s.get(k)) for k in ("notes", "score_notes") if s.get(k) and str(s.get(k)) != "nan"))}</p>
-<h2>Maps</h2><div class="maps">{figures}</div>
-<h2>{tr("Interactive map")}</h2>{interactive_map(result)}
-<h2>Problem places</h2>{problems}
-<h2>Data completeness</h2>{_table(completeness)}
-<h2>Method</h2>
-<p>Every place is a {s.get('cell_size', 5):g} m cell of the site's public open space. Each metric is scored from 0 to 100 by a
-fixed rule (below), the same for every site; a principle's score is the weighted mean of its metrics that have data,
-and is left out (n/a) when less than half of its weight has data. The CPTED index is the weighted mean of the four
-principles. The full definitions are in the project's <code>docs/methods/</code> pages.</p>
-<table><tr><th>metric</th><th>principle</th><th>0 at</th><th>100 at</th><th>source</th></tr>{rules}</table>
-<h2>Sources</h2><ul>{''.join(f'<li>{html.escape(x)}</li>' for x in _SOURCES)}</ul>
-<footer>Generated by cpted {__version__} on {stamp}.<br>Data: {html.escape(str(s.get('attribution') or 'no attribution recorded'))}.</footer>
+<html lang="{lang}"><head><meta charset="utf-8"><title>{tr("CPTED audit:", lang)} {name}</title><style>{_CSS}</style></head>
+<body><h1 translate="no">{name}</h1>
+<p>{tr("Site", lang)} <code>{html.escape(str(s.get('site_id')))}</code>, {_fmt(float(s.get('area_ha', float('nan'))), 1, lang)} ha, <code>{s.get('crs')}</code>.{approx}{_qpv(s, lang)}</p>
+<p><b>{tr("Status:", lang)}</b> {html.escape(tr(_STATUS_TEXT.get(status, status), lang))}</p>
+<h2>{tr("Scores", lang)}</h2>
+<img src="{score_chart(s, lang=lang)}" alt="{html.escape(tr("scores of the four principles", lang))}">
+<p><b>{tr("What pulls the site down:", lang)}</b> {html.escape(drivers)}.</p>
+<ul class="na">{notes}</ul>
+<h2>{tr("Maps", lang)}</h2><div class="maps">{figures}</div>
+<h2>{tr("Interactive map", lang)}</h2>{interactive_map(result, lang=lang)}
+<h2>{tr("Problem places", lang)}</h2>{_problems(places, lang)}
+<h2>{tr("Data completeness", lang)}</h2>{_table(completeness, lang)}
+{method_appendix(weights, lang=lang, cell_size=float(s.get('cell_size', 5) or 5))}
+<h2>{tr("Sources", lang)}</h2><ul translate="no">{''.join(f'<li>{html.escape(x)}</li>' for x in _SOURCES)}</ul>
+<footer>{html.escape(tr("Generated by cpted {version} on {stamp}.", lang, version=__version__, stamp=stamp))}<br>{tr("Data:", lang)}
+<span translate="no">{html.escape(str(s.get('attribution') or ''))}</span>{'' if s.get('attribution') else html.escape(tr('no attribution recorded', lang))}.</footer>
 </body></html>
 """
     return write_text_atomic(path, page)

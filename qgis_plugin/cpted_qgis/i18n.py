@@ -30,6 +30,12 @@ def user_locale() -> str:
     return (locale or "en")[:2]
 
 
+def report_lang() -> str:
+    """The language of cpted's HTML reports: QGIS's when the reports exist in it (en, fr), else English."""
+    locale = user_locale()
+    return locale if locale in ("en", "fr") else "en"
+
+
 def install_translator(locale: str | None = None) -> bool:
     """Install the compiled translation ``i18n/cpted_<locale>.qm``; False when there is none."""
     locale = (locale or user_locale())[:2]

@@ -10,7 +10,7 @@ from qgis.core import (
 
 from ..bridge import progress
 from ..compat import WKB_MULTILINE, WKB_MULTIPOLYGON, WKB_POINT
-from ..i18n import noop, tr
+from ..i18n import noop, report_lang, tr
 from .base import LAYERS, CptedAlgorithm, Output
 
 
@@ -50,11 +50,12 @@ class AuditSite(CptedAlgorithm):
     def compute(self, cpted, parameters, context, feedback):
         site = self.site(cpted, parameters, context, feedback)
         weights = self.parameterAsFile(parameters, "WEIGHTS", context) or None
-        result = cpted.audit(site, weights=cpted.read_weights(weights), progress=progress(feedback, span=90),
+        table = cpted.read_weights(weights)
+        result = cpted.audit(site, weights=table, progress=progress(feedback, span=90),
                              **self.audit_options(parameters, context))
         results = {"CPTED_INDEX": result.summary.get("cpted_index"),
                    "SCORE_NOTES": result.summary.get("score_notes", "")}
         report = self.parameterAsFileOutput(parameters, "REPORT", context)
         if report:
-            results["REPORT"] = str(cpted.write_site_report(result, report))
+            results["REPORT"] = str(cpted.write_site_report(result, report, lang=report_lang(), weights=table))
         return result.layers, results
