@@ -137,7 +137,7 @@ def pai_figure(ev, lang: str = "en"):
 
 def _html_table(ev, level: str, lang: str) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in (
-        tr("score", lang), tr("incidents", lang), "PAI 5 %", "PAI 10 %", "PAI 20 %", "AUC",
+        tr("score evaluated", lang), tr("incidents", lang), "PAI 5 %", "PAI 10 %", "PAI 20 %", "AUC",
         tr("rate ratio, Poisson (95 % CI)", lang), tr("rate ratio, negative binomial (95 % CI)", lang), tr("reading", lang)))
     rows = ""
     for _, r in ev.table[ev.table["level"] == level].iterrows():
@@ -189,7 +189,7 @@ def write_evaluation(ev, out: str | Path, *, lang: str = "en") -> dict[str, Path
                f"</figcaption></figure>")
     else:
         paths.pop("plot")
-    filters = ", ".join(f"{k} {s[k]}" for k in ("date_from", "date_to", "time_of_day") if s.get(k)) or tr("none", lang)
+    filters = ", ".join(f"{k} {s[k]}" for k in ("date_from", "date_to", "time_of_day") if s.get(k)) or tr("no filter", lang)
     counts = tr("{given} incidents given: {outside} outside the site (counted, then ignored), {filtered} left out by the "
                 "filters ({filters}), {used} used: {cells} in the grid's cells, {segments} within {snap} m of a street "
                 "segment.", lang, given=s["n_incidents_given"], outside=s["n_outside_site"], filtered=s["n_filtered_out"],

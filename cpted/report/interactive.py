@@ -78,7 +78,7 @@ _UI = {
     "streets": "Streets",
     "oldBrowser": ("This browser cannot open the map (it needs DecompressionStream: Chrome 80, Firefox 113, "
                    "Safari 16.4 or newer)."),
-    "zoomIn": "Zoom in", "zoomOut": "Zoom out", "na": "n/a", "noScore": "no score", "noneBelow50": "none below 50",
+    "zoomIn": "Zoom in", "zoomOut": "Zoom out", "na": "n/a", "noScore": "hide scores", "noneBelow50": "none below 50",
     "outside": "not in the audited open space", "unknown": "score unknown", "unnamed": "unnamed",
 }
 _ids = count(1)
