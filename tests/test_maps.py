@@ -96,9 +96,9 @@ def test_a_principle_with_no_score_says_why_and_what_fills_it(scene, tmp_path):
     maintenance = figures["Maintenance / image"]
     assert maintenance.src is None
     assert maintenance.note.startswith("Not scored: 0% of its inputs have data")
-    assert "no reports layer was given" in maintenance.note and "Adding reported disorder (reports" in maintenance.note
+    assert "no `reports` layer was given" in maintenance.note and "Adding reported disorder (`reports`" in maintenance.note
     night = figures["Surveillance at night"]
-    assert "no lamps layer was given" in night.note and "no pois layer was given" in night.note
+    assert "no `lamps` layer was given" in night.note and "no `pois` layer was given" in night.note
     assert "cpted fetch" in night.note and "cpted fetch" not in maintenance.note  # OSM has lamps, not reports
     assert figures["Problem places over the CPTED index"].src  # the index is scored here
     french = {m.title: m for m in maps.site_maps(scene, lang="fr")}["Entretien / image"]

@@ -31,7 +31,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from cpted.report.i18n import tr
+from cpted.report.i18n import as_html, tr
 from cpted.report.method import PRINCIPLE_LABELS
 from cpted.score.scores import PRINCIPLES, RULES
 
@@ -61,10 +61,10 @@ _METRIC_LAYERS = {
 }
 #: What each layer is, for the sentence saying which layer would fill an unscored map.
 _LAYER_WORDS = {
-    "buildings": "building footprints (buildings)", "streets": "a walk network (streets)",
-    "pois": "points of interest (pois)", "lamps": "street lamps (lamps)", "landuse": "land use with private plots (landuse)",
-    "barriers": "fences, walls and hedges (barriers)",
-    "reports": "reported disorder (reports, or a walk audit filled in QGIS / QField)",
+    "buildings": "building footprints (`buildings`)", "streets": "a walk network (`streets`)",
+    "pois": "points of interest (`pois`)", "lamps": "street lamps (`lamps`)", "landuse": "land use with private plots (`landuse`)",
+    "barriers": "fences, walls and hedges (`barriers`)",
+    "reports": "reported disorder (`reports`, or a walk audit filled in QGIS / QField)",
 }
 #: Where a place's number goes (points from the place), in order of preference.
 _NUMBER_OFFSETS = ((9, 9), (-9, 9), (9, -9), (-9, -9), (0, 22), (0, -22), (22, 0), (-22, 0), (20, 20), (-20, 20),
@@ -122,8 +122,8 @@ def unscored_reason(result, key: str, lang: str = "en") -> str:
         if not unknown:
             unexplained.append(m)
         for kind in unknown:
-            missing.setdefault(kind, tr("no {layer} layer was given", lang, layer=kind) if kind not in site.layers else
-                               tr("the {layer} source has nothing in the site's area", lang, layer=kind))
+            missing.setdefault(kind, tr("no {layer} layer was given", lang, layer=f"`{kind}`") if kind not in site.layers else
+                               tr("the {layer} source has nothing in the site's area", lang, layer=f"`{kind}`"))
     share = s.get(f"completeness_{key}", np.nan)
     share = 0.0 if share is None or not np.isfinite(share) else float(share)
     text = tr("Not scored: {share:.0%} of its inputs have data (at least half is needed)", lang, share=share)
@@ -423,7 +423,7 @@ def maps_html(maps: list[MapFigure]) -> str:
     for m in maps:
         if m.src is None:
             parts.append(f'<figure class="map unscored"><figcaption><b>{html.escape(m.title)}</b></figcaption>'
-                         f'<p>{html.escape(m.note)}</p></figure>')
+                         f'<p>{as_html(m.note)}</p></figure>')
         else:
             parts.append(f'<figure class="map" data-places="{" ".join(map(str, m.places))}">'
                          f'<img src="{m.src}" alt="{html.escape(m.title)}">'
