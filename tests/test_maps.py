@@ -102,7 +102,7 @@ def test_a_principle_with_no_score_says_why_and_what_fills_it(scene, tmp_path):
     assert "cpted fetch" in night.note and "cpted fetch" not in maintenance.note  # OSM has lamps, not reports
     assert figures["Problem places over the CPTED index"].src  # the index is scored here
     french = {m.title: m for m in maps.site_maps(scene, lang="fr")}["Entretien / image"]
-    assert french.note.startswith("Non évalué") and "aucune couche reports" in french.note
+    assert french.note.startswith("Non évalué") and "aucune couche `reports`" in french.note
     page = write_site_report(scene, tmp_path / "report.html").read_text(encoding="utf-8")
     assert maintenance.note in page
     assert page.count('<figure class="map"') == 3 and page.count('<figure class="map unscored"') == 3

@@ -131,7 +131,8 @@ def unscored_reason(result, key: str, lang: str = "en") -> str:
         fill = ", ".join(tr(_LAYER_WORDS.get(k, k), lang) for k in missing)
         how = ("Adding {layers} in the sites file would fill this map." if "reports" in missing  # not in OSM
                else "Adding {layers} in the sites file (or by `cpted fetch`) would fill this map.")
-        text += f": {'; '.join(missing.values())}. " + tr(how, lang, layers=fill)
+        colon, semicolon = (" : ", " ; ") if lang == "fr" else (": ", "; ")  # French spaces its colons
+        text += f"{colon}{semicolon.join(missing.values())}. " + tr(how, lang, layers=fill)
     else:
         text += "."
     if unexplained:
