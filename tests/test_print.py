@@ -13,6 +13,7 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyogrio
 import pytest
 from PIL import Image
@@ -61,7 +62,10 @@ def test_report_at_1366_has_no_horizontal_scroll_and_maps_1000px_wide(ile, tmp_p
     measured = json.loads(re.search(r'<pre id="measure">(.*?)</pre>', dom).group(1))
     assert measured["scrollWidth"] <= measured["clientWidth"] <= 1366
     sources = re.findall(r'<figure class="map"[^>]*><img src="([^"]+)"', text)
-    assert len(measured["maps"]) == len(sources) >= 5  # maintenance has no data here: its sentence, not a map
+    row = pd.read_csv(ile / "summary.csv").set_index("site_id").loc["ile_de_nantes"]
+    scored = [k for k in ("surveillance", "territoriality", "access_control", "maintenance", "surveillance_night")
+              if pd.notna(row[f"score_{k}"])]  # an unscored principle has its sentence, not a map
+    assert len(measured["maps"]) == len(sources) == len(scored) + 1 >= 4  # + problem places over the index
     for (natural, shown), src in zip(measured["maps"], sources, strict=True):
         assert natural >= 1000 and shown >= 1000
         rgb = np.asarray(Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1]))).convert("RGB"))
@@ -93,14 +97,15 @@ def test_pdf_pages_render_with_maps(ile, tmp_path):
     subprocess.run(["pdftoppm", "-r", "40", "-png", str(report), str(tmp_path / "page")], check=True, timeout=300)
     pages = sorted(tmp_path.glob("page-*.png"))
     assert len(pages) == int(re.search(r"Pages:\s+(\d+)", info).group(1)) >= 4
-    with_maps = []
+    with_maps, coloured = [], 0
     for page in pages:
         img = np.asarray(Image.open(page).convert("RGB")).astype(int)
         saturation = img.max(axis=2) - img.min(axis=2)
         assert (img.max(axis=2) < 60).mean() < 0.1  # no dark backgrounds: text and lines only
+        coloured += (saturation > 60).mean() > 0.01
         if img.std() > 20 and (saturation > 60).mean() > 0.1:  # maps: varied, and much of the page red to green
             with_maps.append(img)
-    assert len(with_maps) >= 2  # five maps, two to a page (each whole on its page)
+    assert len(with_maps) >= 1 and coloured >= 2  # four maps here, two to a page (each whole on its page)
     colours = {tuple(c) for c in (with_maps[0][::2, ::2].reshape(-1, 3) // 16)}
     assert len(colours) > 100  # drawn, not a flat fill
     subprocess.run(["pdftoppm", "-r", "40", "-png", str(ile / "index.pdf"), str(tmp_path / "index")], check=True, timeout=300)
