@@ -410,7 +410,10 @@ def cached(
         The layer and its info, with ``file_bounds`` and ``file_features``: the extent (layer
         CRS) and feature count of the whole layer.
     """
-    path = entry_path(directory, source, products[want])
+    try:
+        path = entry_path(directory, source, products[want])
+    except OSError:  # a missing or unreadable source: its reader says so, with its own error
+        return build()[want]
     try:
         gdf, meta = read_entry(path, box=None) if area is None else _read_box(path, area)
     except FileNotFoundError:
