@@ -178,6 +178,7 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=7)
     args = ap.parse_args()
     os.environ.setdefault("RAYON_NUM_THREADS", str(args.threads))  # before cityseer is imported
+    os.environ.setdefault("CITYSEER_QUIET_MODE", "1")  # no progress bars
     if not DATA.is_dir():
         print(f"data not found at {DATA}; set CPTED_DATA_DIR", file=sys.stderr)
         return 1
