@@ -13,8 +13,10 @@ layer read from it is stored as a GeoParquet 1.1 file (``<cache>/sources/<slot>-
   GB (the sample graphs hash in 5 ms), far below parsing (minutes per GB of XML), and it misses no
   edit (an edit keeping size and mtime, a file restored from a backup, a copy with new times).
   A changed source gets a new key: its old entry is removed when the new one is written;
-- written to a temporary file in the same folder, then hard-linked to its name: the first writer
-  wins, the others drop theirs (several Dask workers may parse the same file at once);
+- parsed under a per-source lock (POSIX ``flock``): Dask workers wanting the same file at once
+  parse it once, the others wait and read the entry; written to a temporary file in the same
+  folder, then hard-linked to its name: the first writer wins, the others drop theirs (where
+  there is no lock, or between machines sharing the folder);
 - pages carry CRC checksums, verified on read: a truncated or damaged entry is detected (parquet
   read error or checksum mismatch), removed and rebuilt with a :class:`CacheWarning`, never used.
 
@@ -414,32 +416,63 @@ def cached(
         path = entry_path(directory, source, products[want])
     except OSError:  # a missing or unreadable source: its reader says so, with its own error
         return build()[want]
-    try:
-        gdf, meta = read_entry(path, box=None) if area is None else _read_box(path, area)
-    except FileNotFoundError:
-        pass
-    except Exception as exc:  # noqa: BLE001 - any read error: a damaged entry, never used
-        warnings.warn(f"cache entry {str(path)!r} of {str(source)!r} is corrupt ({type(exc).__name__}: {exc}); "
-                      f"removed, and the source is read again", CacheWarning, stacklevel=3)
-        with contextlib.suppress(OSError):
-            path.unlink()
-    else:
-        if warned is None or path not in warned:
-            _rewarn([tuple(w) for w in meta["warnings"]])
-            if warned is not None:
-                warned.add(path)
-        return gdf, {**meta["info"], "file_bounds": meta["file_bounds"], "file_features": meta["rows"]}
-    with _catching() as caught:
-        built = build()
-    raised = [(f"{w.category.__module__}.{w.category.__qualname__}", str(w.message)) for w in caught]
+    found = _load(path, source, area, warned)
+    if found is not None:
+        return found
+    with _source_lock(directory, source):
+        found = _load(path, source, area, warned)  # parsed by another process while this one waited
+        if found is not None:
+            return found
+        with _catching() as caught:
+            built = build()
+        raised = [(f"{w.category.__module__}.{w.category.__qualname__}", str(w.message)) for w in caught]
+        for name, (gdf, info) in built.items():
+            write_entry(entry_path(directory, source, products[name]), gdf, info, source=str(source), caught=raised)
     _rewarn(raised)
     if warned is not None:
         warned.add(path)
-    for name, (gdf, info) in built.items():
-        write_entry(entry_path(directory, source, products[name]), gdf, info, source=str(source), caught=raised)
     gdf, info = built[want]
     bounds = [float(b) for b in gdf.total_bounds] if len(gdf) and gdf.geometry.notna().any() else None
     return gdf, {**info, "file_bounds": bounds, "file_features": len(gdf)}
+
+
+def _load(path: Path, source, area, warned: set | None) -> tuple[gpd.GeoDataFrame, dict] | None:
+    """An entry's layer and info; None when it is missing, or corrupt (then removed, with a warning)."""
+    try:
+        gdf, meta = read_entry(path, box=None) if area is None else _read_box(path, area)
+    except FileNotFoundError:
+        return None
+    except Exception as exc:  # noqa: BLE001 - any read error: a damaged entry, never used
+        warnings.warn(f"cache entry {str(path)!r} of {str(source)!r} is corrupt ({type(exc).__name__}: {exc}); "
+                      f"removed, and the source is read again", CacheWarning, stacklevel=4)
+        with contextlib.suppress(OSError):
+            path.unlink()
+        return None
+    if warned is None or path not in warned:
+        _rewarn([tuple(w) for w in meta["warnings"]])
+        if warned is not None:
+            warned.add(path)
+    return gdf, {**meta["info"], "file_bounds": meta["file_bounds"], "file_features": meta["rows"]}
+
+
+@contextlib.contextmanager
+def _source_lock(directory: str | Path, source: str | Path) -> Iterator[None]:
+    """Hold the lock of a source while it is parsed, so that the workers wanting it at once parse
+    it once: the others wait, then read the entry (POSIX ``flock``, released if the process dies;
+    elsewhere no lock, and the first writer wins)."""
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        yield
+        return
+    Path(directory).mkdir(parents=True, exist_ok=True)
+    name = hashlib.sha256(str(Path(source).resolve()).encode()).hexdigest()[:24]
+    with open(Path(directory) / f"{name}.lock", "a+b") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def _read_box(path: Path, area: tuple) -> tuple[gpd.GeoDataFrame, dict]:
@@ -485,4 +518,7 @@ def clear_cache(directory: str | Path) -> int:
         with contextlib.suppress(OSError):
             p.unlink()
             removed += 1
+    for p in Path(directory).glob("*.lock"):  # recreated by the next parse
+        with contextlib.suppress(OSError):
+            p.unlink()
     return removed
