@@ -281,19 +281,22 @@ def audit_to(
     The unit of work of :func:`batch`, on a Dask worker or in-process. Never raises for a
     failing site: the returned summary row says ``status = failed`` with the message in
     ``error``; otherwise its ``status`` is ``ok``, ``partial`` or ``no_score`` (:func:`score_status`). The row
-    also gives ``seconds``, ``read_seconds`` (reading and preparing the site's layers, part of
-    ``seconds``) and ``peak_memory_mb`` (the peak resident memory of the process while
+    also gives ``seconds``, ``read_seconds`` (reading the source files, or the parsed-source
+    cache), ``prepare_seconds`` (reprojecting, clipping and noding the layers, building the grid;
+    both part of ``seconds``) and ``peak_memory_mb`` (the peak resident memory of the process while
     the site ran).
     """
     from cpted.report.outputs import write_audit
     from cpted.report.site_report import write_site_report
 
     out = Path(out)
-    start, read = time.perf_counter(), float("nan")
+    sources = SourceCache() if sources is None else sources
+    start, read, prepare, before = time.perf_counter(), float("nan"), float("nan"), sources.seconds
     with PeakMemory() as memory:
         try:
             site = load_site(spec, cache_dir=cache_dir, sources=sources)
-            read = time.perf_counter() - start
+            read = sources.seconds - before
+            prepare = time.perf_counter() - start - read
             result = audit(site, isovist_polygons=isovist_polygons, weights=weights)
             write_audit(result, out / spec.id / "audit.gpkg")
             write_site_report(result, out / spec.id / "report.html")
@@ -303,7 +306,7 @@ def audit_to(
             row = {"site_id": spec.id, "name": spec.name, **spec.attributes, "status": "failed",
                    "error": f"{type(exc).__name__}: {exc}"}
     row["seconds"] = round(time.perf_counter() - start, 2)
-    row["read_seconds"] = round(read, 2)
+    row["read_seconds"], row["prepare_seconds"] = round(read, 2), round(prepare, 2)
     row["peak_memory_mb"] = round(memory.peak / 2**20, 1)
     return row
 

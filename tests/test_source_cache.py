@@ -262,7 +262,7 @@ def test_outputs_identical_with_and_without_the_cache(data, tmp_path):
     folder = tmp_path / "cache"
     runs = {name: batch(sites, tmp_path / name, source_cache=cache)
             for name, cache in (("none", False), ("cold", folder), ("warm", folder))}
-    timing = ["seconds", "read_seconds", "peak_memory_mb"]
+    timing = ["seconds", "read_seconds", "prepare_seconds", "peak_memory_mb"]
     base = runs["none"].summary.drop(columns=timing)
     assert (base["status"] != "failed").all(), base["error"].tolist()
     for name in ("cold", "warm"):

@@ -8,6 +8,7 @@ many sites are read once (:class:`SourceCache`).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -61,8 +62,16 @@ class SourceCache:
         self._osm: dict[Path, dict[str, gpd.GeoDataFrame]] = {}
         self._other: dict[tuple, object] = {}
         self._warned: set = set()
+        self.seconds = 0.0  # spent reading files (parsing them, or reading the cache)
 
     def _read(self, source, products: dict, build: Callable, want: str, area):
+        start = time.perf_counter()
+        try:
+            return self._read_timed(source, products, build, want, area)
+        finally:
+            self.seconds += time.perf_counter() - start
+
+    def _read_timed(self, source, products: dict, build: Callable, want: str, area):
         if self.directory is None:
             memo = lambda name: (str(source), repr(sorted(products[name].items())))  # noqa: E731
             if memo(want) not in self._layers:
@@ -108,7 +117,9 @@ class SourceCache:
     def get(self, key: tuple, read: Callable[[], object]) -> object:
         """Any other read (fetch caches, reference grids, rasters), memoised by ``key``."""
         if key not in self._other:
+            start = time.perf_counter()
             self._other[key] = read()
+            self.seconds += time.perf_counter() - start
         return self._other[key]
 
 
