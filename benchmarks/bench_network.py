@@ -64,7 +64,7 @@ def site_graphs(streets):
     the disc grown until it holds 3,250 nodes or more (the size issue 18 quotes)."""
     centre = gpd.GeoSeries([shapely.Point(-1.5965, 47.2232)], crs=4326).to_crs(2154).iloc[0]
     out = {}
-    for radius in (900, 1200, 1500, 1800, 2100, 2400):
+    for radius in (900, 2500, 2600, 2800, 3000):
         s = node_streets(streets[streets.intersects(centre.buffer(radius))].reset_index(drop=True))
         g = as_graph(s)
         if radius == 900:
