@@ -286,3 +286,15 @@ def test_outputs_identical_with_and_without_the_cache(data, tmp_path):
     edited = batch(sites, tmp_path / "edited", site_ids=["reze"], source_cache=folder).summary
     before = runs["warm"].summary.set_index("site_id").loc["reze", "n_buildings"]
     assert edited["n_buildings"].iloc[0] == before - 1
+
+
+def test_a_cache_folder_that_cannot_be_written_never_fails_a_read(data, tmp_path, caplog):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    path = data / "nantes/waste_containers_2016.geojson"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CacheWarning)
+        got, _ = SourceCache(blocker / "sources").layer(_waste(path), "pois")
+    ref, _ = SourceCache().layer(_waste(path), "pois")
+    pd.testing.assert_frame_equal(pd.DataFrame(got), pd.DataFrame(ref))
+    assert "not cached" in caplog.text and "corrupt" not in caplog.text

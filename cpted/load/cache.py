@@ -31,6 +31,7 @@ import contextlib
 import functools
 import hashlib
 import json
+import logging
 import os
 import pickle
 import secrets
@@ -55,6 +56,9 @@ _SUFFIX = ".parquet"
 _TEMP_PREFIX = ".tmp-"
 _META = b"cpted"  # key of cpted's own metadata in the parquet footer
 _FORMAT = 1  # bump when the entry layout changes
+
+
+log = logging.getLogger(__name__)
 
 
 class CacheWarning(UserWarning):
@@ -193,6 +197,10 @@ def write_entry(path: Path, gdf: gpd.GeoDataFrame, info: dict, *, source: str, c
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    reserved = {"__row", "__index", "bbox", "geometry"} & {str(c) for c in gdf.columns if c != gdf.geometry.name}
+    if reserved or len(set(map(str, gdf.columns))) < len(gdf.columns):
+        msg = f"columns {sorted(reserved) or list(gdf.columns)} clash with the entry's own"
+        raise ValueError(msg)
     path.parent.mkdir(parents=True, exist_ok=True)
     n = len(gdf)
     geometry = gdf.geometry.values
@@ -258,8 +266,6 @@ def _json_default(value):
         return value.item()
     if isinstance(value, Path):
         return str(value)
-    if isinstance(value, shapely.Geometry):
-        return None
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
@@ -427,7 +433,10 @@ def cached(
             built = build()
         raised = [(f"{w.category.__module__}.{w.category.__qualname__}", str(w.message)) for w in caught]
         for name, (gdf, info) in built.items():
-            write_entry(entry_path(directory, source, products[name]), gdf, info, source=str(source), caught=raised)
+            try:
+                write_entry(entry_path(directory, source, products[name]), gdf, info, source=str(source), caught=raised)
+            except Exception as exc:  # noqa: BLE001 - a cache that cannot be written never fails a read
+                log.warning("%s (%s) not cached: %s: %s", source, name, type(exc).__name__, exc)
     _rewarn(raised)
     if warned is not None:
         warned.add(path)
@@ -438,6 +447,8 @@ def cached(
 
 def _load(path: Path, source, area, warned: set | None) -> tuple[gpd.GeoDataFrame, dict] | None:
     """An entry's layer and info; None when it is missing, or corrupt (then removed, with a warning)."""
+    if not path.is_file():
+        return None
     try:
         gdf, meta = read_entry(path, box=None) if area is None else _read_box(path, area)
     except FileNotFoundError:
@@ -465,9 +476,14 @@ def _source_lock(directory: str | Path, source: str | Path) -> Iterator[None]:
     except ImportError:  # Windows
         yield
         return
-    Path(directory).mkdir(parents=True, exist_ok=True)
     name = hashlib.sha256(str(Path(source).resolve()).encode()).hexdigest()[:24]
-    with open(Path(directory) / f"{name}.lock", "a+b") as f:
+    try:
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        f = open(Path(directory) / f"{name}.lock", "a+b")  # noqa: SIM115 - closed below
+    except OSError:  # a folder this user cannot write: no lock (and no entry written)
+        yield
+        return
+    with f:
         fcntl.flock(f, fcntl.LOCK_EX)
         try:
             yield
