@@ -164,26 +164,19 @@ def test_changed_source_invalidates_its_entry(data, tmp_path):
 
 
 def _write_entry(args):
-    folder, path, barrier, lock = args
-    if not lock:  # every process parses and writes: the first hard link wins
-        import contextlib
-
-        import cpted.load.cache
-
-        cpted.load.cache._source_lock = lambda *_: contextlib.nullcontext()
+    folder, path, barrier = args
     barrier.wait()
     gdf, _ = SourceCache(folder).layer(_waste(Path(path)), "pois")
     return len(gdf)
 
 
-@pytest.mark.parametrize("lock", [True, False])
-def test_concurrent_writers_leave_one_valid_entry(data, tmp_path, lock):
+def test_concurrent_writers_leave_one_valid_entry(data, tmp_path):
     path = data / "nantes/waste_containers_2016.geojson"
     ctx = multiprocessing.get_context("spawn")
     with ctx.Manager() as manager:
         barrier = manager.Barrier(4)
         with ctx.Pool(4) as pool:
-            counts = pool.map(_write_entry, [(tmp_path, str(path), barrier, lock)] * 4)
+            counts = pool.map(_write_entry, [(tmp_path, str(path), barrier)] * 4)
     assert len(set(counts)) == 1
     assert len(_entries(tmp_path)) == 1, list(tmp_path.iterdir())
     assert not list(tmp_path.glob(".tmp-*"))

@@ -13,10 +13,10 @@ layer read from it is stored as a GeoParquet 1.1 file (``<cache>/sources/<slot>-
   GB (the sample graphs hash in 5 ms), far below parsing (minutes per GB of XML), and it misses no
   edit (an edit keeping size and mtime, a file restored from a backup, a copy with new times).
   A changed source gets a new key: its old entry is removed when the new one is written;
-- parsed under a per-source lock (POSIX ``flock``): Dask workers wanting the same file at once
-  parse it once, the others wait and read the entry; written to a temporary file in the same
-  folder, then hard-linked to its name: the first writer wins, the others drop theirs (where
-  there is no lock, or between machines sharing the folder);
+- written to a temporary file in the same folder, then hard-linked to its name: the first writer
+  wins, the others drop theirs. Workers that want a file no one has cached yet each parse it (no
+  lock: measured on 2 workers sharing two graphs, waiting for the other's parse left a core idle
+  and made the cold batch slower than parsing twice at once);
 - pages carry CRC checksums, verified on read: a truncated or damaged entry is detected (parquet
   read error or checksum mismatch), removed and rebuilt with a :class:`CacheWarning`, never used.
 
@@ -425,18 +425,14 @@ def cached(
     found = _load(path, source, area, warned)
     if found is not None:
         return found
-    with _source_lock(directory, source):
-        found = _load(path, source, area, warned)  # parsed by another process while this one waited
-        if found is not None:
-            return found
-        with _catching() as caught:
-            built = build()
-        raised = [(f"{w.category.__module__}.{w.category.__qualname__}", str(w.message)) for w in caught]
-        for name, (gdf, info) in built.items():
-            try:
-                write_entry(entry_path(directory, source, products[name]), gdf, info, source=str(source), caught=raised)
-            except Exception as exc:  # noqa: BLE001 - a cache that cannot be written never fails a read
-                log.warning("%s (%s) not cached: %s: %s", source, name, type(exc).__name__, exc)
+    with _catching() as caught:
+        built = build()
+    raised = [(f"{w.category.__module__}.{w.category.__qualname__}", str(w.message)) for w in caught]
+    for name, (gdf, info) in built.items():
+        try:
+            write_entry(entry_path(directory, source, products[name]), gdf, info, source=str(source), caught=raised)
+        except Exception as exc:  # noqa: BLE001 - a cache that cannot be written never fails a read
+            log.warning("%s (%s) not cached: %s: %s", source, name, type(exc).__name__, exc)
     _rewarn(raised)
     if warned is not None:
         warned.add(path)
@@ -464,31 +460,6 @@ def _load(path: Path, source, area, warned: set | None) -> tuple[gpd.GeoDataFram
         if warned is not None:
             warned.add(path)
     return gdf, {**meta["info"], "file_bounds": meta["file_bounds"], "file_features": meta["rows"]}
-
-
-@contextlib.contextmanager
-def _source_lock(directory: str | Path, source: str | Path) -> Iterator[None]:
-    """Hold the lock of a source while it is parsed, so that the workers wanting it at once parse
-    it once: the others wait, then read the entry (POSIX ``flock``, released if the process dies;
-    elsewhere no lock, and the first writer wins)."""
-    try:
-        import fcntl
-    except ImportError:  # Windows
-        yield
-        return
-    name = hashlib.sha256(str(Path(source).resolve()).encode()).hexdigest()[:24]
-    try:
-        Path(directory).mkdir(parents=True, exist_ok=True)
-        f = open(Path(directory) / f"{name}.lock", "a+b")  # noqa: SIM115 - closed below
-    except OSError:  # a folder this user cannot write: no lock (and no entry written)
-        yield
-        return
-    with f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def _read_box(path: Path, area: tuple) -> tuple[gpd.GeoDataFrame, dict]:
@@ -534,7 +505,4 @@ def clear_cache(directory: str | Path) -> int:
         with contextlib.suppress(OSError):
             p.unlink()
             removed += 1
-    for p in Path(directory).glob("*.lock"):  # recreated by the next parse
-        with contextlib.suppress(OSError):
-            p.unlink()
     return removed
