@@ -1,4 +1,4 @@
-"""The ``cpted`` command line: ``cpted batch``, ``cpted fetch``, ``cpted sites`` and ``cpted evaluate``.
+"""The ``cpted`` command line: ``cpted batch``, ``cpted fetch``, ``cpted sites``, ``cpted evaluate`` and ``cpted cache``.
 
 It calls the public API only. Exit codes: 0 done, 1 a site failed or timed out (see
 summary.csv), 2 bad input (the message names the file, key or layer and the fix), 3 a server
@@ -32,6 +32,13 @@ def _cache_dir(arg: str | None) -> Path:
     if os.environ.get("CPTED_CACHE_DIR"):
         return Path(os.environ["CPTED_CACHE_DIR"])
     return Path.home() / ".cache" / "cpted" / "osm"
+
+
+def _sources_dir(arg: str | None) -> Path:
+    """The parsed-source cache: ``sources/`` under --cache-dir, $CPTED_CACHE_DIR or the platform's cache folder."""
+    from cpted.load.cache import sources_dir
+
+    return sources_dir(arg)
 
 
 def _fmt(value, share: bool = False) -> str:
@@ -133,7 +140,8 @@ def _cmd_batch(args) -> int:
         result = batch(sites, out, site_ids=args.site, cache_dir=_cache_dir(args.cache_dir), progress=progress,
                        isovist_polygons=args.isovists, weights=args.weights, workers=workers,
                        scheduler=args.scheduler, memory_limit=args.memory_limit, site_timeout=args.site_timeout,
-                       pdf=args.pdf, lang=args.lang)
+                       pdf=args.pdf, lang=args.lang,
+                       source_cache=False if args.no_source_cache else _sources_dir(args.cache_dir))
     finally:
         bar.close()
         for h in list(site_log.handlers):
@@ -260,6 +268,22 @@ def _cmd_evaluate(args) -> int:
     return 0
 
 
+def _cmd_cache(args) -> int:
+    from cpted.load.cache import cache_entries, clear_cache
+
+    folder = _sources_dir(args.cache_dir)
+    if args.action == "clear":
+        print(f"{clear_cache(folder)} files removed from {folder}")
+        return 0
+    entries = cache_entries(folder)
+    size = sum(e["bytes"] for e in entries)
+    print(f"parsed-source cache {folder}: {len(entries)} entries, {size / 2**20:.1f} MB")
+    for e in entries:
+        what = e.get("error") or f"{e['rows']} features ({e['kind'] or 'layer'}) from {e['source']}"
+        print(f"  {Path(e['path']).name}  {e['bytes'] / 2**20:7.2f} MB  {what}")
+    return 0
+
+
 def _cmd_template(args) -> int:
     from cpted.measure.maintenance import write_walk_audit_template
 
@@ -281,7 +305,9 @@ def _parser() -> argparse.ArgumentParser:
     def common(q):
         q.add_argument("sites_file", type=Path, help="the sites file (TOML, see docs/sites_file.md)")
         q.add_argument("--data-dir", help="where relative paths resolve (default: $CPTED_DATA_DIR, then ../shared/data)")
-        q.add_argument("--cache-dir", help="fetch cache (default: $CPTED_CACHE_DIR, then ~/.cache/cpted/osm)")
+        q.add_argument("--cache-dir", help="cache folder: `cpted fetch` downloads, and parsed sources in its sources/ "
+                       "(default: $CPTED_CACHE_DIR, then ~/.cache/cpted/osm for downloads and the platform's user "
+                       "cache folder for parsed sources)")
         q.add_argument("--site", action="append", metavar="ID", help="only this site (repeatable)")
 
     b = sub.add_parser("batch", help="audit every site and write audit.gpkg files, summary.csv and index.html")
@@ -303,6 +329,8 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--pdf", action="store_true",
                    help="also write report.pdf per site and index.pdf (A4), printed by headless Chromium")
     b.add_argument("--lang", choices=LANGS, help=_LANG_HELP)
+    b.add_argument("--no-source-cache", action="store_true",
+                   help="parse every source file again instead of reading the parsed-source cache")
     b.set_defaults(func=_cmd_batch)
     f = sub.add_parser("fetch", help="download each site's OSM walk network and features (needs the internet)")
     common(f)
@@ -347,6 +375,10 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("out", type=Path, help="the GeoPackage to write")
     t.add_argument("--crs", default="EPSG:2154", help="its CRS (default Lambert-93)")
     t.set_defaults(func=_cmd_template)
+    k = sub.add_parser("cache", help="the parsed-source cache: list its entries (info) or empty it (clear)")
+    k.add_argument("action", choices=["info", "clear"])
+    k.add_argument("--cache-dir", help="cache folder (default: $CPTED_CACHE_DIR, then the platform's user cache folder)")
+    k.set_defaults(func=_cmd_cache)
     s = sub.add_parser("sites", help="check a sites file and list its sites")
     common(s)
     s.set_defaults(func=_cmd_sites)

@@ -284,18 +284,23 @@ def audit_to(
     The unit of work of :func:`batch`, on a Dask worker or in-process. Never raises for a
     failing site: the returned summary row says ``status = failed`` with the message in
     ``error``; otherwise its ``status`` is ``ok``, ``partial`` or ``no_score`` (:func:`score_status`). The row
-    also gives ``seconds`` and ``peak_memory_mb`` (the peak resident memory of the process while
+    also gives ``seconds``, ``read_seconds`` (reading the source files, or the parsed-source
+    cache), ``prepare_seconds`` (reprojecting, clipping and noding the layers, building the grid;
+    both part of ``seconds``) and ``peak_memory_mb`` (the peak resident memory of the process while
     the site ran). ``report.html`` is written in ``lang`` (``"en"`` or ``"fr"``).
     """
     from cpted.report.outputs import write_audit
     from cpted.report.site_report import write_site_report
 
     out = Path(out)
-    start = time.perf_counter()
+    sources = SourceCache() if sources is None else sources
+    start, read, prepare, before = time.perf_counter(), float("nan"), float("nan"), sources.seconds
     with PeakMemory() as memory:
         try:
-            result = audit(load_site(spec, cache_dir=cache_dir, sources=sources), isovist_polygons=isovist_polygons,
-                           weights=weights)
+            site = load_site(spec, cache_dir=cache_dir, sources=sources)
+            read = sources.seconds - before
+            prepare = time.perf_counter() - start - read
+            result = audit(site, isovist_polygons=isovist_polygons, weights=weights)
             write_audit(result, out / spec.id / "audit.gpkg")
             write_site_report(result, out / spec.id / "report.html", lang=lang, weights=weights)
             if pdf:
@@ -308,6 +313,7 @@ def audit_to(
             row = {"site_id": spec.id, "name": spec.name, **spec.attributes, "status": "failed",
                    "error": f"{type(exc).__name__}: {exc}"}
     row["seconds"] = round(time.perf_counter() - start, 2)
+    row["read_seconds"], row["prepare_seconds"] = round(read, 2), round(prepare, 2)
     row["peak_memory_mb"] = round(memory.peak / 2**20, 1)
     return row
 
@@ -344,9 +350,21 @@ _SOURCES: SourceCache | None = None  # one cache of files read per Dask worker p
 def _audit_on_worker(spec: SiteSpec, out: str, options: dict) -> dict:
     """The task :func:`cpted.parallel.run_sites` runs on a Dask worker for each site."""
     global _SOURCES  # noqa: PLW0603 - per worker process
-    if _SOURCES is None:
-        _SOURCES = SourceCache()
+    options = dict(options)
+    directory = options.pop("source_cache")
+    if _SOURCES is None or _SOURCES.directory != directory:
+        _SOURCES = SourceCache(directory)
     return audit_to(spec, out, sources=_SOURCES, **options)
+
+
+def _source_cache_dir(source_cache) -> Path | None:
+    if source_cache is False:
+        return None
+    if source_cache is None or source_cache is True:
+        from cpted.load.cache import sources_dir
+
+        return sources_dir()
+    return Path(source_cache)
 
 
 def batch(
@@ -365,6 +383,7 @@ def batch(
     site_timeout: float | None = None,
     pdf: bool = False,
     lang: str | None = None,
+    source_cache: str | Path | bool | None = None,
 ) -> BatchResult:
     """Audit every site of a sites file and write ``out/<site_id>/audit.gpkg``,
     ``out/<site_id>/report.html``, ``out/summary.csv`` and ``out/index.html``.
@@ -401,6 +420,11 @@ def batch(
         sites to, instead of starting a cluster.
     memory_limit
         Memory limit per Dask worker (e.g. ``"4GiB"``), passed to Dask.
+    source_cache
+        The parsed-source cache folder (:mod:`cpted.load.cache`): each source file is parsed once
+        per machine and each site reads only its bounding box plus context ring from it. None:
+        ``$CPTED_CACHE_DIR/sources``, else the platform's user cache folder; False: no cache (each
+        file is parsed in every process that reads it).
     site_timeout
         Seconds a site may run (from when a worker starts it, retries included); past it the
         site is reported with ``status = timed_out``, its worker is restarted and the others go
@@ -436,12 +460,14 @@ def batch(
         chromium()  # absent: said now, not after the audits
     options = {"cache_dir": cache_dir, "isovist_polygons": isovist_polygons, "weights": weight_table, "pdf": pdf,
                "lang": lang}
+    directory = _source_cache_dir(source_cache)
     if workers == 1 and scheduler is None and site_timeout is None:
-        cache = SourceCache()  # files read once per batch
+        cache = SourceCache(directory)  # files read once per batch (once per machine with a directory)
         rows = run_in_process(specs, out, lambda spec, out, options: audit_to(spec, out, sources=cache, **options),
                               options, progress=progress)
     else:
-        rows = run_sites(specs, out, _audit_on_worker, options, workers=workers, scheduler=scheduler,
+        rows = run_sites(specs, out, _audit_on_worker, {**options, "source_cache": directory}, workers=workers,
+                         scheduler=scheduler,
                          memory_limit=memory_limit, site_timeout=site_timeout, progress=progress)
     summary = pd.DataFrame(rows)
     front = ["site_id", "name", "status"]

@@ -29,7 +29,7 @@ from cpted.load.graph import read_graphml
 from cpted.load.layers import read_layer
 from cpted.load.osm import read_osm
 from cpted.load.sites_file import read_sites_file
-from cpted.pipeline import batch, load_site
+from cpted.pipeline import SourceCache, batch, load_site
 from cpted.prepare.buildings import assign_heights
 from cpted.prepare.crs import require_same_crs
 
@@ -178,7 +178,8 @@ def test_sites_file_syntax_and_keys(tmp_path):
         read_sites_file(_write_sites(tmp_path / "d.toml", '[[site]]\nid = "a"\n'))
 
 
-def test_boundary_that_misses_the_data(tmp_path, data):
+@pytest.mark.parametrize("cached", [False, True])
+def test_boundary_that_misses_the_data(tmp_path, data, cached):
     # a site in Lorient with only Nantes layers: nothing meets it
     body = (
         '[[site]]\nid = "lorient"\ncentre = [-3.36, 47.75]\ncrs = "EPSG:2154"\n[site.layers]\n'
@@ -186,11 +187,13 @@ def test_boundary_that_misses_the_data(tmp_path, data):
         f'pois = "{data}/nantes/equipements_2014.gpkg"\n'
     )
     spec = read_sites_file(_write_sites(tmp_path / "s.toml", body)).sites[0]
+    sources = SourceCache(tmp_path / "cache") if cached else None  # the parsed-source cache reads by bbox
     with pytest.raises(InputError, match=r"the buildings layer .* none within the site .* they lie 1\d\d\.\d km away"):
-        load_site(spec)
+        load_site(spec, sources=sources)
 
 
-def test_a_layer_that_misses_the_site_is_named(tmp_path, data):
+@pytest.mark.parametrize("cached", [False, True])
+def test_a_layer_that_misses_the_site_is_named(tmp_path, data, cached):
     # Île de Nantes buildings, but streets from the Le Mans extract: the streets layer is the wrong
     # file (it used to run with "no walkable street" in the notes, as if Nantes had none)
     body = (
@@ -201,7 +204,7 @@ def test_a_layer_that_misses_the_site_is_named(tmp_path, data):
     sites = _write_sites(tmp_path / "s.toml", body)
     with pytest.raises(InputError, match=r"the streets layer '.*le_mans_centre.osm.pbf' has \d+ features, none within "
                                          r"the site or its 400 m context ring: they lie 1\d\d\.\d km away"):
-        load_site(read_sites_file(sites).sites[0])
+        load_site(read_sites_file(sites).sites[0], sources=SourceCache(tmp_path / "cache") if cached else None)
     result = batch(sites, tmp_path / "out")
     row = result.summary.iloc[0]
     assert row["status"] == "failed" and "give a streets file that covers the site" in row["error"]

@@ -24,7 +24,7 @@ import pytest
 from cpted.parallel import FAILED, TIMED_OUT
 from cpted.pipeline import batch
 
-TIMING = ["seconds", "peak_memory_mb"]
+TIMING = ["seconds", "read_seconds", "prepare_seconds", "peak_memory_mb"]
 
 
 @pytest.fixture

@@ -166,13 +166,18 @@ def network_from_streets(streets: gpd.GeoDataFrame) -> Network:
                    np.where(keep, lengths, np.nan), np.asarray(labels))
 
 
-def _run(net: Network, cost: np.ndarray, radii, sources, outside, *, reverse=None, terminal=None, target=None,
-         group=None) -> tuple:
+def _radii_sources(net: Network, radii, sources) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted radii (None and non-finite: inf), checked positive; source positions (all by default)."""
     radii = np.asarray(sorted(float(r) if r is not None and math.isfinite(r) else np.inf for r in radii))
     if (radii <= 0).any():
         msg = f"radii must be positive metres, got {list(radii)}"
         raise InputError(msg)
-    sources = np.arange(net.n) if sources is None else np.asarray(sources, dtype=np.int64)
+    return radii, np.arange(net.n) if sources is None else np.asarray(sources, dtype=np.int64)
+
+
+def _run(net: Network, cost: np.ndarray, radii, sources, outside, *, reverse=None, terminal=None, target=None,
+         group=None) -> tuple:
+    radii, sources = _radii_sources(net, radii, sources)
     outside = np.zeros(net.n, dtype=np.bool_) if outside is None else np.asarray(outside, dtype=np.bool_)
     terminal = np.zeros(net.n, dtype=np.bool_) if terminal is None else terminal
     target = np.ones(net.n, dtype=np.bool_) if target is None else target
@@ -229,17 +234,20 @@ def node_centrality(
     >>> c[["reach_250", "betweenness_250", "betweenness_inf"]].values.tolist()
     [[2.0, 0.0, 0.0], [3.0, 1.0, 2.0], [3.0, 1.0, 2.0], [2.0, 0.0, 0.0]]
     """
+    from cpted.engines import _metric
+
     net = graph if isinstance(graph, Network) else network_from_graph(graph, weight=weight)
-    radii, sources, (per, node_btw, _, _, _) = _run(net, net.length, radii, sources, None)
+    radii, sources = _radii_sources(net, radii, sources)
+    per, node_btw = _metric.node_centrality(net.indptr, net.nbr, net.length, radii, sources, chunks(len(sources)))
     table = {}
     for j, r in enumerate(radii):
         tag = "inf" if math.isinf(r) else f"{int(r)}" if r == int(r) else f"{r:g}"
         harmonic = np.full(net.n, np.nan)
         reach = np.full(net.n, np.nan)
         far = np.full(net.n, np.nan)
-        harmonic[sources] = per[:, j, _paths.HARMONIC]
-        reach[sources] = per[:, j, _paths.REACH]
-        far[sources] = per[:, j, _paths.FARNESS]
+        harmonic[sources] = per[:, j, _metric.HARMONIC]
+        reach[sources] = per[:, j, _metric.REACH]
+        far[sources] = per[:, j, _metric.FARNESS]
         table[f"harmonic_{tag}"] = harmonic
         table[f"betweenness_{tag}"] = node_btw[:, j] / 2.0
         table[f"reach_{tag}"] = reach

@@ -481,7 +481,7 @@ def _clip(gdf: gpd.GeoDataFrame, area, crs, name: str) -> gpd.GeoDataFrame:
     if gdf.empty:
         return to_crs(gdf, crs, layer=name)
     local = gpd.GeoSeries([area], crs=crs).to_crs(gdf.crs).iloc[0]
-    near = gdf.iloc[gdf.sindex.query(local.envelope, predicate="intersects")]
+    near = gdf.iloc[np.sort(gdf.sindex.query(local.envelope, predicate="intersects"))]  # the source's order, not the tree's
     near = to_crs(near, crs, layer=name)
     keep = near.sindex.query(area, predicate="intersects")
     return near.iloc[sorted(keep)]

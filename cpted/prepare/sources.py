@@ -8,6 +8,7 @@ many sites are read once (:class:`SourceCache`).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -43,35 +44,82 @@ _OSM_KINDS = tuple(k for k in LAYER_KINDS if k != "reports")  # what OSM tags pr
 
 
 class SourceCache:
-    """Files already read in this run, so a file shared by many sites is read once."""
+    """Files already read in this run, so a file shared by many sites is read once; and, with a
+    ``directory``, the parsed-source cache shared by every run and worker of the machine
+    (:mod:`cpted.load.cache`): a file is parsed once per machine and each site then reads only its
+    bounding box plus context ring.
 
-    def __init__(self) -> None:
+    Parameters
+    ----------
+    directory
+        The parsed-source cache folder (:func:`cpted.load.cache.sources_dir`); None keeps the
+        files read in memory only, for this run.
+    """
+
+    def __init__(self, directory: str | Path | None = None) -> None:
+        self.directory = Path(directory) if directory is not None else None
         self._layers: dict[tuple, tuple[gpd.GeoDataFrame, dict]] = {}
         self._osm: dict[Path, dict[str, gpd.GeoDataFrame]] = {}
         self._other: dict[tuple, object] = {}
+        self._warned: set = set()
+        self.seconds = 0.0  # spent reading files (parsing them, or reading the cache)
 
-    def layer(self, spec: LayerSpec, kind: str) -> tuple[gpd.GeoDataFrame, dict]:
-        """The canonical layer ``kind`` of a source, with facts about the read."""
+    def _read(self, source, products: dict, build: Callable, want: str, area):
+        start = time.perf_counter()
+        try:
+            return self._read_timed(source, products, build, want, area)
+        finally:
+            self.seconds += time.perf_counter() - start
+
+    def _read_timed(self, source, products: dict, build: Callable, want: str, area):
+        if self.directory is None:
+            memo = lambda name: (str(source), repr(sorted(products[name].items())))  # noqa: E731
+            if memo(want) not in self._layers:
+                self._layers.update({memo(name): read for name, read in build().items()})
+            return self._layers[memo(want)]
+        from cpted.load.cache import cached
+
+        return cached(self.directory, source, products, build, want, area=area, warned=self._warned)
+
+    def layer(self, spec: LayerSpec, kind: str, *, area: tuple | None = None) -> tuple[gpd.GeoDataFrame, dict]:
+        """The canonical layer ``kind`` of a source, with facts about the read.
+
+        ``area`` = (geometry, CRS): with a cache directory, only the features whose bounding box
+        meets the area's are read (the caller clips); the whole layer otherwise."""
         options = {k: v for k, v in spec.options.items() if k not in ("attribution", "extent")}
-        key = (spec.path, kind, repr(sorted(options.items())))
-        if key not in self._layers:
-            self._layers[key] = read_layer(spec.path, kind, **options)
-        gdf, info = self._layers[key]
+        product = {"reader": "layer", "kind": kind, "options": options}
+        gdf, info = self._read(spec.path, {kind: product}, lambda: {kind: read_layer(spec.path, kind, **options)}, kind, area)
         info = {**info, "attribution": spec.attribution or _FORMAT_ATTRIBUTION.get(info.get("format"))}
         if "extent" in spec.options:  # read by load_site into the site CRS (cpted.prepare.coverage)
             info["extent"] = spec.options["extent"]
         return gdf, info
 
-    def osm(self, spec: LayerSpec) -> dict[str, gpd.GeoDataFrame]:
-        """Every canonical layer of an OSM file."""
-        if spec.path not in self._osm:
-            self._osm[spec.path] = osm_layers(read_osm_raw(spec.path), name=Path(spec.path).name)
-        return self._osm[spec.path]
+    def osm(self, spec: LayerSpec, kind: str, *, area: tuple | None = None) -> tuple[gpd.GeoDataFrame, dict]:
+        """The canonical layer ``kind`` of an OSM file (every kind is parsed at once)."""
+
+        def build():
+            if spec.path not in self._osm:
+                self._osm[spec.path] = osm_layers(read_osm_raw(spec.path), name=Path(spec.path).name)
+            return {k: tidy_layer(self._osm[spec.path][k], k, name=f"{k} ({spec.path.name})",
+                                  info={"source": str(spec.path), "format": "osm"}) for k in _OSM_KINDS}
+
+        products = {k: {"reader": "osm", "kind": k} for k in _OSM_KINDS}
+        gdf, info = self._read(spec.path, products, build, kind, area)
+        self._osm.pop(spec.path, None)  # every kind is cached (on disk or in memory): the raw layers are not kept
+        return gdf, {**info, "attribution": spec.attribution or ATTRIBUTION["osm"]}
+
+    def vector(self, path: Path, *, area: tuple | None = None) -> gpd.GeoDataFrame:
+        """A vector file as it is (e.g. a reference grid)."""
+        gdf, _ = self._read(path, {"vector": {"reader": "vector"}}, lambda: {"vector": (read_vector(path), {})},
+                            "vector", area)
+        return gdf
 
     def get(self, key: tuple, read: Callable[[], object]) -> object:
         """Any other read (fetch caches, reference grids, rasters), memoised by ``key``."""
         if key not in self._other:
+            start = time.perf_counter()
             self._other[key] = read()
+            self.seconds += time.perf_counter() - start
         return self._other[key]
 
 
@@ -151,39 +199,24 @@ def load_site(
     fetched = (
         sources.get(("fetch", cache), lambda: read_fetch_cache(cache)) if cache is not None and cache.exists() else {}
     )
-    layers: dict[str, list[gpd.GeoDataFrame]] = {}
-    info: dict[str, list[dict]] = {}
-    known_empty = set()
-    for kind in LAYER_KINDS:
-        parts = (
-            _from_specs(spec.layers, kind, sources)
-            or _from_cache(fetched, kind, cache)
-            or _from_specs(spec.shared_layers, kind, sources)
-        )
-        if parts is _DECLARED_EMPTY:
-            known_empty.add(kind)
-            info[kind] = [{"source": "declared empty (surveyed, no feature)", "format": "empty"}]
-        elif parts:
-            layers[kind] = [p for p, _ in parts]
-            info[kind] = [i for _, i in parts]
+    area = (boundary.buffer(spec.context), crs)
+    layers, info, known_empty = _read_layers(spec, sources, fetched, cache, area)
+    if all(not len(p) for parts in layers.values() for p in parts) and any(
+            i.get("file_features") for facts in info.values() for i in facts):
+        # no feature of any layer near the site: read them whole, for the error that says where they are
+        layers, info, known_empty = _read_layers(spec, sources, fetched, cache, None)
     for facts in info.get("buildings", []):
         read_extent(facts, crs, sources.get)
-    audits = spec.layers.get("walk_audits") or spec.shared_layers.get("walk_audits") or []
-    for audit_spec in audits:
-        gdf, ainfo = sources.layer(audit_spec, "reports")
-        layers.setdefault("reports", [p.assign(source="reports") for p in layers.get("reports", [])])
-        layers["reports"].append(gdf.assign(source="walk_audit"))
-        info.setdefault("reports", []).append({**ainfo, "format": "walk_audit"})
-    _check_layers_meet_site(spec, boundary.buffer(spec.context), crs, layers, info)
+    _check_layers_meet_site(spec, area[0], crs, layers, info)
     heights = _first_source(spec, "building_heights")
     building_heights = None
     if heights is not None:
-        building_heights, hinfo = sources.layer(heights, "buildings")
+        building_heights, hinfo = sources.layer(heights, "buildings", area=area)
         info["building_heights"] = [hinfo]
     reference = _first_source(spec, "reference_buildings")
     reference_gdf = None
     if reference is not None:
-        reference_gdf = sources.get(("reference", reference.path), lambda: read_vector(reference.path))
+        reference_gdf = sources.vector(reference.path, area=area)
         if "n_buildings" not in reference_gdf.columns:
             msg = f"reference grid {str(reference.path)!r} needs an 'n_buildings' column"
             raise InputError(msg)
@@ -211,6 +244,33 @@ def load_site(
     )
 
 
+def _read_layers(spec: SiteSpec, sources: SourceCache, fetched: dict, cache: Path | None, area: tuple | None):
+    """Each layer kind's parts (features near ``area`` when not None), their facts, and the kinds
+    declared empty."""
+    layers: dict[str, list[gpd.GeoDataFrame]] = {}
+    info: dict[str, list[dict]] = {}
+    known_empty = set()
+    for kind in LAYER_KINDS:
+        parts = (
+            _from_specs(spec.layers, kind, sources, area)
+            or _from_cache(fetched, kind, cache)
+            or _from_specs(spec.shared_layers, kind, sources, area)
+        )
+        if parts is _DECLARED_EMPTY:
+            known_empty.add(kind)
+            info[kind] = [{"source": "declared empty (surveyed, no feature)", "format": "empty"}]
+        elif parts:
+            layers[kind] = [p for p, _ in parts]
+            info[kind] = [i for _, i in parts]
+    audits = spec.layers.get("walk_audits") or spec.shared_layers.get("walk_audits") or []
+    for audit_spec in audits:
+        gdf, ainfo = sources.layer(audit_spec, "reports", area=area)
+        layers.setdefault("reports", [p.assign(source="reports") for p in layers.get("reports", [])])
+        layers["reports"].append(gdf.assign(source="walk_audit"))
+        info.setdefault("reports", []).append({**ainfo, "format": "walk_audit"})
+    return layers, info, known_empty
+
+
 def _check_layers_meet_site(spec: SiteSpec, area, crs, layers: dict[str, list], info: dict[str, list]) -> None:
     """Each source file of the site's own ``[site.layers]`` must reach the site or its context ring
     (``area``, in ``crs``): one whose whole extent lies away from it is the wrong file, or the site
@@ -225,24 +285,27 @@ def _check_layers_meet_site(spec: SiteSpec, area, crs, layers: dict[str, list], 
     if not CRS.from_user_input(crs).is_projected:
         return  # refused by Site.from_layers, with its own message
     own = {str(ls.path) for specs in spec.layers.values() for ls in specs if ls.path is not None}
-    files: dict[str, list[tuple[str, gpd.GeoDataFrame]]] = {}
+    files: dict[str, list[tuple[str, gpd.GeoDataFrame, dict]]] = {}
     for kind, parts in layers.items():
         for part, facts in zip(parts, info.get(kind, []), strict=False):
-            if facts.get("source") in own and len(part) and part.crs is not None:
-                files.setdefault(str(facts.get("source", kind)), []).append((kind, part))
+            # a part read from the parsed-source cache holds the features near the site only:
+            # the whole layer's extent and count are in its facts
+            if facts.get("source") in own and facts.get("file_features", len(part)) and part.crs is not None:
+                files.setdefault(str(facts.get("source", kind)), []).append((kind, part, facts))
     for source, parts in files.items():
         boxes = []
-        for _, part in parts:
+        for _, part, facts in parts:
             local = gpd.GeoSeries([area], crs=crs).to_crs(part.crs).iloc[0]
             if len(part.sindex.query(local, predicate="intersects")):
                 break  # the file has features here
-            boxes.append(gpd.GeoSeries([shapely.box(*part.total_bounds)], crs=part.crs).to_crs(crs).iloc[0])
+            bounds = facts.get("file_bounds") or part.total_bounds
+            boxes.append(gpd.GeoSeries([shapely.box(*bounds)], crs=part.crs).to_crs(crs).iloc[0])
         else:
             away = shapely.distance(area, shapely.union_all(boxes))
             if not away > 0:
                 continue  # its extent covers the site: nothing of those kinds here (unknown, not an error)
-            kinds = ", ".join(k for k, _ in parts)
-            count = sum(len(p) for _, p in parts)
+            kinds = ", ".join(k for k, *_ in parts)
+            count = sum(facts.get("file_features", len(p)) for _, p, facts in parts)
             msg = (
                 f"site {spec.id!r}: the {kinds} layer {source!r} has {count} features, none within the site or its "
                 f"{spec.context:g} m context ring: they lie {away / 1000:,.1f} km away. Check the site's centre / bbox "
@@ -260,20 +323,16 @@ def _first_source(spec: SiteSpec, key: str) -> LayerSpec | None:
 _DECLARED_EMPTY = [("declared empty", {})]
 
 
-def _from_specs(level: dict[str, list[LayerSpec]], kind: str, sources: SourceCache) -> list[tuple]:
+def _from_specs(level: dict[str, list[LayerSpec]], kind: str, sources: SourceCache, area: tuple | None) -> list[tuple]:
     """The parts of ``kind`` a sites-file level provides: named sources, else its OSM files
     (:data:`_DECLARED_EMPTY` when the level declares the kind surveyed and empty)."""
     if any(spec.empty for spec in level.get(kind, [])):
         return _DECLARED_EMPTY
     if kind in level:
-        return [sources.layer(spec, kind) for spec in level[kind]]
+        return [sources.layer(spec, kind, area=area) for spec in level[kind]]
     if kind not in _OSM_KINDS:
         return []
-    return [
-        tidy_layer(sources.osm(spec)[kind], kind, name=f"{kind} ({spec.path.name})",
-                   info={"source": str(spec.path), "format": "osm", "attribution": spec.attribution or ATTRIBUTION["osm"]})
-        for spec in level.get("osm", [])
-    ]
+    return [sources.osm(spec, kind, area=area) for spec in level.get("osm", [])]
 
 
 def _from_cache(fetched: dict[str, gpd.GeoDataFrame], kind: str, cache: Path | None) -> list[tuple]:
