@@ -175,16 +175,18 @@ def test_real_network_radii_alone_and_together(data):
             alone = segment_centrality(s, net, radii=[r], tulip_bins=bins)
             for col in (f"angular_reach_{tag}", f"angular_depth_{tag}", f"angular_choice_ordered_{tag}", f"nach_{tag}"):
                 np.testing.assert_array_equal(together[col].to_numpy(), alone[col].to_numpy(), err_msg=f"{col} {bins}")
-        assert (together["angular_reach_400"] <= together["angular_reach_inf"]).all()
+        have = together["angular_reach_inf"].notna()
+        assert (together.loc[have, "angular_reach_400"] <= together.loc[have, "angular_reach_inf"]).all()
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # choice: ordered and unordered pairs, against every least-angle path
 
 
-def brute_choice(lines: list[LineString]) -> list[float]:
+def brute_choice(lines: list[LineString], binned: int | None = None) -> list[float]:
     """Ordered angular choice at radius n: for every ordered pair (s, t), the share of the least-angle s–t paths
-    through each other segment, from networkx's enumeration of all shortest paths on a directed segment graph."""
+    through each other segment, from networkx's enumeration of all shortest paths on a directed segment graph.
+    With ``binned``, turns cost depthmapX's integer tulip bins (see :func:`reference_reach_depth`)."""
 
     def heading(c, reverse):  # direction of travel leaving the segment's start (or its end, reversed)
         return (c[-2][0] - c[-1][0], c[-2][1] - c[-1][1]) if reverse else (c[1][0] - c[0][0], c[1][1] - c[0][1])
@@ -201,7 +203,10 @@ def brute_choice(lines: list[LineString]) -> list[float]:
                     continue
                 out = heading(cj, j_rev)
                 cos = (travel[0] * out[0] + travel[1] * out[1]) / (math.hypot(*travel) * math.hypot(*out))
-                g.add_edge((i, i_rev), (j, j_rev), w=quantum(math.degrees(math.acos(max(-1.0, min(1.0, cos)))) / 90.0))
+                turn = math.degrees(math.acos(max(-1.0, min(1.0, cos)))) / 90.0
+                if binned:
+                    turn = math.floor(float(np.float32(np.float32(turn) * np.float32(binned))) * 0.5)
+                g.add_edge((i, i_rev), (j, j_rev), w=turn if binned else quantum(turn))
     choice = [0.0] * len(lines)
     for s, t in itertools.permutations(range(len(lines)), 2):
         h = g.copy()
@@ -241,18 +246,21 @@ def test_choice_with_ties_and_straight_continuations():
     links = [((i, j), (i + 1, j)) for i in range(3) for j in range(4)] + [((i, j), (i, j + 1)) for i in range(4) for j in range(3)]
     lines = [LineString([pts[a], pts[b]]) for k, (a, b) in enumerate(links) if k not in (4, 17)]
     s = _streets(lines)
-    got = segment_centrality(s, network_from_streets(s), radii=[math.inf])["angular_choice_ordered_inf"].to_numpy()
-    np.testing.assert_allclose(got, brute_choice(list(s.geometry.values)), rtol=1e-12)
+    for bins in (None, 1024):
+        got = segment_centrality(s, network_from_streets(s), radii=[math.inf], tulip_bins=bins)
+        want = brute_choice(list(s.geometry.values), binned=bins and 513)
+        np.testing.assert_allclose(got["angular_choice_ordered_inf"].to_numpy(), want, rtol=1e-12)
 
 
 @settings(max_examples=12, deadline=None)
-@given(lines=lattices())
-def test_choice_equals_all_least_angle_paths(lines):
+@given(lines=lattices(), bins=st.sampled_from([None, 1024, 16]))
+def test_choice_equals_all_least_angle_paths(lines, bins):
+    """Exact costs, and depthmapX's tulip bins (integer costs: the bucket queue, many ties, zero-cost turns)."""
     s = _streets(lines)
     net = network_from_streets(s)
-    got = segment_centrality(s, net, radii=[math.inf])
-    np.testing.assert_allclose(got["angular_choice_ordered_inf"].to_numpy(), brute_choice(list(s.geometry.values)),
-                               rtol=1e-9, atol=1e-9)
+    got = segment_centrality(s, net, radii=[math.inf], tulip_bins=bins)
+    want = brute_choice(list(s.geometry.values), binned=bins and bins // 2 + 1)
+    np.testing.assert_allclose(got["angular_choice_ordered_inf"].to_numpy(), want, rtol=1e-9, atol=1e-9)
     unordered = segment_centrality(s, net, radii=[math.inf], pairs="unordered")["angular_choice_unordered_inf"]
     np.testing.assert_allclose(unordered.to_numpy(), got["angular_choice_ordered_inf"].to_numpy() / 2)
 
@@ -320,3 +328,24 @@ def test_radius_n_everywhere():
     nx.set_edge_attributes(g, 100.0, "length")
     nodes = node_centrality(g, radii=[math.inf])
     assert nodes["reach_inf"].tolist() == [3, 3, 3, 3]
+
+
+def test_radius_n_in_the_audit():
+    """``radii`` of the audit accept "n" (radius n): the segments and the cells get the ``_inf`` columns."""
+    from shapely import box
+
+    from cpted.pipeline import audit
+    from cpted.prepare.site import Site
+
+    ticks = (0, 50, 150, 250, 300)
+    lines = [LineString([(a, y), (b, y)]) for y in (50, 150, 250) for a, b in zip(ticks[:-1], ticks[1:])] + [
+        LineString([(x, a), (x, b)]) for x in (50, 150, 250) for a, b in zip(ticks[:-1], ticks[1:])]
+    streets = gpd.GeoDataFrame({"walk_kind": ["street"] * len(lines)}, geometry=lines, crs=2154)
+    site = Site.from_layers("grid", box(0, 0, 300, 300), crs=2154, layers={"streets": streets}, context=50, cell_size=25)
+    result = audit(site, measures=["access_control"], radii=(800, "n"))
+    segments = result.layers["segments"]
+    assert {"angular_choice_ordered_inf", "nach_inf", "betweenness_inf"} <= set(segments.columns)
+    assert segments["angular_reach_inf"].max() == segments["angular_reach_inf"].min() > 1  # one connected grid
+    assert "nach_inf" in result.layers["cells"].columns
+    with pytest.raises(InputError, match="'far' is not a positive number"):
+        audit(site, measures=["access_control"], radii=(800, "far"))

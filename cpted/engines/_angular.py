@@ -1,7 +1,7 @@
 """Compiled kernel of angular segment analysis: one restricted least-angle search per source and per radius.
 
-The graph is the directed segment graph: node ``i`` is segment i traversed from its first to its last point, node
-``m + i`` the same segment the other way; an arc is a turn from one segment onto the next, with its turn cost and its
+The graph is the directed segment graph: node ``2i`` is segment i traversed from its first to its last point, node
+``2i + 1`` the same segment the other way; an arc is a turn from one segment onto the next, with its turn cost and its
 metric length (half of each segment: midpoint to midpoint). A search from segment s starts on both of its directions
 at cost 0 and labels each directed segment with its least cost and, among the paths of that cost, the least length;
 a directed segment is reached only along paths whose length stays within the radius (depthmapX's restricted
@@ -22,10 +22,50 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from cpted.engines._paths import _pop, _push
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
+def _push(hk, hv, size, key, val):
+    """Binary min-heap push (keys hk, values hv); returns the new size."""
+    i = size
+    while i > 0:
+        p = (i - 1) >> 1
+        if hk[p] <= key:
+            break
+        hk[i] = hk[p]
+        hv[i] = hv[p]
+        i = p
+    hk[i] = key
+    hv[i] = val
+    return size + 1
+
+
+@njit(cache=True, inline="always")
+def _pop(hk, hv, size):
+    """Binary min-heap pop; returns (key, value, new size)."""
+    key = hk[0]
+    val = hv[0]
+    size -= 1
+    last_k = hk[size]
+    last_v = hv[size]
+    i = 0
+    while True:
+        c = 2 * i + 1
+        if c >= size:
+            break
+        if c + 1 < size and hk[c + 1] < hk[c]:
+            c += 1
+        if last_k <= hk[c]:
+            break
+        hk[i] = hk[c]
+        hv[i] = hv[c]
+        i = c
+    hk[i] = last_k
+    hv[i] = last_v
+    return key, val, size
+
+
+@njit(cache=True, inline="always")
 def _bucket_push(head, nxt, node, free, n_free, cur_cap, key, w, nb):
     """Push w into bucket ``key``; returns (entry pools, n_free, cur_cap) — pools grow when full."""
     if n_free == 0:  # grow the pool
@@ -58,7 +98,7 @@ def _search(s, m, r, indptr, nbr, cost, elen, dcost, dlen, done, dirty, order, h
     use_buckets = nb > 0
     size = 0
     cur = 0
-    for d in (s, m + s):
+    for d in (2 * s, 2 * s + 1):
         dcost[d] = 0.0
         dlen[d] = 0.0
         if use_buckets:
@@ -122,7 +162,7 @@ def _search(s, m, r, indptr, nbr, cost, elen, dcost, dlen, done, dirty, order, h
     return ns, (nxt, node, free), hk, hv
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _pred_ok(v, w, c, ln, r, dcost, dlen, done):
     return done[v] and dcost[v] + c == dcost[w] and dlen[v] + ln <= r
 
@@ -137,10 +177,10 @@ def _topological(ns, s, m, r, order, topo, cnt, indptr, nbr, cost, elen, rindptr
         while j < ns and dcost[order[j]] == dcost[order[i]]:
             j += 1
         inner = False
-        for q in range(i, j):
+        for q in range(i, j if j - i > 1 else i):  # a lone node has no predecessor of its own cost
             w = order[q]
             cnt[w] = 0
-            if w == s or w == m + s:
+            if w >> 1 == s:
                 continue
             for a in range(rindptr[w], rindptr[w + 1]):
                 v = rnbr[a]
@@ -162,7 +202,7 @@ def _topological(ns, s, m, r, order, topo, cnt, indptr, nbr, cost, elen, rindptr
                 h += 1
                 for a in range(indptr[v], indptr[v + 1]):
                     x = nbr[a]
-                    if x == s or x == m + s or dcost[x] != dcost[v]:
+                    if x >> 1 == s or dcost[x] != dcost[v]:
                         continue
                     if _pred_ok(v, x, cost[a], elen[a], r, dcost, dlen, done):
                         cnt[x] -= 1
@@ -242,7 +282,7 @@ def angular(m, indptr, nbr, cost, elen, rindptr, rnbr, rcost, rlen, radii, sourc
                 # path counts, in topological order
                 for q in range(ns):
                     w = topo[q]
-                    if w == s or w == m + s:
+                    if w >> 1 == s:
                         sigma[w] = 1.0
                         continue
                     total = 0.0
@@ -254,7 +294,7 @@ def angular(m, indptr, nbr, cost, elen, rindptr, rnbr, rcost, rlen, radii, sourc
                 # segments reached: the least cost of their two directions, and its number of paths
                 for q in range(ns):
                     w = topo[q]
-                    t = w % m
+                    t = w >> 1
                     if dcost[w] < best[t]:
                         best[t] = dcost[w]
                         sig_t[t] = sigma[w]
@@ -263,7 +303,7 @@ def angular(m, indptr, nbr, cost, elen, rindptr, rnbr, rcost, rlen, radii, sourc
                 nc = 0.0
                 td = 0.0
                 for q in range(ns):
-                    t = topo[q] % m
+                    t = topo[q] >> 1
                     if not seen[t]:
                         seen[t] = True
                         nc += 1.0
@@ -273,7 +313,7 @@ def angular(m, indptr, nbr, cost, elen, rindptr, rnbr, rcost, rlen, radii, sourc
                 # Brandes' accumulation, targets first
                 for q in range(ns - 1, -1, -1):
                     w = topo[q]
-                    t = w % m
+                    t = w >> 1
                     if t == s:
                         continue
                     tw = sigma[w] / sig_t[t] if dcost[w] == best[t] else 0.0
@@ -288,9 +328,9 @@ def angular(m, indptr, nbr, cost, elen, rindptr, rnbr, rcost, rlen, radii, sourc
                 # reset what this search touched
                 for q in range(ns):
                     w = order[q]
-                    best[w % m] = np.inf
-                    sig_t[w % m] = 0.0
-                    seen[w % m] = False
+                    best[w >> 1] = np.inf
+                    sig_t[w >> 1] = 0.0
+                    seen[w >> 1] = False
                     done[w] = False
                     dirty[w] = False
                     dcost[w] = np.inf

@@ -39,7 +39,7 @@ PAIRS = ("ordered", "unordered")
 
 
 def _turns(streets: gpd.GeoDataFrame, net: Network) -> tuple[np.ndarray, ...]:
-    """The arcs of the directed segment graph (segment i traversed first to last point: node i; reversed: m + i).
+    """The arcs of the directed segment graph (segment i traversed first to last point: node 2i; reversed: 2i + 1).
 
     Returns (tails, heads, turn angle / 90°, metric length: half of each segment).
     """
@@ -64,14 +64,14 @@ def _turns(streets: gpd.GeoDataFrame, net: Network) -> tuple[np.ndarray, ...]:
         a, b = np.meshgrid(group, group, indexing="ij")
         keep = seg[a] != seg[b]
         a, b = a[keep], b[keep]
-        tails.append(np.where(at_first[a], m + seg[a], seg[a]))  # arriving at this end along segment a
-        heads.append(np.where(at_first[b], seg[b], m + seg[b]))  # leaving along segment b
+        tails.append(2 * seg[a] + at_first[a])  # arriving at this end along segment a
+        heads.append(2 * seg[b] + ~at_first[b])  # leaving along segment b
         cosv.append(-np.einsum("ij,ij->i", leave[a], leave[b]) / (norm[a] * norm[b]))  # the way in is -leave[a]
     if not tails:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros(0)
     tails, heads, cosv = np.concatenate(tails), np.concatenate(heads), np.concatenate(cosv)
     angle = np.degrees(np.arccos(np.clip(cosv, -1.0, 1.0))) / 90.0
-    length = (seg_len[tails % m] + seg_len[heads % m]) / 2.0
+    length = (seg_len[tails >> 1] + seg_len[heads >> 1]) / 2.0
     return tails.astype(np.int64), heads.astype(np.int64), angle, length
 
 
@@ -91,7 +91,8 @@ def _binned(angle: np.ndarray, tulip_bins: int) -> tuple[np.ndarray, float]:
 def _csr(n: int, tails: np.ndarray, heads: np.ndarray, cost: np.ndarray, length: np.ndarray):
     order = np.lexsort((heads, tails))
     indptr = np.concatenate([[0], np.cumsum(np.bincount(tails, minlength=n))]).astype(np.int64)
-    return indptr, np.ascontiguousarray(heads[order]), np.ascontiguousarray(cost[order]), np.ascontiguousarray(length[order])
+    return (indptr, np.ascontiguousarray(heads[order]), np.ascontiguousarray(cost[order]),
+            np.ascontiguousarray(length[order]))
 
 
 def segment_centrality(streets: gpd.GeoDataFrame, net: Network, *, radii=RADII, sources=None,

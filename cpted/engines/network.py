@@ -270,6 +270,8 @@ def street_centrality(streets: gpd.GeoDataFrame, net: Network, *, outside: np.nd
     frame = pd.DataFrame(table, index=streets.index)
     missing = ~np.isfinite(net.edge_length)
     frame.loc[missing, :] = np.nan
+    from cpted.engines.angular import segment_centrality
+
     angular = segment_centrality(streets, net, radii=radii)  # ordered choice (NACH's convention)
     j800 = int(np.argmin(np.abs(radii_arr - 800.0)))
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -277,4 +279,10 @@ def street_centrality(streets: gpd.GeoDataFrame, net: Network, *, outside: np.nd
     return frame.join(angular), circuity
 
 
-from cpted.engines.angular import segment_centrality  # noqa: E402  (it builds on Network; re-exported here)
+def __getattr__(name: str):
+    """``segment_centrality`` lives in :mod:`cpted.engines.angular` (which builds on this module)."""
+    if name == "segment_centrality":
+        from cpted.engines.angular import segment_centrality
+
+        return segment_centrality
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
