@@ -215,7 +215,9 @@ def main() -> None:
         note = "  (sampled, scaled)" if args.sample and "depthmapX" not in name else ""
         print(f"{name:28s} {wall:8.1f} {cpu:8.1f} {ratios}{note}")
     if ref is not None:  # same segments? compare node count and total depth at radius n
-        key = {(round(a, 3), round(b, 3), round(c, 3), round(d, 3)): i for i, (a, b, c, d) in enumerate(xy)}
+        key = {}
+        for i, (a, b, c, d) in enumerate(np.round(xy, 3)):  # either orientation (depthmapX may reverse a segment)
+            key[(a, b, c, d)] = key[(c, d, a, b)] = i
         rows = [key.get((round(r.x1, 3), round(r.y1, 3), round(r.x2, 3), round(r.y2, 3)), -1) for r in ref.itertuples()]
         ok = np.array(rows) >= 0
         ours = binned.iloc[np.array(rows)[ok]]
