@@ -22,6 +22,11 @@ CPU times are both printed (on a shared machine the CPU time is the steadier of 
 option): use it for a quick look, not for the reported ratio. The script also checks that cpted's tulip node
 count and total depth at radius n equal depthmapX's.
 
+Measured 2026-11-30 on the shared 2-core machine (other jobs running), one thread: depthmapX 141.7 s CPU vs cpted
+tulip 158.9 s (200 sampled sources, load 2.4), and 150.9 s vs 130.8 s (cpted exact 140.3 s; 700 sources, load ~10):
+cpted is at parity with depthmapX (0.9-1.15x), not yet the 2x of issue 17. Radius n node count equals depthmapX's on
+all 13,942 segments and total depth agrees to 1e-7.
+
 depthmapX: pass the built ``depthmapXcli`` (``--depthmapx``), or let the script build it from a checkout of
 SpaceGroupUCL/depthmapX (``--build-depthmapx SRC``: cmake + make, about 20 minutes on 2 cores; the GUI and test
 subdirectories are left out, see ../shared/notes/depthmapx.md). Without either, it looks under
