@@ -34,7 +34,7 @@ _API = {
     "illuminance": "cpted.measure.lighting",
     "surveillance": "cpted.measure.surveillance",
     "node_centrality": "cpted.engines.network",
-    "segment_centrality": "cpted.engines.network",
+    "segment_centrality": "cpted.engines.angular",
     "land_use_mix": "cpted.measure.activity",
     "hill_numbers": "cpted.measure.activity",
     "entry_points": "cpted.measure.access_control",

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 import traceback
@@ -79,13 +80,27 @@ def _network(site: Site, coverage: float, radii):
     return net, segments, circuity, nearest, None
 
 
+def _radius(r) -> float:
+    """A network radius in metres; ``"n"`` or ``math.inf`` is radius n (the whole network, columns ``…_inf``)."""
+    if isinstance(r, str) and r.strip().lower() in ("n", "inf"):
+        return math.inf
+    try:
+        value = float(r)
+    except (TypeError, ValueError):
+        value = math.nan
+    if not value > 0:
+        msg = f"network radius {r!r} is not a positive number of metres; give e.g. 400, or 'n' for radius n"
+        raise InputError(msg)
+    return value
+
+
 def _check_options(measures, radii, view_radius) -> tuple[tuple[str, ...], tuple[float, ...]]:
     measures = MEASURES if measures is None else tuple(measures)
     unknown = [m for m in measures if m not in MEASURES]
     if unknown or not measures:
         msg = f"unknown measures {unknown}; choose among {', '.join(MEASURES)}"
         raise InputError(msg)
-    radii = tuple(sorted({float(r) for r in radii}))
+    radii = tuple(sorted({_radius(r) for r in radii}))
     if SCORED_RADIUS not in radii or radii[0] <= 0:
         msg = (f"network radii {list(radii)} must be positive and include {SCORED_RADIUS:g} m, "
                f"the radius the scores use; add {SCORED_RADIUS:g}")
@@ -130,7 +145,7 @@ def audit(
         reference range is set for the default 100 m.
     radii
         Network radii (m) of centralities and land-use mix; must include 800 m, the radius
-        the scores use.
+        the scores use. ``math.inf`` or ``"n"`` is radius n, the whole network (columns ``…_inf``).
     isovist_polygons
         Add the ``isovists`` layer (one polygon per cell: large).
     weights

@@ -93,7 +93,7 @@ def test_diamond_with_a_60_degree_turn():
     assert a.loc[2, "angular_depth_1000"] == pytest.approx(180 / 90)
     assert a.loc[0, "angular_reach_1000"] == 3
     assert a.loc[1, "nain_1000"] == pytest.approx(3**1.2 / (120 / 90 + 2))
-    assert a["angular_choice_1000"].tolist() == [0, 0, 0]  # three segments meeting at one node
+    assert a["angular_choice_ordered_1000"].tolist() == [0, 0, 0]  # three segments meeting at one node
 
 
 @pytest.fixture(scope="module")
@@ -244,5 +244,8 @@ def test_angular_choice_on_a_straight_street():
     s = node_streets(gpd.GeoDataFrame({"walk_kind": ["street"] * 3}, crs=2154, geometry=[
         LineString([(0, 0), (100, 0)]), LineString([(100, 0), (200, 0)]), LineString([(200, 0), (300, 0)])]))
     a = segment_centrality(s, network_from_streets(s), radii=[1000])
-    assert a["angular_choice_1000"].tolist() == [0, 1, 0]  # only the pair of end segments crosses the middle one
+    # only the pair of end segments crosses the middle one: both its directions (ordered), or once
+    assert a["angular_choice_ordered_1000"].tolist() == [0, 2, 0]
+    u = segment_centrality(s, network_from_streets(s), radii=[1000], pairs="unordered")
+    assert u["angular_choice_unordered_1000"].tolist() == [0, 1, 0]
     assert a["angular_depth_1000"].tolist() == [0, 0, 0]  # no turn at all

@@ -10,9 +10,7 @@ Definitions (all within a network radius r, in metres):
 - ``betweenness_r``: for every unordered pair (s, t) with d(s, t) ≤ r, the share of the s–t
   shortest paths through the node (endpoints excluded, ties split equally). With r = ∞ this is
   networkx's ``betweenness_centrality(G, normalized=False)`` exactly.
-- angular (segment graph; Hillier, Yang & Turner 2012, JOSS 3(2)): cost = turn angle / 90°,
-  radius = metric length of the least-angle path; total depth ``TD``, choice ``CH``,
-  NACH = log(CH + 1) / log(TD + 3), NAIN = NC^1.2 / (TD + 2).
+- angular segment analysis (NC, TD, choice, NACH, NAIN): see :mod:`cpted.engines.angular`.
 """
 
 from __future__ import annotations
@@ -183,18 +181,10 @@ def _run(net: Network, cost: np.ndarray, radii, sources, outside, *, reverse=Non
     target = np.ones(net.n, dtype=np.bool_) if target is None else target
     group = np.arange(net.n, dtype=np.int64) if group is None else group
     rev = (net.indptr, net.nbr, cost, net.eid) if reverse is None else reverse
-
-    def search(bounds: np.ndarray) -> tuple:
-        return _paths.centrality(net.indptr, net.nbr, cost, net.length, net.eid, len(net.edges), net.xy, bounds,
-                                 sources, outside, chunks(len(sources)), *rev, terminal, target, group)
-
-    if cost is net.length:  # metric: the shortest paths within r are those of any larger bound, read off one search
-        return radii, sources, search(radii)
-    # Any other cost (angular): a least-cost path found under a larger metric bound may be longer than r while a
-    # costlier path within r exists, so each radius gets the search bounded by itself alone (as depthmapX does).
-    parts = [search(radii[j : j + 1]) for j in range(len(radii))]
-    axes = (1, 1, 1, 1, 1)  # per_source (S, k, N_OUT); node/edge betweenness and through-movement (n, k)
-    return radii, sources, tuple(np.concatenate([p[i] for p in parts], axis=a) for i, a in enumerate(axes))
+    # metric: the shortest paths within r are those of any larger bound, so every radius is read off one search
+    return radii, sources, _paths.centrality(net.indptr, net.nbr, cost, net.length, net.eid, len(net.edges), net.xy,
+                                             radii, sources, outside, chunks(len(sources)), *rev, terminal, target,
+                                             group)
 
 
 def node_centrality(
@@ -255,98 +245,6 @@ def node_centrality(
     return pd.DataFrame(table, index=pd.Index(net.nodes, name="node"))
 
 
-def _directed_dual(streets: gpd.GeoDataFrame, net: Network):
-    """The directed segment graph: 2 directed nodes per segment (traversed u->v: i, v->u: m + i)
-    and a hub per segment (2m + i) that starts and ends paths on it.
-
-    Returns (tails, heads, turn cost in units of 90°, metric length, midpoints).
-    """
-    m = len(streets)
-    geoms = streets.geometry.values
-    ok = np.isfinite(net.edge_length)
-    seg_len = np.where(ok, np.nan_to_num(net.edge_length, posinf=0.0), 0.0)
-    incident: dict[int, list[tuple[int, bool, np.ndarray]]] = {}
-    for i in np.flatnonzero(ok):
-        c = np.asarray(geoms[i].coords)
-        u, v = net.edges[i]
-        incident.setdefault(int(u), []).append((int(i), True, c[1] - c[0]))  # leaving u, along u->v
-        incident.setdefault(int(v), []).append((int(i), False, c[-2] - c[-1]))  # leaving v, along v->u
-    tails, heads, cost, length = [], [], [], []
-    for items in incident.values():
-        for i, i_at_u, di in items:
-            arrive = m + i if i_at_u else i  # arriving at this node along i
-            for j, j_at_u, dj in items:
-                if j == i:
-                    continue
-                depart = j if j_at_u else m + j
-                # direction of travel arriving is -di; the turn is the angle between -di and dj
-                cosv = -np.dot(di, dj) / (np.linalg.norm(di) * np.linalg.norm(dj))
-                tails.append(arrive)
-                heads.append(depart)
-                cost.append(math.degrees(math.acos(max(-1.0, min(1.0, cosv)))) / 90.0)
-                length.append((seg_len[i] + seg_len[j]) / 2.0)
-    hubs = 2 * m + np.flatnonzero(ok)
-    for hub in hubs:
-        i = hub - 2 * m
-        for node in (i, m + i):
-            tails += [hub, node]
-            heads += [node, hub]
-            cost += [0.0, 0.0]
-            length += [0.0, 0.0]
-    mid = shapely.get_coordinates(shapely.line_interpolate_point(geoms, 0.5, normalized=True))
-    return (np.asarray(tails, dtype=np.int64), np.asarray(heads, dtype=np.int64), np.asarray(cost, dtype=float),
-            np.asarray(length, dtype=float), np.vstack([mid, mid, mid]))
-
-
-def _directed_csr(n: int, tails, heads, values: list[np.ndarray]):
-    order = np.lexsort((heads, tails))
-    indptr = np.concatenate([[0], np.cumsum(np.bincount(tails, minlength=n))]).astype(np.int64)
-    return indptr, heads[order].astype(np.int64), [v[order] for v in values], order
-
-
-def segment_centrality(streets: gpd.GeoDataFrame, net: Network, *, radii=RADII, sources=None) -> pd.DataFrame:
-    """Angular segment analysis (depthmapX's conventions) on the directed segment graph.
-
-    A walker on a segment leaves it by the end it walks towards; turning onto the next segment
-    costs the turn angle / 90° (0 straight on, 2 for a U-turn). The metric length of a path is
-    measured between segment midpoints, and a segment counts within radius r when the length
-    of its least-angle path is ≤ r.
-
-    Returns per street row: ``angular_reach_<r>`` (NC, the segment itself included),
-    ``angular_depth_<r>`` (TD), ``angular_choice_<r>`` (CH, pairs once), ``nach_<r>`` and
-    ``nain_<r>``. Source: Hillier, Yang & Turner (2012), Normalising least angle choice in
-    Depthmap, JOSS 3(2); Turner (2007), From axial to road-centre lines, EPB 34(3).
-    """
-    m = len(streets)
-    tails, heads, cost, length, xy = _directed_dual(streets, net)
-    n = 3 * m
-    indptr, nbr, (cost_f, len_f), _ = _directed_csr(n, tails, heads, [cost, length])
-    rindptr, rnbr, (cost_r,), _ = _directed_csr(n, heads, tails, [cost])
-    eid = np.arange(len(nbr), dtype=np.int64)
-    dual = Network(indptr, nbr, len_f, eid, xy, np.zeros((len(nbr), 2), dtype=np.int64), np.zeros(len(nbr)), np.arange(n))
-    terminal = np.zeros(n, dtype=np.bool_)
-    terminal[2 * m:] = True
-    ok = np.isfinite(net.edge_length)
-    hubs = 2 * m + (np.flatnonzero(ok) if sources is None else np.asarray(sources))
-    radii, hubs, (per, node_btw, _, _, _) = _run(dual, cost_f, radii, hubs, None, reverse=(rindptr, rnbr, cost_r, eid),
-                                                 terminal=terminal, target=terminal.copy(), group=np.tile(np.arange(m), 3))
-    table = {}
-    rows = hubs - 2 * m
-    for j, r in enumerate(radii):
-        nc = np.full(m, np.nan)
-        td = np.full(m, np.nan)
-        nc[rows] = per[:, j, _paths.REACH] + 1.0  # depthmapX counts the segment itself
-        td[rows] = per[:, j, _paths.COST_SUM]
-        ch = (node_btw[:m, j] + node_btw[m : 2 * m, j]) / 2.0
-        ch = np.where(ok, ch, np.nan)
-        table[column_name("angular_reach", r)] = nc
-        table[column_name("angular_depth", r)] = td
-        table[column_name("angular_choice", r)] = ch
-        table[column_name("nach", r)] = np.log(ch + 1.0) / np.log(td + 3.0)
-        table[column_name("nain", r)] = nc**1.2 / (td + 2.0)
-    return pd.DataFrame(table, index=streets.index)
-
-
 def nearest_edge(points: np.ndarray, streets: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For each point: the nearest street row, the position along it (metres from its start)
     and the distance to it. Rows are positions in ``streets``."""
@@ -380,8 +278,19 @@ def street_centrality(streets: gpd.GeoDataFrame, net: Network, *, outside: np.nd
     frame = pd.DataFrame(table, index=streets.index)
     missing = ~np.isfinite(net.edge_length)
     frame.loc[missing, :] = np.nan
-    angular = segment_centrality(streets, net, radii=radii)
+    from cpted.engines.angular import segment_centrality
+
+    angular = segment_centrality(streets, net, radii=radii)  # ordered choice (NACH's convention)
     j800 = int(np.argmin(np.abs(radii_arr - 800.0)))
     with np.errstate(invalid="ignore", divide="ignore"):
         circuity = per[:, j800, _paths.FARNESS] / per[:, j800, _paths.EUCLID_SUM]
     return frame.join(angular), circuity
+
+
+def __getattr__(name: str):
+    """``segment_centrality`` lives in :mod:`cpted.engines.angular` (which builds on this module)."""
+    if name == "segment_centrality":
+        from cpted.engines.angular import segment_centrality
+
+        return segment_centrality
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
