@@ -205,6 +205,67 @@ def test_visibility_queries_agree_with_isovists():
         seen = set(tgt[obs == i])
         # the drawn polygon approximates arcs: compare away from the view circle
         near_edge = set(np.flatnonzero(np.abs(grid.distance(grid.iloc[i]) - 40) < 0.5))
-        assert seen - near_edge == inside - near_edge
+        # sightlines through a corner lie on the polygon's boundary but are blocked (the grazing rule)
+        lines = shapely.linestrings([[(grid.iloc[i].x, grid.iloc[i].y), (p.x, p.y)] for p in grid])
+        corners = shapely.multipoints(np.concatenate([np.asarray(p.exterior.coords) for p in polys]))
+        grazing = set(np.flatnonzero(shapely.distance(lines, corners) < 1e-9)) - {i}
+        assert not seen & grazing
+        assert seen - near_edge == inside - near_edge - grazing
     counts = count_visible(grid, grid, scene, radius=40)[:, 0]
     assert np.array_equal(counts, np.bincount(obs, minlength=len(grid)))
+
+
+def _sees(scene, a, b, radius=500.0):
+    pts = gpd.GeoSeries([Point(*a), Point(*b)], crs=2154)
+    obs, tgt = visible_pairs(pts, pts, scene, radius=radius)
+    pairs = set(zip(obs.tolist(), tgt.tolist(), strict=True))
+    return (0, 1) in pairs, (1, 0) in pairs
+
+
+def test_grazing_sightlines_are_blocked_both_ways():
+    """depthmapX's rule: a sightline through a corner or along a wall is blocked, from either end."""
+    triangle = shapely.Polygon([(0, 0), (5, 10), (-5, 10)])  # the issue's case: it was seen one way only
+    assert _sees(_scene([triangle], None), (-100, 0), (100, 0)) == (False, False)
+    assert _sees(_scene([triangle], None), (-100, -1e-3), (100, -1e-3)) == (True, True)  # 1 mm below: clear
+    square = box(0, 0, 10, 10)
+    assert _sees(_scene([square], None), (-5, 0), (20, 0)) == (False, False)  # along its wall
+    assert _sees(_scene([square], None), (-5, -1e-3), (20, -1e-3)) == (True, True)
+    touching = [box(0, 0, 10, 10), box(10, 10, 20, 20)]  # two blocks meeting at a corner
+    assert _sees(_scene(touching, None), (0, 20), (20, 0)) == (False, False)
+    wall = shapely.LineString([(10, 0), (20, 0)])  # a free-standing wall, in line with the sightline
+    assert _sees(_scene([wall], None), (0, 0), (30, 0)) == (False, False)
+    assert _sees(_scene([wall], None), (0, 0), (5, 0)) == (True, True)
+    # a point on a façade sees along the street and is seen
+    assert _sees(_scene([square], None), (5, 0), (5, -20)) == (True, True)
+
+
+def _through_vertex(polys, ax, ay, pick, t):
+    """A point beyond a vertex of the polygons, in line with (ax, ay) and that vertex."""
+    verts = np.concatenate([np.asarray(p.exterior.coords)[:-1] for p in polys])
+    vx, vy = verts[pick % len(verts)]
+    return vx + t * (vx - ax), vy + t * (vy - ay)
+
+
+@settings(max_examples=80, deadline=None)
+@given(polys=boxes, data=st.data(), integer=st.booleans())
+def test_visibility_is_symmetric(polys, data, integer):
+    """visible(a, b) == visible(b, a), with sightlines forced through vertices and along walls."""
+    if integer:  # integer coordinates: exact collinearities with walls and corners
+        polys = [box(*np.round(p.bounds)) for p in polys if box(*np.round(p.bounds)).area > 0]
+        assume(polys)
+    xs = st.floats(0, 100)
+    pts = [(data.draw(xs), data.draw(xs)) for _ in range(4)]
+    if integer:
+        pts = [(round(x), round(y)) for x, y in pts]
+    ax, ay = pts[0]
+    for k in range(4):
+        pick = data.draw(st.integers(0, 1000))
+        t = data.draw(st.sampled_from([0.5, 1.0, 2.0, 3.0]) if integer else st.floats(0.05, 3.0))
+        pts.append(_through_vertex(polys, *pts[k % len(pts)], pick, t))
+    pts.append((ax, polys[0].bounds[1]))  # level with a wall
+    pts.append((polys[0].bounds[0], ay))
+    scene = _scene(polys, None)  # no extent: an observer on its outline would be outside, a target inside
+    geoms = gpd.GeoSeries([Point(p) for p in pts], crs=2154)
+    obs, tgt = visible_pairs(geoms, geoms, scene, radius=data.draw(st.sampled_from([30.0, 150.0])))
+    pairs = set(zip(obs.tolist(), tgt.tolist(), strict=True))
+    assert pairs == {(b, a) for a, b in pairs}

@@ -196,13 +196,27 @@ def _observer_xy(observers, scene: Scene, name: str) -> tuple[np.ndarray, np.nda
         msg = f"{name} has empty points; drop them first"
         raise GeometryError(msg)
     inside = inside_obstacles(geoms, scene)
+    _nudge_off_walls(xy, inside, scene)
+    if scene.extent is not None and len(xy):
+        inside |= ~shapely.contains_xy(scene.extent, xy[:, 0], xy[:, 1])
+    return xy, inside
+
+
+def _nudge_off_walls(xy: np.ndarray, inside: np.ndarray, scene: Scene) -> None:
+    """Move the points (not inside an obstacle) lying on an obstacle's outline into open space, in place."""
     if len(scene.obstacles) and len(xy):
         near, _ = scene.wall_tree.query(shapely.points(xy), predicate="dwithin", distance=_NUDGE / 10)
         for i in np.unique(near[~inside[near]]):
             xy[i] = _nudge(xy[i], scene.tree)
-    if scene.extent is not None and len(xy):
-        inside |= ~shapely.contains_xy(scene.extent, xy[:, 0], xy[:, 1])
-    return xy, inside
+
+
+def _target_xy(targets, scene: Scene) -> np.ndarray:
+    """Target coordinates, nudged off walls as observers are (so that visibility is symmetric)."""
+    geoms = targets.geometry if isinstance(targets, gpd.GeoDataFrame) else targets
+    xy = shapely.get_coordinates(geoms.values).astype(float)
+    if len(xy) == len(geoms):
+        _nudge_off_walls(xy, inside_obstacles(geoms, scene), scene)
+    return np.ascontiguousarray(xy)
 
 
 def _nudge(p: np.ndarray, tree: shapely.STRtree) -> np.ndarray:
@@ -371,7 +385,7 @@ def count_visible(
     [2.0, 2.0, 3.0]
     """
     xy, blocked = _observer_xy(observers, scene, "observers")
-    txy = shapely.get_coordinates((targets.geometry if isinstance(targets, gpd.GeoDataFrame) else targets).values)
+    txy = _target_xy(targets, scene)
     r = _radii(len(xy), radius, scene)
     r[blocked] = np.nan
     w = np.zeros((len(txy), 0)) if weights is None else np.ascontiguousarray(np.asarray(weights, dtype=float).reshape(len(txy), -1))
@@ -400,7 +414,7 @@ def visible_pairs(
     [[0], [1]]
     """
     xy, blocked = _observer_xy(observers, scene, "observers")
-    txy = shapely.get_coordinates((targets.geometry if isinstance(targets, gpd.GeoDataFrame) else targets).values)
+    txy = _target_xy(targets, scene)
     r = _radii(len(xy), radius, scene)
     r[blocked] = np.nan
     if not len(txy) or not len(xy):
