@@ -12,7 +12,7 @@ perimeters and centroids are summed exactly from triangles and circular sectors.
 Grazing sightlines (one rule, the same in both directions). A sightline that touches an
 occluder without crossing it (through a corner, or along a wall) counts as **blocked**, as in
 depthmapX. Only its two ends may touch a wall: a point on a façade sees and is seen. "Touches"
-means passes within :data:`TOUCH` (0.1 µm) of the occluder, so that rounding cannot make a
+means passes within :data:`TOUCH` (1 nm) of the occluder, so that rounding cannot make a
 sightline blocked one way and clear the other. The sweep alone decides a target whose
 sightline passes no occluder vertex closer than :data:`_FLAG`; the others (a measure-zero set:
 sightlines through a vertex or along a wall) are decided by :func:`sightline_blocked`, which
@@ -38,8 +38,8 @@ AREA, PERIMETER, OCCLUSIVITY, MIN_RADIAL, MAX_RADIAL, CX, CY = range(7)
 N_MEASURES = 7
 _EPS = 1e-12
 #: Metres: a sightline passing this close to an occluder (away from its ends) touches it, and is blocked.
-TOUCH = 1e-7
-_FLAG = 1e-6  # m: sightlines passing a vertex this close go to the exact test
+TOUCH = 1e-9
+_FLAG = 1e-8  # m: sightlines passing a vertex this close go to the exact test
 _NEAR = 1e-3  # m: vertices nearer the observer than this are tested for every target
 
 
