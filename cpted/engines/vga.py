@@ -220,42 +220,61 @@ def _local(indptr, indices, rows):
 
 @njit(cache=True)
 def _bfs_block(indptr, indices, sources, count, total):
-    """Breadth-first searches from up to 64 sources at once, one bit per source."""
+    """Breadth-first searches from up to 64 sources at once, one bit per source.
+
+    Each step pushes the new bits of the places reached last step to their neighbours, so a
+    place is expanded only at the few steps at which some of the 64 searches first reach it.
+    """
     n = indptr.shape[0] - 1
     b = sources.shape[0]
-    full = np.uint64(0xFFFFFFFFFFFFFFFF) if b == 64 else np.uint64((1 << b) - 1)
     seen = np.zeros(n, dtype=np.uint64)
     front = np.zeros(n, dtype=np.uint64)
-    nxt = np.zeros(n, dtype=np.uint64)
+    acc = np.zeros(n, dtype=np.uint64)
+    queue = np.empty(n, dtype=np.int64)  # the places with new bits
+    touched = np.empty(n, dtype=np.int64)
+    is_touched = np.zeros(n, dtype=np.bool_)
+    n_queue = 0
     for s in range(b):
         bit = np.uint64(1) << np.uint64(s)
-        seen[sources[s]] |= bit
-        front[sources[s]] |= bit
+        v = sources[s]
+        if front[v] == 0:
+            queue[n_queue] = v
+            n_queue += 1
+        seen[v] |= bit
+        front[v] |= bit
         count[s] = 1
         total[s] = 0
     level = 0
-    active = True
-    while active:
+    while n_queue:
         level += 1
-        active = False
-        for v in range(n):
-            if seen[v] == full:
-                nxt[v] = 0
-                continue
-            acc = np.uint64(0)
-            for t in range(indptr[v], indptr[v + 1]):
-                acc |= front[indices[t]]
-            nxt[v] = acc & ~seen[v]
-        for v in range(n):
-            new = nxt[v]
-            if new:
-                active = True
-                seen[v] |= new
-                for s in range(b):
-                    if (new >> np.uint64(s)) & np.uint64(1):
-                        count[s] += 1
-                        total[s] += level
+        n_touched = 0
+        for q in range(n_queue):
+            u = queue[q]
+            f = front[u]
+            front[u] = 0
+            for t in range(indptr[u], indptr[u + 1]):
+                v = indices[t]
+                add = f & ~seen[v]
+                if add:
+                    acc[v] |= add
+                    if not is_touched[v]:
+                        is_touched[v] = True
+                        touched[n_touched] = v
+                        n_touched += 1
+        n_queue = 0
+        for q in range(n_touched):
+            v = touched[q]
+            is_touched[v] = False
+            new = acc[v]
+            acc[v] = 0
+            seen[v] |= new
             front[v] = new
+            queue[n_queue] = v
+            n_queue += 1
+            for s in range(b):
+                if (new >> np.uint64(s)) & np.uint64(1):
+                    count[s] += 1
+                    total[s] += level
 
 
 @njit(parallel=True, cache=True)
