@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from shapely import Point, box
 
 from cpted.engines.vga import VGA_COLUMNS, vga, visibility_graph
@@ -118,3 +120,21 @@ def test_report_subset_and_bad_measure():
     assert list(full.columns) == list(VGA_COLUMNS)
     with pytest.raises(ValueError, match="unknown VGA measures"):
         vga(pts, scene, measures=("integration",))
+
+
+@settings(max_examples=25, deadline=None)
+@given(blocks=st.lists(st.tuples(st.integers(0, 18), st.integers(0, 18), st.integers(1, 6), st.integers(1, 6),
+                                 st.sampled_from([0.0, 0.5, 0.3])), min_size=1, max_size=5),
+       radius=st.sampled_from([None, 4.0, 9.5]), wall=st.booleans())
+def test_lattice_scan_equals_testing_every_place(blocks, radius, wall):
+    """The row-by-row scan of each isovist over grid cells finds exactly the places that testing
+    each place finds, grazing sightlines (blocks on the cells' lines, a wall in line with cells) included."""
+    polys = [box(x + s, y + s, x + s + w, y + s + h) for x, y, w, h, s in blocks]
+    geoms = list(polys) + ([shapely.LineString([(3.5, 10.5), (6.5, 10.5)])] if wall else [])
+    scene = prepare_scene(gpd.GeoSeries(geoms, crs=2154))
+    xy = np.array([(x + 0.5, y + 0.5) for x in range(-1, 22) for y in range(-1, 22)], dtype=float)
+    pts = gpd.GeoSeries(shapely.points(xy), crs=2154)
+    fast = visibility_graph(pts, scene, radius=radius)
+    slow = visibility_graph(pts, scene, radius=radius, lattice_path=False)
+    np.testing.assert_array_equal(fast[0], slow[0])
+    np.testing.assert_array_equal(fast[1], slow[1])
