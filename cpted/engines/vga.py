@@ -93,13 +93,28 @@ def visibility_graph(
         args = (xy, r, *scene.index, lat, lx0, ly0, lcell, off, xy)
         counts = np.maximum(_lattice_mod.lattice_counts(*args), 0)
         offsets = np.concatenate([[0], np.cumsum(counts)])
-        tgt = _lattice_mod.lattice_pairs(*args, offsets)
-        obs = np.repeat(np.arange(n), counts)
+        return _csr_rows(offsets, _lattice_mod.lattice_pairs(*args, offsets))  # grouped by observer already
     keep = obs != tgt
     obs, tgt = obs[keep], tgt[keep]
     order = np.lexsort((tgt, obs))
     indptr = np.concatenate([[0], np.cumsum(np.bincount(obs, minlength=n))]).astype(np.int64)
     return indptr, np.ascontiguousarray(tgt[order], dtype=np.int64)
+
+
+@njit(cache=True)
+def _csr_rows(offsets, targets):
+    """CSR arrays from each row's targets (rows offsets[i]:offsets[i+1]): sorted, self-loops dropped."""
+    n = offsets.shape[0] - 1
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    m = 0
+    for i in range(n):
+        row = np.sort(targets[offsets[i]:offsets[i + 1]])
+        for t in range(row.shape[0]):
+            if row[t] != i:
+                targets[m] = row[t]
+                m += 1
+        indptr[i + 1] = m
+    return indptr, targets[:m].copy()
 
 
 def _lattice(xy: np.ndarray):
