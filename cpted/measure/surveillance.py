@@ -349,8 +349,8 @@ def recesses(
 
 #: Cell columns of :func:`surveillance`.
 CELL_COLUMNS = ("isovist_area", "isovist_perimeter", "isovist_compactness", "isovist_occlusivity", "isovist_min_radial",
-                "isovist_max_radial", "isovist_drift", "connectivity", "vga_mean_depth", "vga_integration_hh", "eyes_15", "eyes_43", "entrances_15",
-                "entrances_43", "windows_15", "windows_43", "lux", "lit", "night_overseen")
+                "isovist_max_radial", "isovist_drift", "connectivity", "vga_mean_depth", "vga_integration_hh", "eyes_15",
+                "eyes_43", "entrances_15", "entrances_43", "windows_15", "windows_43", "lux", "lit", "night_overseen")
 #: Summary values of :func:`surveillance`.
 SUMMARY_KEYS = ("buildings_height_share", "lit_way_share", "overseen_share", "reliably_overseen_share", "eyes_43_mean",
                 "connectivity_mean", "isovist_area_mean", "lux_avg", "lux_min", "p_class", "lit_share",
