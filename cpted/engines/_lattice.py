@@ -168,22 +168,29 @@ def lattice_visible(ox, oy, r, segs, start, items, cell, nx, ny, gx0, gy0, lat, 
         rho_hi = _bound(hi, k, pieces, r)
         j0 = int(max(0.0, math.ceil((oy + ymin - _TOL - ly0) / lcell)))
         j1 = int(min(lny - 1.0, math.floor((oy + ymax + _TOL - ly0) / lcell)))
+        # the sector's radials in the upper and the lower half-plane: x on a row is y * cot(angle)
+        a_up, b_up = max(lo, 0.0), min(hi, math.pi)
+        a_dn, b_dn = max(lo, -math.pi), min(hi, 0.0)
+        xa_up, xb_up = _x_at(1.0, a_up), _x_at(1.0, b_up)
+        xa_dn, xb_dn = _x_at(-1.0, a_dn), _x_at(-1.0, b_dn)
+        sa_up, sb_up = abs(math.sin(a_up)), abs(math.sin(b_up))
+        sa_dn, sb_dn = abs(math.sin(a_dn)), abs(math.sin(b_dn))
         for j in range(j0, j1 + 1):
             if j == own_row:
                 continue
             yr = ly0 + j * lcell - oy
             if yr > 0.0:
-                a = max(lo, 0.0)
-                b = min(hi, math.pi)
+                if a_up >= b_up:
+                    continue
+                xa_ = xa_up * yr if math.isfinite(xa_up) else xa_up
+                xb_ = xb_up * yr if math.isfinite(xb_up) else xb_up
+                sa, sb = sa_up, sb_up
             else:
-                a = max(lo, -math.pi)
-                b = min(hi, 0.0)
-            if a >= b:
-                continue
-            xa_ = _x_at(yr, a)
-            xb_ = _x_at(yr, b)
-            sa = abs(math.sin(a))
-            sb = abs(math.sin(b))
+                if a_dn >= b_dn:
+                    continue
+                xa_ = -xa_dn * yr if math.isfinite(xa_dn) else xa_dn
+                xb_ = -xb_dn * yr if math.isfinite(xb_dn) else xb_dn
+                sa, sb = sa_dn, sb_dn
             ta = (_TOL + 4.0 * 1e-8 * abs(yr) / max(sa, 1e-300) / max(rho_lo, 1e-12)) / max(sa, 1e-300)
             tb = (_TOL + 4.0 * 1e-8 * abs(yr) / max(sb, 1e-300) / max(rho_hi, 1e-12)) / max(sb, 1e-300)
             if xa_ <= xb_:
