@@ -71,7 +71,7 @@ def run_cpted(obstacles, window, observers, radius, threads):
     numba.set_num_threads(threads)
     scene = prepare_scene(obstacles, extent=window)
     isovists(observers[:5], scene, radius=radius, geometry=False)  # compile / warm
-    return timed(lambda: isovists(observers, scene, radius=radius, geometry=False)["area"].to_numpy())
+    return timed(lambda: isovists(observers, scene, radius=radius, geometry=False)["isovist_area"].to_numpy())
 
 
 def oriented(coords, clockwise: bool) -> np.ndarray:

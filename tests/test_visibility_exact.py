@@ -60,9 +60,9 @@ def test_unlimited_radius_matches_cgal(case):
     obstacles, extent, observers, reference = case
     ours = isovists(observers, prepare_scene(obstacles, extent=extent), radius=None)
     ref_area = np.array([p.area for p in reference])
-    assert np.abs(ours["area"].to_numpy() - ref_area).max() / ref_area.min() < 1e-6
-    np.testing.assert_allclose(ours["area"].to_numpy(), ref_area, rtol=1e-6)
-    np.testing.assert_allclose(ours["perimeter"].to_numpy(), [p.length for p in reference], rtol=1e-6)
+    assert np.abs(ours["isovist_area"].to_numpy() - ref_area).max() / ref_area.min() < 1e-6
+    np.testing.assert_allclose(ours["isovist_area"].to_numpy(), ref_area, rtol=1e-6)
+    np.testing.assert_allclose(ours["isovist_perimeter"].to_numpy(), [p.length for p in reference], rtol=1e-6)
     np.testing.assert_allclose(ours.geometry.area.to_numpy(), ref_area, rtol=1e-6)  # the drawn polygons too
 
 
@@ -73,4 +73,4 @@ def test_finite_radius_matches_cgal(case, radius):
     # the reference disc is a polygon of 16,384 sides: its own relative area error is ~2.5e-8
     discs = shapely.buffer(observers.values, radius, quad_segs=4096)
     ref_area = shapely.area(shapely.intersection(np.array(reference, dtype=object), discs))
-    np.testing.assert_allclose(ours["area"].to_numpy(), ref_area, rtol=1e-6)
+    np.testing.assert_allclose(ours["isovist_area"].to_numpy(), ref_area, rtol=1e-6)

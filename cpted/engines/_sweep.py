@@ -9,6 +9,15 @@ isovist over the whole interval. The isovist is thus exactly a sequence of inter
 bounded by a straight piece of one segment or by an arc of the view circle; areas,
 perimeters and centroids are summed exactly from triangles and circular sectors.
 
+Grazing sightlines (one rule, the same in both directions). A sightline that touches an
+occluder without crossing it (through a corner, or along a wall) counts as **blocked**, as in
+depthmapX. Only its two ends may touch a wall: a point on a façade sees and is seen. "Touches"
+means passes within :data:`TOUCH` (1 nm) of the occluder, so that rounding cannot make a
+sightline blocked one way and clear the other. The sweep alone decides a target whose
+sightline passes no occluder vertex closer than :data:`_FLAG`; the others (a measure-zero set:
+sightlines through a vertex or along a wall) are decided by :func:`sightline_blocked`, which
+computes the same floating-point operations whichever end it starts from.
+
 Cost: O(k log k + k * a) per observer for k segments within the radius and a segments
 crossing a ray (a is small: the walls between the observer and the view limit). Candidate
 segments come from a uniform grid index, so the cost per isovist stays flat as the scene
@@ -28,6 +37,10 @@ from numba import njit, prange
 AREA, PERIMETER, OCCLUSIVITY, MIN_RADIAL, MAX_RADIAL, CX, CY = range(7)
 N_MEASURES = 7
 _EPS = 1e-12
+#: Metres: a sightline passing this close to an occluder (away from its ends) touches it, and is blocked.
+TOUCH = 1e-9
+_FLAG = 1e-8  # m: sightlines passing a vertex this close go to the exact test
+_NEAR = 1e-3  # m: vertices nearer the observer than this are tested for every target
 
 
 @njit(cache=True)
@@ -238,27 +251,120 @@ def sweep(ox, oy, r, ids, segs):
 
 
 @njit(cache=True)
-def isovist(ox, oy, r, segs, start, items, cell, nx, ny, gx0, gy0):
-    """The isovist of one observer within radius r, output-sensitive.
+def isovist_ids(ox, oy, r, segs, start, items, cell, nx, ny, gx0, gy0):
+    """The isovist of one observer within radius r, output-sensitive, and the segments swept.
 
     Sweeps the segments within a small radius first and doubles it until every direction is
     blocked by a wall nearer than that radius (then farther walls cannot matter) or the
-    radius reaches r. Returns (events, nearest, pieces) as :func:`sweep`.
+    radius reaches r. Returns (events, nearest, pieces) as :func:`sweep`, then the ids of the
+    segments swept (every segment that can touch a sightline to a point the observer sees).
     """
     reach = min(r, 4.0 * cell)
     while True:
         ids = _query(ox, oy, reach, start, items, cell, nx, ny, gx0, gy0)
         events, nearest, pieces = sweep(ox, oy, reach, ids, segs)
         if reach >= r:
-            return events, nearest, pieces
+            return events, nearest, pieces, ids
         closed = True
         for i in range(nearest.shape[0]):
             if nearest[i] < 0:
                 closed = False
                 break
         if closed:
-            return events, nearest, pieces
+            return events, nearest, pieces, ids
         reach = min(r, 2.0 * reach)
+
+
+@njit(cache=True)
+def isovist(ox, oy, r, segs, start, items, cell, nx, ny, gx0, gy0):
+    """The isovist of one observer within radius r: (events, nearest, pieces) of :func:`isovist_ids`."""
+    events, nearest, pieces, _ = isovist_ids(ox, oy, r, segs, start, items, cell, nx, ny, gx0, gy0)
+    return events, nearest, pieces
+
+
+@njit(cache=True)
+def sightline_blocked(ax, ay, bx, by, ids, segs):
+    """Whether an occluder among ``segs[ids]`` crosses or touches the sightline a-b away from its ends.
+
+    The grazing rule of the engine: touching (within :data:`TOUCH`) blocks. The points are put
+    in a canonical order first, so the answer is the same bit for bit from either end.
+    """
+    if bx < ax or (bx == ax and by < ay):
+        ax, ay, bx, by = bx, by, ax, ay
+    dx = bx - ax
+    dy = by - ay
+    length = math.hypot(dx, dy)
+    if length <= 2.0 * TOUCH:
+        return False
+    ux = dx / length
+    uy = dy / length
+    for t in range(ids.shape[0]):
+        k = ids[t]
+        x1 = segs[k, 0]
+        y1 = segs[k, 1]
+        x2 = segs[k, 2]
+        y2 = segs[k, 3]
+        for px, py in ((x1, y1), (x2, y2)):  # an end of the occluder on the sightline
+            rx = px - ax
+            ry = py - ay
+            along = rx * ux + ry * uy
+            if abs(rx * uy - ry * ux) <= TOUCH and TOUCH < along < length - TOUCH:
+                return True
+        o1 = dx * (y1 - ay) - dy * (x1 - ax)
+        o2 = dx * (y2 - ay) - dy * (x2 - ax)
+        if (o1 > 0.0 and o2 < 0.0) or (o1 < 0.0 and o2 > 0.0):  # a proper crossing
+            ex = x2 - x1
+            ey = y2 - y1
+            o3 = ex * (ay - y1) - ey * (ax - x1)
+            o4 = ex * (by - y1) - ey * (bx - x1)
+            if (o3 > 0.0 and o4 < 0.0) or (o3 < 0.0 and o4 > 0.0):
+                along = o3 / (o3 - o4) * length
+                if TOUCH < along < length - TOUCH:
+                    return True
+    return False
+
+
+@njit(cache=True)
+def _vertex_table(ids, segs, ox, oy):
+    """The ends of the segments ``ids`` relative to the observer, sorted by angle, and those
+    nearer than :data:`_NEAR` (tested against every target)."""
+    n = ids.shape[0]
+    vx = np.empty(2 * n)
+    vy = np.empty(2 * n)
+    for t in range(n):
+        k = ids[t]
+        vx[2 * t] = segs[k, 0] - ox
+        vy[2 * t] = segs[k, 1] - oy
+        vx[2 * t + 1] = segs[k, 2] - ox
+        vy[2 * t + 1] = segs[k, 3] - oy
+    ang = np.arctan2(vy, vx)
+    order = np.argsort(ang)
+    near = np.flatnonzero(np.hypot(vx, vy) < _NEAR)
+    return ang[order], vx[order], vy[order], near, vx[near], vy[near]
+
+
+@njit(cache=True)
+def _on_sightline(tx, ty, d, vx, vy):
+    """Whether the vertex (vx, vy) lies within :data:`_FLAG` of the sightline from the origin to (tx, ty)."""
+    return abs(tx * vy - ty * vx) <= _FLAG * d and -_FLAG * d < tx * vx + ty * vy < (d + _FLAG) * d
+
+
+@njit(cache=True)
+def _grazes(tx, ty, d, table):
+    """Whether a sightline from the observer to (tx, ty), at distance d, passes close to a vertex."""
+    vang, vx, vy, near, nx_, ny_ = table
+    for j in range(near.shape[0]):
+        if _on_sightline(tx, ty, d, nx_[j], ny_[j]):
+            return True
+    ang = math.atan2(ty, tx)
+    beta = _FLAG / _NEAR  # farther vertices within _FLAG of the sightline lie within beta radians
+    for shift in (0.0, -2.0 * math.pi, 2.0 * math.pi):
+        lo = np.searchsorted(vang, ang - beta + shift)
+        hi = np.searchsorted(vang, ang + beta + shift, side="right")
+        for j in range(lo, hi):
+            if _on_sightline(tx, ty, d, vx[j], vy[j]):
+                return True
+    return False
 
 
 @njit(cache=True)
@@ -444,10 +550,22 @@ def isovist_vertices(obs, radius, segs, start, items, cell, nx, ny, gx0, gy0, ar
 @njit(cache=True)
 def _visible_candidates(ox, oy, r, segs, start, items, cell, nx, ny, gx0, gy0,
                         tgt, t_start, t_items, t_cell, t_nx, t_ny, t_gx0, t_gy0):
-    """The targets within r of an observer and which of them it sees."""
-    events, nearest, pieces = isovist(ox, oy, r, segs, start, items, cell, nx, ny, gx0, gy0)
+    """The targets within r of an observer and which of them it sees (grazing rule in the module doc)."""
+    events, nearest, pieces, ids = isovist_ids(ox, oy, r, segs, start, items, cell, nx, ny, gx0, gy0)
     cand = _query(ox, oy, r, t_start, t_items, t_cell, t_nx, t_ny, t_gx0, t_gy0)
-    return cand, visible_mask(events, nearest, pieces, r, tgt[cand, 0] - ox, tgt[cand, 1] - oy)
+    tx = tgt[cand, 0] - ox
+    ty = tgt[cand, 1] - oy
+    vis = visible_mask(events, nearest, pieces, r, tx, ty)
+    if ids.shape[0] == 0:
+        return cand, vis
+    table = _vertex_table(ids, segs, ox, oy)
+    for j in range(cand.shape[0]):
+        d = math.hypot(tx[j], ty[j])
+        if d == 0.0 or d > r * (1.0 + 1e-12):
+            continue
+        if _grazes(tx[j], ty[j], d, table):
+            vis[j] = not sightline_blocked(ox, oy, tgt[cand[j], 0], tgt[cand[j], 1], ids, segs)
+    return cand, vis
 
 
 @njit(parallel=True, cache=True)

@@ -25,7 +25,10 @@ from cpted.prepare.crs import require_projected, require_same_crs
 __all__ = ["Scene", "prepare_scene", "isovists", "count_visible", "visible_pairs", "inside_obstacles", "ISOVIST_COLUMNS"]
 
 #: Measure columns of :func:`isovists`.
-ISOVIST_COLUMNS = ("area", "perimeter", "compactness", "occlusivity", "min_radial", "max_radial", "drift")
+ISOVIST_COLUMNS = (
+    "isovist_area", "isovist_perimeter", "isovist_compactness", "isovist_occlusivity", "isovist_min_radial",
+    "isovist_max_radial", "isovist_drift",
+)
 _NUDGE = 1e-6  # metres: observers on a wall are moved this far into open space
 
 
@@ -196,13 +199,27 @@ def _observer_xy(observers, scene: Scene, name: str) -> tuple[np.ndarray, np.nda
         msg = f"{name} has empty points; drop them first"
         raise GeometryError(msg)
     inside = inside_obstacles(geoms, scene)
+    _nudge_off_walls(xy, inside, scene)
+    if scene.extent is not None and len(xy):
+        inside |= ~shapely.contains_xy(scene.extent, xy[:, 0], xy[:, 1])
+    return xy, inside
+
+
+def _nudge_off_walls(xy: np.ndarray, inside: np.ndarray, scene: Scene) -> None:
+    """Move the points (not inside an obstacle) lying on an obstacle's outline into open space, in place."""
     if len(scene.obstacles) and len(xy):
         near, _ = scene.wall_tree.query(shapely.points(xy), predicate="dwithin", distance=_NUDGE / 10)
         for i in np.unique(near[~inside[near]]):
             xy[i] = _nudge(xy[i], scene.tree)
-    if scene.extent is not None and len(xy):
-        inside |= ~shapely.contains_xy(scene.extent, xy[:, 0], xy[:, 1])
-    return xy, inside
+
+
+def _target_xy(targets, scene: Scene) -> np.ndarray:
+    """Target coordinates, nudged off walls as observers are (so that visibility is symmetric)."""
+    geoms = targets.geometry if isinstance(targets, gpd.GeoDataFrame) else targets
+    xy = shapely.get_coordinates(geoms.values).astype(float)
+    if len(xy) == len(geoms):
+        _nudge_off_walls(xy, inside_obstacles(geoms, scene), scene)
+    return np.ascontiguousarray(xy)
 
 
 def _nudge(p: np.ndarray, tree: shapely.STRtree) -> np.ndarray:
@@ -257,12 +274,15 @@ def isovists(
 ) -> gpd.GeoDataFrame:
     """Exact isovists of observer points among obstacles.
 
-    Measures (Benedikt 1979; definitions as in depthmapX): ``area`` (m²), ``perimeter`` (m),
-    ``compactness`` = 4πA/P² (1 for a disc), ``occlusivity`` (m: the length of the
-    isovist's boundary that is no physical surface, i.e. its occluding radials), ``min_radial``
-    and ``max_radial`` (m: nearest and farthest boundary point), ``drift`` (m: distance from
-    the observer to the isovist's centroid). Measures are exact; only the drawn polygon
-    approximates the arcs of a finite view radius (every ``arc_step`` degrees).
+    Measures (Benedikt 1979; definitions as in depthmapX): ``isovist_area`` (m²),
+    ``isovist_perimeter`` (m), ``isovist_compactness`` = 4πA/P² (1 for a disc),
+    ``isovist_occlusivity`` (m: the length of the isovist's boundary that is no physical
+    surface, i.e. its occluding radials), ``isovist_min_radial`` and ``isovist_max_radial`` (m:
+    nearest and farthest boundary point), ``isovist_drift`` (m: distance from the observer to the
+    isovist's centroid). Measures are exact; only the drawn polygon approximates the arcs of a
+    finite view radius (every ``arc_step`` degrees). The columns are prefixed so that none is
+    mistaken for a GeoPandas property: ``result.area`` is the area of the drawn polygons (0
+    without ``geometry``), ``result["isovist_area"]`` the exact one.
 
     Parameters
     ----------
@@ -289,9 +309,9 @@ def isovists(
     >>> scene = prepare_scene(gpd.GeoSeries([box(40, 40, 60, 60)], crs=2154),
     ...                       extent=box(0, 0, 100, 100))
     >>> iso = isovists(gpd.GeoSeries([Point(10, 50)], crs=2154), scene).round(6)
-    >>> float(iso.loc[0, "area"])  # the 100 m square less the 20 m one and its shadow
+    >>> float(iso.loc[0, "isovist_area"])  # the 100 m square less the 20 m one and its shadow
     7600.0
-    >>> float(isovists(gpd.GeoSeries([Point(10, 50)], crs=2154), scene, radius=5).loc[0, "area"])
+    >>> float(isovists(gpd.GeoSeries([Point(10, 50)], crs=2154), scene, radius=5).loc[0, "isovist_area"])
     78.53981633974483
     """
     scene = obstacles if isinstance(obstacles, Scene) else prepare_scene(
@@ -306,13 +326,13 @@ def isovists(
     with np.errstate(invalid="ignore", divide="ignore"):
         table = pd.DataFrame(
             {
-                "area": area,
-                "perimeter": perim,
-                "compactness": 4 * np.pi * area / perim**2,
-                "occlusivity": raw[:, _sweep.OCCLUSIVITY],
-                "min_radial": raw[:, _sweep.MIN_RADIAL],
-                "max_radial": raw[:, _sweep.MAX_RADIAL],
-                "drift": np.hypot(raw[:, _sweep.CX], raw[:, _sweep.CY]),
+                "isovist_area": area,
+                "isovist_perimeter": perim,
+                "isovist_compactness": 4 * np.pi * area / perim**2,
+                "isovist_occlusivity": raw[:, _sweep.OCCLUSIVITY],
+                "isovist_min_radial": raw[:, _sweep.MIN_RADIAL],
+                "isovist_max_radial": raw[:, _sweep.MAX_RADIAL],
+                "isovist_drift": np.hypot(raw[:, _sweep.CX], raw[:, _sweep.CY]),
             },
             index=index,
         )
@@ -371,7 +391,7 @@ def count_visible(
     [2.0, 2.0, 3.0]
     """
     xy, blocked = _observer_xy(observers, scene, "observers")
-    txy = shapely.get_coordinates((targets.geometry if isinstance(targets, gpd.GeoDataFrame) else targets).values)
+    txy = _target_xy(targets, scene)
     r = _radii(len(xy), radius, scene)
     r[blocked] = np.nan
     w = np.zeros((len(txy), 0)) if weights is None else np.ascontiguousarray(np.asarray(weights, dtype=float).reshape(len(txy), -1))
@@ -400,7 +420,7 @@ def visible_pairs(
     [[0], [1]]
     """
     xy, blocked = _observer_xy(observers, scene, "observers")
-    txy = shapely.get_coordinates((targets.geometry if isinstance(targets, gpd.GeoDataFrame) else targets).values)
+    txy = _target_xy(targets, scene)
     r = _radii(len(xy), radius, scene)
     r[blocked] = np.nan
     if not len(txy) or not len(xy):

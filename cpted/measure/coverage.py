@@ -28,7 +28,8 @@ __all__ = ["BUILDING_COLUMNS", "restrict_to_coverage", "scored_shares"]
 #: public network uses the streets only and is kept.
 BUILDING_COLUMNS = {
     "surveillance": ("isovist_area", "isovist_perimeter", "isovist_compactness", "isovist_occlusivity",
-                     "isovist_min_radial", "isovist_max_radial", "isovist_drift", "connectivity", "eyes_15", "eyes_43",
+                     "isovist_min_radial", "isovist_max_radial", "isovist_drift", "connectivity", "vga_mean_depth",
+                     "vga_integration_hh", "eyes_15", "eyes_43",
                      "entrances_15", "entrances_43", "windows_15", "windows_43", "lux", "lit", "night_overseen"),
     "territoriality": ("boundary_marked", "boundary_distance", "ambiguous"),
 }

@@ -24,7 +24,7 @@ import pandas as pd
 import shapely
 
 from cpted.config import STOREY_HEIGHT
-from cpted.engines.visibility import Scene, count_visible, inside_obstacles, isovists, prepare_scene, visible_pairs
+from cpted.engines.visibility import ISOVIST_COLUMNS, Scene, inside_obstacles, isovists, prepare_scene, visible_pairs
 from cpted.measure._result import MeasureResult, need, need_attribute
 from cpted.measure.lighting import illuminance, lighting_class, lit_way_share
 from cpted.prepare.crs import require_projected, require_same_crs
@@ -234,13 +234,22 @@ def eyes_on_street(
     return out
 
 
-def visual_field(places: gpd.GeoSeries | gpd.GeoDataFrame, scene: Scene, *, radius: float = VIEW_RADIUS) -> pd.DataFrame:
-    """Isovist measures of each place and its visual connectivity within ``radius``.
+def visual_field(
+    places: gpd.GeoSeries | gpd.GeoDataFrame,
+    scene: Scene,
+    *,
+    radius: float = VIEW_RADIUS,
+    context: gpd.GeoSeries | None = None,
+) -> pd.DataFrame:
+    """Isovist measures of each place, and its visual connectivity and integration within ``radius``.
 
     Columns ``isovist_area``, ``isovist_perimeter``, ``isovist_compactness``,
     ``isovist_occlusivity``, ``isovist_min_radial``, ``isovist_max_radial``, ``isovist_drift``
-    (see :func:`cpted.engines.visibility.isovists`) and ``connectivity``: the number of other
-    places visible within ``radius`` (VGA connectivity, Turner et al. 2001).
+    (see :func:`cpted.engines.visibility.isovists`); then, on the visibility graph of the places
+    *and* the ``context`` places (the open space of the context ring, so that no edge effect
+    remains at the site's border), with sightlines up to ``radius`` (:mod:`cpted.engines.vga`,
+    Turner et al. 2001): ``connectivity`` (other places visible), ``vga_mean_depth`` (visual mean
+    depth) and ``vga_integration_hh`` (visual integration [HH]).
 
     Examples
     --------
@@ -248,12 +257,23 @@ def visual_field(places: gpd.GeoSeries | gpd.GeoDataFrame, scene: Scene, *, radi
     >>> pts = gpd.GeoSeries([Point(0, 0), Point(50, 0), Point(500, 0)], crs=2154)
     >>> visual_field(pts, prepare_scene(gpd.GeoSeries([], crs=2154)), radius=100)["connectivity"].tolist()
     [1.0, 1.0, 0.0]
+    >>> ring = gpd.GeoSeries([Point(-60, 0)], crs=2154)  # one more place, outside the site
+    >>> visual_field(pts, prepare_scene(gpd.GeoSeries([], crs=2154)), radius=100, context=ring)["connectivity"].tolist()
+    [2.0, 1.0, 0.0]
     """
+    from cpted.engines.vga import vga
+
     pts = places.geometry if isinstance(places, gpd.GeoDataFrame) else places
     iso = isovists(pts, scene, radius=radius, geometry=False)
-    out = pd.DataFrame({f"isovist_{c}": iso[c] for c in ("area", "perimeter", "compactness", "occlusivity",
-                                                         "min_radial", "max_radial", "drift")}, index=pts.index)
-    out["connectivity"] = count_visible(pts, pts, scene, radius=radius)[:, 0] - 1
+    out = pd.DataFrame(iso[list(ISOVIST_COLUMNS)], index=pts.index)
+    ring = gpd.GeoSeries([], crs=pts.crs) if context is None else context
+    both = gpd.GeoSeries(np.concatenate([pts.values, ring.values]), crs=pts.crs)
+    report = np.arange(len(both)) < len(pts)
+    graph = vga(both, scene, radius=radius, report=report, measures=("connectivity", "mean_depth", "integration_hh"))
+    inside = inside_obstacles(pts, scene)
+    out["connectivity"] = np.where(inside, np.nan, graph["connectivity"].to_numpy())
+    out["vga_mean_depth"] = graph["mean_depth"].to_numpy()
+    out["vga_integration_hh"] = graph["integration_hh"].to_numpy()
     return out
 
 
@@ -329,8 +349,8 @@ def recesses(
 
 #: Cell columns of :func:`surveillance`.
 CELL_COLUMNS = ("isovist_area", "isovist_perimeter", "isovist_compactness", "isovist_occlusivity", "isovist_min_radial",
-                "isovist_max_radial", "isovist_drift", "connectivity", "eyes_15", "eyes_43", "entrances_15",
-                "entrances_43", "windows_15", "windows_43", "lux", "lit", "night_overseen")
+                "isovist_max_radial", "isovist_drift", "connectivity", "vga_mean_depth", "vga_integration_hh", "eyes_15",
+                "eyes_43", "entrances_15", "entrances_43", "windows_15", "windows_43", "lux", "lit", "night_overseen")
 #: Summary values of :func:`surveillance`.
 SUMMARY_KEYS = ("buildings_height_share", "lit_way_share", "overseen_share", "reliably_overseen_share", "eyes_43_mean",
                 "connectivity_mean", "isovist_area_mean", "lux_avg", "lux_min", "p_class", "lit_share",
@@ -371,7 +391,7 @@ def surveillance(site, *, view_radius: float = VIEW_RADIUS, isovist_polygons: bo
     barriers = need(site, "barriers", result, what="sightlines (walls and hedges do not block views)")
     scene = prepare_scene(occluders(buildings, barriers), extent=None)
     centres = gpd.GeoSeries(shapely.points(cells["x"].to_numpy(), cells["y"].to_numpy()), index=cells.index, crs=site.crs)
-    field = visual_field(centres, scene, radius=view_radius)
+    field = visual_field(centres, scene, radius=view_radius, context=_context_places(site))
     out_cells[field.columns] = field
     entrances = need(site, "entrances", result, what="entrances_15, entrances_43 (eyes count windows only)")
     ops = openings(buildings, entrances=entrances)
@@ -399,6 +419,19 @@ def surveillance(site, *, view_radius: float = VIEW_RADIUS, isovist_polygons: bo
         result.layers["isovists"] = isovists(centres, scene, radius=view_radius).assign(cell_id=cells["cell_id"])
     result.summary = _summary(out_cells, result.layers, result.summary)
     return result
+
+
+def _context_places(site) -> gpd.GeoSeries:
+    """Centres of the cells of the context ring that the grid's rules keep (public ground on foot)."""
+    from cpted.prepare.grid import classify_cells
+
+    ring = classify_cells(
+        site.analysis_area, crs=site.crs, cell_size=site.cell_size, private=site.private_land,
+        unwalkable=site.unwalkable, reach_from=site.reach_from, reach=site.walk_reach,
+        streets=site.layers["streets"].geometry if "streets" in site.layers else None,
+    )
+    keep = (ring["reason"] == "public").to_numpy() & ~np.isin(ring["cell_id"].to_numpy(), site.grid["cell_id"].to_numpy())
+    return gpd.GeoSeries(shapely.points(ring["x"].to_numpy()[keep], ring["y"].to_numpy()[keep]), crs=site.crs)
 
 
 def _summary(cells: pd.DataFrame, layers, summary: dict) -> dict:

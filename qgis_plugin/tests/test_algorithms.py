@@ -158,9 +158,9 @@ def test_isovists_from_points_match_the_library_and_a_worked_disc(plugin, ile_de
                               "RADIUS": 50.0, "ISOVISTS": str(tmp_path / "isovists.gpkg")})
     out = layer(result["ISOVISTS"])
     expected = cpted.isovists(observers, buildings, radius=50.0)
-    assert values(out, "area") == pytest.approx(expected["area"].to_numpy(), rel=1e-9)
+    assert values(out, "isovist_area") == pytest.approx(expected["isovist_area"].to_numpy(), rel=1e-9)
     assert [f["label"] for f in out.getFeatures()] == ["a", "b", "open"]
-    assert values(out, "area")[2] == pytest.approx(math.pi * 50.0**2, rel=1e-12)  # nothing in sight: a disc
+    assert values(out, "isovist_area")[2] == pytest.approx(math.pi * 50.0**2, rel=1e-12)  # nothing in sight: a disc
 
 
 def test_a_geographic_site_is_rejected_with_the_fix(plugin, ile_de_nantes, tmp_path):

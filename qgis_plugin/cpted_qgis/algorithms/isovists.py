@@ -21,8 +21,9 @@ class Isovists(CptedAlgorithm):
     HELP = noop(
         "The exact isovist (the area visible at eye level) of each observer point among the obstacles "
         "(building polygons, and opaque lines such as walls), within the view radius, with its measures: "
-        "area (m2), perimeter (m), compactness (1 for a disc), occlusivity (m of boundary that is no surface), "
-        "nearest and farthest visible point (m) and drift (m from the observer to the centroid). The observer "
+        "isovist_area (m2), isovist_perimeter (m), isovist_compactness (1 for a disc), isovist_occlusivity "
+        "(m of boundary that is no surface), isovist_min_radial and isovist_max_radial (nearest and farthest "
+        "visible point, m) and isovist_drift (m from the observer to the centroid). The observer "
         "layer's CRS must be metre-based; the obstacles are reprojected to it. An observer inside an obstacle "
         "sees nothing.")
     SITE = False

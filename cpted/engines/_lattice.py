@@ -1,0 +1,303 @@
+"""Compiled kernels: the places an observer sees, when the places lie on a square lattice (grid cells).
+
+Output-sensitive: instead of testing every place within the radius, each interval of the exact
+isovist (a sector between two sweep events, bounded by one wall piece or the view circle) is
+scanned row by row of the lattice. On a row the sector is one run of x between its two radials,
+cut by its wall (a half-plane) or its arc; the lattice places strictly inside the run are seen.
+The places within a small tolerance of a run's end (on or next to an occluding radial, a wall
+or the view circle), the places of the observer's own row, the places beyond a wall lying in
+line with the observer, and the places off the lattice (nudged off a wall) are decided one by one
+by the exact test of :mod:`cpted.engines._sweep` (the grazing rule included). The result is the
+same set of places as that test gives for every place; the cost is that of the visible places
+plus the rows each sector spans.
+
+Everything here is private; :func:`cpted.engines.vga.visibility_graph` uses it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from cpted.engines._sweep import _EPS, _bound, _grazes, _query, _vertex_table, isovist_ids, sightline_blocked
+
+_TOL = 2e-6  # m: places this close to a run's end (perpendicular) are tested exactly
+
+
+@njit(cache=True)
+def _mask_one(events, nearest, pieces, r, tx, ty, d):
+    """Whether the point (tx, ty) at distance d > 0 from the observer is inside its isovist."""
+    m = nearest.shape[0]
+    ang = math.atan2(ty, tx)
+    i = np.searchsorted(events, ang, side="right") - 1
+    i = max(0, min(m - 1, i))
+    bound = _bound(ang, nearest[i], pieces, r)
+    if ang == events[i]:
+        j = i - 1 if i > 0 else m - 1
+        bound = max(bound, _bound(ang, nearest[j], pieces, r))
+    return d <= bound * (1.0 + 1e-9) + 1e-9
+
+
+@njit(cache=True)
+def _sees(ox, oy, px, py, r, events, nearest, pieces, ids, table, segs):
+    """The exact test of one place (as :func:`cpted.engines._sweep._visible_candidates`)."""
+    tx = px - ox
+    ty = py - oy
+    d = math.hypot(tx, ty)
+    if d > r * (1.0 + 1e-12):
+        return False
+    if d == 0.0:
+        return True
+    if ids.shape[0] and _grazes(tx, ty, d, table):
+        return not sightline_blocked(ox, oy, px, py, ids, segs)
+    return _mask_one(events, nearest, pieces, r, tx, ty, d)
+
+
+@njit(cache=True)
+def _x_at(yr, ang):
+    """x of the ray at angle ``ang`` on the row y = yr (relative), +-inf where the ray is horizontal."""
+    s = math.sin(ang)
+    if s == 0.0:
+        return np.inf if math.cos(ang) > 0.0 else -np.inf  # toward angle 0 the row runs to +inf, toward pi to -inf
+    return yr * math.cos(ang) / s
+
+
+@njit(cache=True)
+def _push(buf, n, value):
+    if n == buf.shape[0]:
+        grown = np.empty(2 * buf.shape[0] + 16, dtype=np.int64)
+        grown[:n] = buf[:n]
+        buf = grown
+    buf[n] = value
+    return buf, n + 1
+
+
+@njit(cache=True)
+def _near_cols(buf, n, j, x_rel, tol, ox, lx0, lcell, lnx):
+    """Queue the lattice columns of row j within tol of x_rel (relative) for the exact test."""
+    if not math.isfinite(x_rel):
+        return buf, n
+    c0 = int(max(0.0, math.ceil((ox + x_rel - tol - lx0) / lcell)))
+    c1 = int(min(lnx - 1.0, math.floor((ox + x_rel + tol - lx0) / lcell)))
+    for c in range(c0, c1 + 1):
+        buf, n = _push(buf, n, j * lnx + c)
+    return buf, n
+
+
+@njit(cache=True)
+def lattice_visible(ox, oy, r, segs, start, items, cell, nx, ny, gx0, gy0, lat, lx0, ly0, lcell, off, tgt, out):
+    """The places an observer sees: written to ``out`` (when it is long enough); returns their number.
+
+    ``lat`` (rows, cols) holds the place on each lattice node (x = lx0 + c * lcell,
+    y = ly0 + j * lcell) or -1; ``off`` the places off the lattice; ``tgt`` every place's xy.
+    """
+    lny, lnx = lat.shape
+    events, nearest, pieces, ids = isovist_ids(ox, oy, r, segs, start, items, cell, nx, ny, gx0, gy0)
+    table = _vertex_table(ids, segs, ox, oy)
+    found = 0
+    near = np.empty(64, dtype=np.int64)
+    n_near = 0
+    jo = int(round((oy - ly0) / lcell))
+    own_row = -1
+    if 0 <= jo < lny and abs(ly0 + jo * lcell - oy) <= _TOL:
+        own_row = jo  # the rays along the row are radials: every place of the row is tested exactly
+        c0 = int(max(0.0, math.ceil((ox - r - lx0) / lcell)))
+        c1 = int(min(lnx - 1.0, math.floor((ox + r - lx0) / lcell)))
+        for c in range(c0, c1 + 1):
+            near, n_near = _push(near, n_near, jo * lnx + c)
+    inline = np.empty(16, dtype=np.int64)
+    n_inline = 0
+    # walls in line with the observer hide the ray beyond them: its places are tested exactly
+    r2 = r * r
+    for t in range(ids.shape[0]):
+        q = ids[t]
+        x1 = segs[q, 0] - ox
+        y1 = segs[q, 1] - oy
+        x2 = segs[q, 2] - ox
+        y2 = segs[q, 3] - oy
+        scale = math.hypot(x1, y1) * math.hypot(x2, y2)
+        if abs(x1 * y2 - y1 * x2) > _EPS * scale * 1e3 and scale > 0.0:
+            continue
+        if x1 * x1 + y1 * y1 > r2 and x2 * x2 + y2 * y2 > r2:
+            continue
+        d1 = math.hypot(x1, y1)
+        d2 = math.hypot(x2, y2)
+        vx, vy = (x1, y1) if (d1 <= d2 and d1 > 0.0) or d2 == 0.0 else (x2, y2)
+        dv = math.hypot(vx, vy)
+        if dv == 0.0:
+            continue
+        ang = math.atan2(vy, vx)
+        sn = abs(math.sin(ang))
+        if sn == 0.0:
+            continue  # along the observer's own row: tested exactly already
+        y_far = r * math.sin(ang)
+        lo_y = min(vy, y_far)
+        hi_y = max(vy, y_far)
+        j0 = int(max(0.0, math.ceil((oy + lo_y - _TOL - ly0) / lcell)))
+        j1 = int(min(lny - 1.0, math.floor((oy + hi_y + _TOL - ly0) / lcell)))
+        for j in range(j0, j1 + 1):
+            yr = ly0 + j * lcell - oy
+            tol = (_TOL + 4.0 * 1e-8 * abs(yr) / sn / dv) / sn
+            inline, n_inline = _near_cols(inline, n_inline, j, _x_at(yr, ang), tol, ox, lx0, lcell, lnx)
+    hidden = np.unique(inline[:n_inline])  # never counted inside a run: tested exactly
+    left = lx0 - ox - 2.0 * lcell  # the lattice's x range, relative, with a margin
+    right = lx0 + (lnx + 1) * lcell - ox
+    m = nearest.shape[0]
+    for i in range(m):
+        lo = events[i]
+        hi = events[i + 1]
+        k = nearest[i]
+        if k < 0:
+            y_lo = r * math.sin(lo)
+            y_hi = r * math.sin(hi)
+            ymax = max(y_lo, y_hi, 0.0)
+            ymin = min(y_lo, y_hi, 0.0)
+            if lo < 0.5 * math.pi < hi:
+                ymax = r
+            if lo < -0.5 * math.pi < hi:
+                ymin = -r
+        else:
+            y_lo = _bound(lo, k, pieces, r) * math.sin(lo)
+            y_hi = _bound(hi, k, pieces, r) * math.sin(hi)
+            ymax = max(y_lo, y_hi, 0.0)
+            ymin = min(y_lo, y_hi, 0.0)
+        # nearest boundary at each radial: the fan of sightlines grazing a vertex there widens with distance
+        rho_lo = _bound(lo, k, pieces, r)
+        rho_hi = _bound(hi, k, pieces, r)
+        j0 = int(max(0.0, math.ceil((oy + ymin - _TOL - ly0) / lcell)))
+        j1 = int(min(lny - 1.0, math.floor((oy + ymax + _TOL - ly0) / lcell)))
+        # the sector's radials in the upper and the lower half-plane: x on a row is y * cot(angle)
+        a_up, b_up = max(lo, 0.0), min(hi, math.pi)
+        a_dn, b_dn = max(lo, -math.pi), min(hi, 0.0)
+        xa_up, xb_up = _x_at(1.0, a_up), _x_at(1.0, b_up)
+        xa_dn, xb_dn = _x_at(-1.0, a_dn), _x_at(-1.0, b_dn)
+        sa_up, sb_up = abs(math.sin(a_up)), abs(math.sin(b_up))
+        sa_dn, sb_dn = abs(math.sin(a_dn)), abs(math.sin(b_dn))
+        for j in range(j0, j1 + 1):
+            if j == own_row:
+                continue
+            yr = ly0 + j * lcell - oy
+            if yr > 0.0:
+                if a_up >= b_up:
+                    continue
+                xa_ = xa_up * yr if math.isfinite(xa_up) else xa_up
+                xb_ = xb_up * yr if math.isfinite(xb_up) else xb_up
+                sa, sb = sa_up, sb_up
+            else:
+                if a_dn >= b_dn:
+                    continue
+                xa_ = -xa_dn * yr if math.isfinite(xa_dn) else xa_dn
+                xb_ = -xb_dn * yr if math.isfinite(xb_dn) else xb_dn
+                sa, sb = sa_dn, sb_dn
+            ta = (_TOL + 4.0 * 1e-8 * abs(yr) / max(sa, 1e-300) / max(rho_lo, 1e-12)) / max(sa, 1e-300)
+            tb = (_TOL + 4.0 * 1e-8 * abs(yr) / max(sb, 1e-300) / max(rho_hi, 1e-12)) / max(sb, 1e-300)
+            if xa_ <= xb_:
+                xa, xb, tol_a, tol_b = xa_, xb_, ta, tb
+            else:
+                xa, xb, tol_a, tol_b = xb_, xa_, tb, ta
+            if k < 0:
+                if abs(yr) > r:
+                    continue
+                s = math.sqrt(r * r - yr * yr)
+                tol_c = (_TOL + 1e-9 * r) * r / max(s, 1e-12)
+                if -s > xa:
+                    xa, tol_a = -s, tol_c
+                if s < xb:
+                    xb, tol_b = s, tol_c
+            else:
+                p1x = pieces[k, 0]
+                p1y = pieces[k, 1]
+                ex = pieces[k, 2] - p1x
+                ey = pieces[k, 3] - p1y
+                side0 = ex * (0.0 - p1y) - ey * (0.0 - p1x)  # the observer's side of the wall
+                if ey == 0.0:
+                    if abs(yr - p1y) <= _TOL and math.isfinite(xa) and math.isfinite(xb):
+                        mid = 0.5 * (xa + xb)  # places on a wall along the row: tested exactly
+                        near, n_near = _near_cols(near, n_near, j, mid, 0.5 * (xb - xa) + tol_a + tol_b, ox, lx0, lcell, lnx)
+                        continue
+                    if (yr - p1y) * (0.0 - p1y) <= 0.0:
+                        continue  # the row lies beyond a wall parallel to it
+                else:
+                    x_cut = p1x + ex * (yr - p1y) / ey
+                    tol_c = (_TOL + 1e-9 * math.hypot(x_cut, yr)) * math.hypot(ex, ey) / abs(ey)
+                    keep_left = (side0 > 0.0) == (ey > 0.0)  # inside: x <= x_cut
+                    if keep_left:
+                        if x_cut < xb:
+                            xb, tol_b = x_cut, tol_c
+                    elif x_cut > xa:
+                        xa, tol_a = x_cut, tol_c
+            if xa > xb + tol_a + tol_b:
+                continue
+            if not xa + tol_a > left:  # beyond the lattice's left edge (or a ray along the row): no end here
+                xa, tol_a = -np.inf, 0.0
+            if not xb - tol_b < right:
+                xb, tol_b = np.inf, 0.0
+            near, n_near = _near_cols(near, n_near, j, xa, tol_a, ox, lx0, lcell, lnx)
+            near, n_near = _near_cols(near, n_near, j, xb, tol_b, ox, lx0, lcell, lnx)
+            lo_x = xa + tol_a
+            hi_x = xb - tol_b
+            c0 = int(max(0.0, math.floor((ox + lo_x - lx0) / lcell) + 1.0)) if math.isfinite(lo_x) else 0
+            c1 = int(min(lnx - 1.0, math.ceil((ox + hi_x - lx0) / lcell) - 1.0)) if math.isfinite(hi_x) else lnx - 1
+            for c in range(c0, c1 + 1):
+                p = lat[j, c]
+                if p >= 0:
+                    if hidden.shape[0]:
+                        h = np.searchsorted(hidden, j * lnx + c)
+                        if h < hidden.shape[0] and hidden[h] == j * lnx + c:
+                            continue
+                    if found < out.shape[0]:
+                        out[found] = p
+                    found += 1
+    # the exact test: places near a run's end (each once, and only if not counted inside a run) and off the lattice
+    for t in range(hidden.shape[0]):
+        near, n_near = _push(near, n_near, hidden[t])
+    cand = np.unique(near[:n_near])
+    for t in range(cand.shape[0]):
+        j = cand[t] // lnx
+        c = cand[t] - j * lnx
+        p = lat[j, c]
+        if p < 0:
+            continue
+        if _sees(ox, oy, tgt[p, 0], tgt[p, 1], r, events, nearest, pieces, ids, table, segs):
+            if found < out.shape[0]:
+                out[found] = p
+            found += 1
+    for t in range(off.shape[0]):
+        p = off[t]
+        if _sees(ox, oy, tgt[p, 0], tgt[p, 1], r, events, nearest, pieces, ids, table, segs):
+            if found < out.shape[0]:
+                out[found] = p
+            found += 1
+    return found
+
+
+@njit(parallel=True, cache=True)
+def lattice_counts(obs, radius, segs, start, items, cell, nx, ny, gx0, gy0, lat, lx0, ly0, lcell, off, tgt):
+    """The number of places each observer sees (-1 where its radius is NaN)."""
+    n = obs.shape[0]
+    counts = np.zeros(n, dtype=np.int64)
+    empty = np.empty(0, dtype=np.int64)
+    for i in prange(n):
+        r = radius[i]
+        if not r > 0.0:
+            counts[i] = -1
+            continue
+        counts[i] = lattice_visible(obs[i, 0], obs[i, 1], r, segs, start, items, cell, nx, ny, gx0, gy0,
+                                    lat, lx0, ly0, lcell, off, tgt, empty)
+    return counts
+
+
+@njit(parallel=True, cache=True)
+def lattice_pairs(obs, radius, segs, start, items, cell, nx, ny, gx0, gy0, lat, lx0, ly0, lcell, off, tgt, offsets):
+    """The places each observer sees, observer rows offsets[i]:offsets[i+1] (from :func:`lattice_counts`)."""
+    n = obs.shape[0]
+    pairs = np.empty(offsets[-1], dtype=np.int64)
+    for i in prange(n):
+        r = radius[i]
+        if not r > 0.0 or offsets[i + 1] == offsets[i]:
+            continue
+        lattice_visible(obs[i, 0], obs[i, 1], r, segs, start, items, cell, nx, ny, gx0, gy0,
+                        lat, lx0, ly0, lcell, off, tgt, pairs[offsets[i]:offsets[i + 1]])
+    return pairs
