@@ -118,6 +118,7 @@ def audit(
     view_radius: float = VIEW_RADIUS,
     radii: Iterable[float] = RADII,
     isovist_polygons: bool = False,
+    visual_integration: bool = False,
     weights: dict | None = None,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> AuditResult:
@@ -148,6 +149,11 @@ def audit(
         the scores use. ``math.inf`` or ``"n"`` is radius n, the whole network (columns ``…_inf``).
     isovist_polygons
         Add the ``isovists`` layer (one polygon per cell: large).
+    visual_integration
+        Add ``vga_mean_depth`` and ``vga_integration_hh`` (visual mean depth and integration [HH]
+        over the visibility graph of the site and its context ring,
+        :func:`cpted.measure.surveillance.visual_field`): a search over the whole graph from
+        every place, minutes on a large site, so off by default. No score uses them.
     weights
         Weights of the scores (:func:`cpted.score.scores.read_weights`); the defaults when None.
     progress
@@ -181,7 +187,8 @@ def audit(
         report("network", 1, len(steps))
         net, segments, circuity, nearest, why = _network(site, facts["network_coverage"], radii)
     run = {
-        "surveillance": lambda: surveillance(site, view_radius=view_radius, isovist_polygons=isovist_polygons),
+        "surveillance": lambda: surveillance(site, view_radius=view_radius, isovist_polygons=isovist_polygons,
+                                             visual_integration=visual_integration),
         "access_control": lambda: access_control(site, net, segments, circuity, nearest, radii=radii, reason=why),
         "activity": lambda: activity(site, net, radii=radii, reason=why),
         "territoriality": lambda: territoriality(site, net),

@@ -21,7 +21,8 @@ from cpted.pipeline import SourceCache, audit, load_site, site_boundary
 from cpted.prepare.coverage import building_coverage
 from cpted.prepare.site import Site
 
-SURVEILLANCE = [c for c in BUILDING_COLUMNS["surveillance"] if c not in ("lux", "lit", "night_overseen")]  # no lamps here
+SURVEILLANCE = [c for c in BUILDING_COLUMNS["surveillance"]  # no lamps here; no visual_integration
+                if c not in ("lux", "lit", "night_overseen", "vga_mean_depth", "vga_integration_hh")]
 REZE_FILE = "nantes/reze_chateau_bdtopo_buildings_partial.geojson"
 REZE_CREDIT = "extract credited to SonoRezé / Université Gustave Eiffel"
 

@@ -138,3 +138,23 @@ def test_lattice_scan_equals_testing_every_place(blocks, radius, wall):
     slow = visibility_graph(pts, scene, radius=radius, lattice_path=False)
     np.testing.assert_array_equal(fast[0], slow[0])
     np.testing.assert_array_equal(fast[1], slow[1])
+
+
+def test_audit_visual_integration_on_request_with_the_same_connectivity():
+    """The pipeline's VGA: connectivity always (site and ring), mean depth and integration only
+    with visual_integration=True; connectivity is the same either way (without integration only
+    the ring places within the view radius are used: the others cannot be seen)."""
+    from cpted.pipeline import audit
+    from cpted.prepare.site import Site
+
+    crs = 2154
+    buildings = gpd.GeoDataFrame({"height_m": [9.0, 9.0]}, geometry=[box(20, 20, 60, 60), box(90, 10, 120, 70)], crs=crs)
+    streets = gpd.GeoDataFrame({"walk_kind": ["street"]}, geometry=[shapely.LineString([(-200, 0), (300, 0)])], crs=crs)
+    site = Site.from_layers("vga", box(0, 0, 150, 80), crs=crs, layers={"buildings": buildings, "streets": streets},
+                            context=120, cell_size=10)
+    plain = audit(site, measures=["surveillance"]).layers["cells"]
+    full = audit(site, measures=["surveillance"], visual_integration=True).layers["cells"]
+    assert "vga_integration_hh" not in plain and full["vga_integration_hh"].notna().any()
+    assert (full["vga_mean_depth"].dropna() >= 1).all()
+    pd.testing.assert_series_equal(plain["connectivity"], full["connectivity"])
+    assert plain["connectivity"].max() > 0

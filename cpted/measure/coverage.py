@@ -105,7 +105,8 @@ def restrict_to_coverage(
                          f"where the buildings layer is incomplete (coverage_reason)")
         cells.loc[uncovered, present] = np.nan
     covered_cells = cells[complete]
-    if set(BUILDING_COLUMNS["surveillance"]) <= set(cells):  # the surveillance measure ran
+    optional = {"vga_mean_depth", "vga_integration_hh"}  # only with visual_integration
+    if set(BUILDING_COLUMNS["surveillance"]) - optional <= set(cells):  # the surveillance measure ran
         summary.update(_surveillance_summary(site, cells, covered_cells, layers))
     if set(BUILDING_COLUMNS["territoriality"]) <= set(cells):  # the territoriality measure ran
         summary.update(_territoriality_summary(site, cells, complete, layers))

@@ -240,16 +240,21 @@ def visual_field(
     *,
     radius: float = VIEW_RADIUS,
     context: gpd.GeoSeries | None = None,
+    integration: bool = False,
 ) -> pd.DataFrame:
-    """Isovist measures of each place, and its visual connectivity and integration within ``radius``.
+    """Isovist measures of each place, its visual connectivity within ``radius`` and, with
+    ``integration``, its visual mean depth and integration.
 
     Columns ``isovist_area``, ``isovist_perimeter``, ``isovist_compactness``,
     ``isovist_occlusivity``, ``isovist_min_radial``, ``isovist_max_radial``, ``isovist_drift``
     (see :func:`cpted.engines.visibility.isovists`); then, on the visibility graph of the places
     *and* the ``context`` places (the open space of the context ring, so that no edge effect
     remains at the site's border), with sightlines up to ``radius`` (:mod:`cpted.engines.vga`,
-    Turner et al. 2001): ``connectivity`` (other places visible), ``vga_mean_depth`` (visual mean
-    depth) and ``vga_integration_hh`` (visual integration [HH]).
+    Turner et al. 2001): ``connectivity`` (other places visible) and, with ``integration``,
+    ``vga_mean_depth`` (visual mean depth) and ``vga_integration_hh`` (visual integration [HH]).
+    These two need a breadth-first search over the whole graph from every place: minutes on a
+    30,000-cell site with its ring, so they are computed only on request. Without them only the
+    context places within ``radius`` of a place can count, and only those are used.
 
     Examples
     --------
@@ -267,13 +272,18 @@ def visual_field(
     iso = isovists(pts, scene, radius=radius, geometry=False)
     out = pd.DataFrame(iso[list(ISOVIST_COLUMNS)], index=pts.index)
     ring = gpd.GeoSeries([], crs=pts.crs) if context is None else context
+    if not integration and np.isfinite(radius) and len(ring) and len(pts):  # only these can be seen
+        near = shapely.STRtree(pts.values).query(ring.values, predicate="dwithin", distance=radius)[0]
+        ring = ring.iloc[np.unique(near)]
     both = gpd.GeoSeries(np.concatenate([pts.values, ring.values]), crs=pts.crs)
     report = np.arange(len(both)) < len(pts)
-    graph = vga(both, scene, radius=radius, report=report, measures=("connectivity", "mean_depth", "integration_hh"))
+    measures = ("connectivity", "mean_depth", "integration_hh") if integration else ("connectivity",)
+    graph = vga(both, scene, radius=radius, report=report, measures=measures)
     inside = inside_obstacles(pts, scene)
     out["connectivity"] = np.where(inside, np.nan, graph["connectivity"].to_numpy())
-    out["vga_mean_depth"] = graph["mean_depth"].to_numpy()
-    out["vga_integration_hh"] = graph["integration_hh"].to_numpy()
+    if integration:
+        out["vga_mean_depth"] = graph["mean_depth"].to_numpy()
+        out["vga_integration_hh"] = graph["integration_hh"].to_numpy()
     return out
 
 
@@ -349,21 +359,27 @@ def recesses(
 
 #: Cell columns of :func:`surveillance`.
 CELL_COLUMNS = ("isovist_area", "isovist_perimeter", "isovist_compactness", "isovist_occlusivity", "isovist_min_radial",
-                "isovist_max_radial", "isovist_drift", "connectivity", "vga_mean_depth", "vga_integration_hh", "eyes_15",
-                "eyes_43", "entrances_15", "entrances_43", "windows_15", "windows_43", "lux", "lit", "night_overseen")
+                "isovist_max_radial", "isovist_drift", "connectivity", "eyes_15", "eyes_43", "entrances_15", "entrances_43",
+                "windows_15", "windows_43", "lux", "lit", "night_overseen")
+#: Cell columns added with ``visual_integration=True`` (global VGA: a search over the whole graph).
+INTEGRATION_COLUMNS = ("vga_mean_depth", "vga_integration_hh")
 #: Summary values of :func:`surveillance`.
 SUMMARY_KEYS = ("buildings_height_share", "lit_way_share", "overseen_share", "reliably_overseen_share", "eyes_43_mean",
                 "connectivity_mean", "isovist_area_mean", "lux_avg", "lux_min", "p_class", "lit_share",
                 "night_overseen_share", "blind_spot_share", "n_entrapment_spots", "n_recesses")
 
 
-def surveillance(site, *, view_radius: float = VIEW_RADIUS, isovist_polygons: bool = False) -> MeasureResult:
+def surveillance(site, *, view_radius: float = VIEW_RADIUS, isovist_polygons: bool = False,
+                 visual_integration: bool = False) -> MeasureResult:
     """Every natural-surveillance measure of a prepared :class:`~cpted.prepare.site.Site`.
 
     Returns a :class:`~cpted.measure._result.MeasureResult`: ``cells`` (columns to join to the
     site grid), ``layers`` (``openings``, ``blind_spots``, ``lamps``, and ``isovists`` on
     request), ``summary`` (site values) and ``reasons`` (why values are NaN). Each input is
     known, known empty or unknown (:meth:`~cpted.prepare.site.Site.layer_state`):
+
+    ``visual_integration`` adds ``vga_mean_depth`` and ``vga_integration_hh`` (see
+    :func:`visual_field`; minutes on a large site, so off by default).
 
     - buildings unknown: every value is NaN; known empty: open views, no window;
     - lamps unknown: lighting and night surveillance are NaN; known empty: 0 lx everywhere;
@@ -376,7 +392,8 @@ def surveillance(site, *, view_radius: float = VIEW_RADIUS, isovist_polygons: bo
     that the others' windows use the default height.
     """
     cells = site.grid
-    result = MeasureResult.unknown(cells.index, CELL_COLUMNS, SUMMARY_KEYS)
+    columns = CELL_COLUMNS + (INTEGRATION_COLUMNS if visual_integration else ())
+    result = MeasureResult.unknown(cells.index, columns, SUMMARY_KEYS)
     out_cells = result.cells
     buildings = need(site, "buildings", result, what="surveillance")
     if buildings is None:
@@ -391,7 +408,8 @@ def surveillance(site, *, view_radius: float = VIEW_RADIUS, isovist_polygons: bo
     barriers = need(site, "barriers", result, what="sightlines (walls and hedges do not block views)")
     scene = prepare_scene(occluders(buildings, barriers), extent=None)
     centres = gpd.GeoSeries(shapely.points(cells["x"].to_numpy(), cells["y"].to_numpy()), index=cells.index, crs=site.crs)
-    field = visual_field(centres, scene, radius=view_radius, context=_context_places(site))
+    field = visual_field(centres, scene, radius=view_radius, context=_context_places(site),
+                         integration=visual_integration)
     out_cells[field.columns] = field
     entrances = need(site, "entrances", result, what="entrances_15, entrances_43 (eyes count windows only)")
     ops = openings(buildings, entrances=entrances)
