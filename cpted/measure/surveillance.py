@@ -24,7 +24,8 @@ import pandas as pd
 import shapely
 
 from cpted.config import STOREY_HEIGHT
-from cpted.engines.visibility import ISOVIST_COLUMNS, Scene, inside_obstacles, isovists, prepare_scene, visible_pairs
+from cpted.engines.visibility import (ISOVIST_COLUMNS, Scene, count_visible, inside_obstacles, isovists, prepare_scene,
+                                     visible_pairs)
 from cpted.measure._result import MeasureResult, need, need_attribute
 from cpted.measure.lighting import illuminance, lighting_class, lit_way_share
 from cpted.prepare.crs import require_projected, require_same_crs
@@ -276,14 +277,16 @@ def visual_field(
         near = shapely.STRtree(pts.values).query(ring.values, predicate="dwithin", distance=radius)[0]
         ring = ring.iloc[np.unique(near)]
     both = gpd.GeoSeries(np.concatenate([pts.values, ring.values]), crs=pts.crs)
-    report = np.arange(len(both)) < len(pts)
-    measures = ("connectivity", "mean_depth", "integration_hh") if integration else ("connectivity",)
-    graph = vga(both, scene, radius=radius, report=report, measures=measures)
     inside = inside_obstacles(pts, scene)
+    if not integration:  # a count per place, without building the graph
+        seen = count_visible(pts, both, scene, radius=radius)[:, 0] - 1  # itself among the targets
+        out["connectivity"] = np.where(inside, np.nan, seen)
+        return out
+    report = np.arange(len(both)) < len(pts)
+    graph = vga(both, scene, radius=radius, report=report, measures=("connectivity", "mean_depth", "integration_hh"))
     out["connectivity"] = np.where(inside, np.nan, graph["connectivity"].to_numpy())
-    if integration:
-        out["vga_mean_depth"] = graph["mean_depth"].to_numpy()
-        out["vga_integration_hh"] = graph["integration_hh"].to_numpy()
+    out["vga_mean_depth"] = graph["mean_depth"].to_numpy()
+    out["vga_integration_hh"] = graph["integration_hh"].to_numpy()
     return out
 
 
