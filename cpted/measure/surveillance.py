@@ -451,7 +451,8 @@ def _context_places(site) -> gpd.GeoSeries:
         unwalkable=site.unwalkable, reach_from=site.reach_from, reach=site.walk_reach,
         streets=site.layers["streets"].geometry if "streets" in site.layers else None,
     )
-    keep = (ring["reason"] == "public").to_numpy() & ~np.isin(ring["cell_id"].to_numpy(), site.grid["cell_id"].to_numpy())
+    in_site = pd.Series(ring["cell_id"].to_numpy()).isin(site.grid["cell_id"]).to_numpy()  # hashed: ids are text
+    keep = (ring["reason"] == "public").to_numpy() & ~in_site
     return gpd.GeoSeries(shapely.points(ring["x"].to_numpy()[keep], ring["y"].to_numpy()[keep]), crs=site.crs)
 
 
