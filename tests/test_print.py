@@ -41,12 +41,12 @@ needs_chromium = pytest.mark.skipif(shutil.which("chromium") is None,
 
 @pytest.fixture(scope="module")
 def ile(data, samples, tmp_path_factory):
-    """``cpted batch --pdf`` of the Île de Nantes reference site (about 3 × 1 km)."""
+    """``cpted batch --lang fr --pdf`` of the Île de Nantes reference site (about 3 × 1 km), in French."""
     if shutil.which("chromium") is None:
         pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
     out = tmp_path_factory.mktemp("ile")
     assert main(["batch", str(samples / "nantes_renewal.toml"), "--out", str(out), "--quiet", "--data-dir", str(data),
-                 "--site", "ile_de_nantes", "--pdf"]) == 0
+                 "--site", "ile_de_nantes", "--lang", "fr", "--pdf"]) == 0
     return out
 
 
@@ -71,7 +71,7 @@ def test_report_at_1366_has_no_horizontal_scroll_and_maps_1000px_wide(ile, tmp_p
         rgb = np.asarray(Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1]))).convert("RGB"))
         assert longest_black_run(rgb) * shown / natural >= 1000  # the site's long side (its frame), as shown
     ARTEFACTS.mkdir(exist_ok=True)
-    shot = ARTEFACTS / "report_ile_de_nantes_1366.png"
+    shot = ARTEFACTS / "report_ile_de_nantes_fr_1366.png"
     shot.unlink(missing_ok=True)
     subprocess.run([*flags, f"--screenshot={shot}", page.as_uri()], check=True, capture_output=True, timeout=180)
     assert Image.open(shot).size == (1366, 900)
@@ -79,7 +79,7 @@ def test_report_at_1366_has_no_horizontal_scroll_and_maps_1000px_wide(ile, tmp_p
 
 def test_problem_places_are_numbered_on_the_maps_as_in_the_table(ile):
     text = (ile / "ile_de_nantes" / "report.html").read_text(encoding="utf-8")
-    table = text.split("<h2>Problem places</h2>", 1)[1].split("</table>", 1)[0]
+    table = text.split("<h2>Lieux à problème</h2>", 1)[1].split("</table>", 1)[0]
     listed = [int(n) for n in re.findall(r"<tr><td class='num'>(\d+)</td>", table)]
     assert listed == list(range(1, len(listed) + 1)) and len(listed) >= 3
     drawn = [tuple(int(n) for n in d.split()) for d in re.findall(r'<figure class="map" data-places="([^"]*)"', text)]
