@@ -50,8 +50,19 @@ def ile(data, samples, tmp_path_factory):
     return out
 
 
+@pytest.fixture(scope="module")
+def ile_en(data, samples, tmp_path_factory):
+    """The same site's report in English (no PDF)."""
+    out = tmp_path_factory.mktemp("ile_en")
+    assert main(["batch", str(samples / "nantes_renewal.toml"), "--out", str(out), "--quiet", "--data-dir", str(data),
+                 "--site", "ile_de_nantes", "--lang", "en"]) == 0
+    return out
+
+
 @needs_chromium
-def test_report_at_1366_has_no_horizontal_scroll_and_maps_1000px_wide(ile, tmp_path):
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_report_at_1366_has_no_horizontal_scroll_and_maps_1000px_wide(lang, request, tmp_path):
+    ile = request.getfixturevalue("ile" if lang == "fr" else "ile_en")
     page = ile / "ile_de_nantes" / "report.html"
     text = page.read_text(encoding="utf-8")
     probe = tmp_path / "probe.html"
@@ -71,7 +82,7 @@ def test_report_at_1366_has_no_horizontal_scroll_and_maps_1000px_wide(ile, tmp_p
         rgb = np.asarray(Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1]))).convert("RGB"))
         assert longest_black_run(rgb) * shown / natural >= 1000  # the site's long side (its frame), as shown
     ARTEFACTS.mkdir(exist_ok=True)
-    shot = ARTEFACTS / "report_ile_de_nantes_fr_1366.png"
+    shot = ARTEFACTS / f"report_ile_de_nantes_{lang}_1366.png"
     shot.unlink(missing_ok=True)
     subprocess.run([*flags, f"--screenshot={shot}", page.as_uri()], check=True, capture_output=True, timeout=180)
     assert Image.open(shot).size == (1366, 900)
