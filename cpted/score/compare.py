@@ -39,8 +39,10 @@ def common_scores(baseline: pd.DataFrame, proposed: pd.DataFrame, *, weights: di
     >>> a = pd.DataFrame({"cell_id": ["a"], "eyes_43": [3.0], "eyes_15": [2.0], "isovist_area": [5000.0], "lux": [np.nan]})
     >>> b = a.assign(lux=[0.0])   # lux known in one design only: left out of both
     >>> sa, sb, _, _ = common_scores(a, b)
-    >>> float(sa["score_surveillance_night"].iloc[0]), float(sb["score_surveillance_night"].iloc[0])
+    >>> float(sa["score_surveillance"].iloc[0]), float(sb["score_surveillance"].iloc[0])
     (100.0, 100.0)
+    >>> float(sb["score_surveillance_night"].iloc[0])  # and with no light level, no night score
+    nan
     """
     b = baseline.set_index("cell_id")
     p = proposed.set_index("cell_id").reindex(b.index)
