@@ -35,14 +35,3 @@ def _own_cache_dir(_session_cache_dir, tmp_path_factory, monkeypatch):
     depend on each other's entries."""
     monkeypatch.setenv("CPTED_CACHE_DIR", str(tmp_path_factory.mktemp("cpted-cache")))
 
-
-@pytest.fixture(autouse=True)
-def _numba_threads_unchanged():
-    """Keep NUMBA_NUM_THREADS as numba launched its threads with: a Dask cluster started in this
-    process may change it in os.environ, and numba's next compile (config reload) then refuses."""
-    import numba
-
-    launched = str(numba.config.NUMBA_NUM_THREADS)
-    os.environ["NUMBA_NUM_THREADS"] = launched
-    yield
-    os.environ["NUMBA_NUM_THREADS"] = launched

@@ -102,6 +102,20 @@ def dask_setup(worker) -> None:  # noqa: ARG001 - Dask's preload hook, run in ea
     quiet_dask_logs()
 
 
+#: The environment cpted gives the workers it starts. Dask's nanny sets it in *this* process's
+#: ``os.environ`` before spawning them; :func:`run_sites` puts ours back afterwards (a changed
+#: NUMBA_NUM_THREADS makes numba's next compile here refuse: its threads are launched).
+_WORKER_ENV = ("NUMBA_NUM_THREADS", "DASK_LOGGING__DISTRIBUTED")
+
+
+def _restore_environ(saved: dict[str, str | None]) -> None:
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
 def _start(workers: int | None, scheduler: str | None, memory_limit: str | None):
     import dask
     from distributed import Client, LocalCluster
@@ -241,7 +255,12 @@ def run_sites(
     here outlives the call.
     """
     out = Path(out)
-    client, cluster = _start(workers, scheduler, memory_limit)
+    saved = {key: os.environ.get(key) for key in _WORKER_ENV}
+    try:
+        client, cluster = _start(workers, scheduler, memory_limit)
+    except BaseException:
+        _restore_environ(saved)
+        raise
     print(f"Dask: {len(client.scheduler_info(n_workers=-1)['workers'])} workers, dashboard {client.dashboard_link}",
           file=sys.stderr)
     run = uuid.uuid4().hex[:8]
@@ -306,6 +325,7 @@ def run_sites(
         raise
     finally:
         _close(client, cluster)
+        _restore_environ(saved)
         sweep_temporaries([out, *(out / s.id for s in specs)])  # of the writes of workers it stopped
     return [rows[s.id] for s in specs]
 

@@ -113,8 +113,12 @@ def test_a_failing_site_is_reported_and_the_others_complete(in_process):
 
 
 def test_a_local_cluster_gives_identical_outputs(sites_file, in_process, tmp_path, capfd):
+    before = {k: os.environ.get(k) for k in ("NUMBA_NUM_THREADS", "DASK_LOGGING__DISTRIBUTED")}
     assert_same(in_process, batch(sites_file, tmp_path, workers=2))
     assert "dashboard http://" in capfd.readouterr().err
+    # the workers' environment is theirs: this process's is as it was (numba refuses a changed
+    # NUMBA_NUM_THREADS at its next compile here, e.g. in the notebook that ran the batch)
+    assert {k: os.environ.get(k) for k in before} == before
 
 
 def _free_port() -> int:
