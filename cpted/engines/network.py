@@ -173,18 +173,17 @@ def _radii_sources(net: Network, radii, sources) -> tuple[np.ndarray, np.ndarray
     return radii, np.arange(net.n) if sources is None else np.asarray(sources, dtype=np.int64)
 
 
-def _run(net: Network, cost: np.ndarray, radii, sources, outside, *, reverse=None, terminal=None, target=None,
-         group=None) -> tuple:
+def _run(net: Network, cost: np.ndarray, radii, sources, outside) -> tuple:
+    """The general kernel on an undirected graph: every node a target, none terminal, each its own group."""
     radii, sources = _radii_sources(net, radii, sources)
     outside = np.zeros(net.n, dtype=np.bool_) if outside is None else np.asarray(outside, dtype=np.bool_)
-    terminal = np.zeros(net.n, dtype=np.bool_) if terminal is None else terminal
-    target = np.ones(net.n, dtype=np.bool_) if target is None else target
-    group = np.arange(net.n, dtype=np.int64) if group is None else group
-    rev = (net.indptr, net.nbr, cost, net.eid) if reverse is None else reverse
+    terminal = np.zeros(net.n, dtype=np.bool_)
+    target = np.ones(net.n, dtype=np.bool_)
+    group = np.arange(net.n, dtype=np.int64)
     # metric: the shortest paths within r are those of any larger bound, so every radius is read off one search
     return radii, sources, _paths.centrality(net.indptr, net.nbr, cost, net.length, net.eid, len(net.edges), net.xy,
-                                             radii, sources, outside, chunks(len(sources)), *rev, terminal, target,
-                                             group)
+                                             radii, sources, outside, chunks(len(sources)),
+                                             net.indptr, net.nbr, cost, net.eid, terminal, target, group)
 
 
 def node_centrality(
