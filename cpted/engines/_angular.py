@@ -22,47 +22,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-
-
-@njit(cache=True, inline="always")
-def _push(hk, hv, size, key, val):
-    """Binary min-heap push (keys hk, values hv); returns the new size."""
-    i = size
-    while i > 0:
-        p = (i - 1) >> 1
-        if hk[p] <= key:
-            break
-        hk[i] = hk[p]
-        hv[i] = hv[p]
-        i = p
-    hk[i] = key
-    hv[i] = val
-    return size + 1
-
-
-@njit(cache=True, inline="always")
-def _pop(hk, hv, size):
-    """Binary min-heap pop; returns (key, value, new size)."""
-    key = hk[0]
-    val = hv[0]
-    size -= 1
-    last_k = hk[size]
-    last_v = hv[size]
-    i = 0
-    while True:
-        c = 2 * i + 1
-        if c >= size:
-            break
-        if c + 1 < size and hk[c + 1] < hk[c]:
-            c += 1
-        if last_k <= hk[c]:
-            break
-        hk[i] = hk[c]
-        hv[i] = hv[c]
-        i = c
-    hk[i] = last_k
-    hv[i] = last_v
-    return key, val, size
+from cpted.engines._paths import _pop, _push
 
 
 @njit(cache=True, inline="always")

@@ -25,41 +25,44 @@ REACH, FARNESS, HARMONIC, COST_SUM, EUCLID_SUM = range(5)
 N_OUT = 5
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _push(hk, hv, size, key, val):
+    """Binary min-heap push (keys hk, values hv); returns the new size."""
     i = size
-    hk[i] = key
-    hv[i] = val
     while i > 0:
         p = (i - 1) >> 1
-        if hk[p] <= hk[i]:
+        if hk[p] <= key:
             break
-        hk[p], hk[i] = hk[i], hk[p]
-        hv[p], hv[i] = hv[i], hv[p]
+        hk[i] = hk[p]
+        hv[i] = hv[p]
         i = p
+    hk[i] = key
+    hv[i] = val
     return size + 1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _pop(hk, hv, size):
+    """Binary min-heap pop; returns (key, value, new size)."""
     key = hk[0]
     val = hv[0]
     size -= 1
-    hk[0] = hk[size]
-    hv[0] = hv[size]
+    last_k = hk[size]
+    last_v = hv[size]
     i = 0
     while True:
-        left = 2 * i + 1
-        if left >= size:
+        c = 2 * i + 1
+        if c >= size:
             break
-        c = left
-        if left + 1 < size and hk[left + 1] < hk[left]:
-            c = left + 1
-        if hk[i] <= hk[c]:
+        if c + 1 < size and hk[c + 1] < hk[c]:
+            c += 1
+        if last_k <= hk[c]:
             break
-        hk[c], hk[i] = hk[i], hk[c]
-        hv[c], hv[i] = hv[i], hv[c]
+        hk[i] = hk[c]
+        hv[i] = hv[c]
         i = c
+    hk[i] = last_k
+    hv[i] = last_v
     return key, val, size
 
 
