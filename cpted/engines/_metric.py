@@ -6,9 +6,9 @@ It computes what the general kernel (:func:`cpted.engines._paths.centrality`) co
 undirected metric graph whose nodes are all targets, none terminal and each its own group, and
 nothing else: no edge betweenness, through-movement, depth or straight-line sums, which
 ``node_centrality`` does not return. On a site-sized graph (a few thousand nodes) that work was
-most of the time. The search and the ties are the same: v precedes w exactly when
-``dist[v] + length(v, w) == dist[w]``, the floating-point operation of the forward pass (as
-networkx decides ties). Settled nodes come in order of distance, so the radii a node is within
+most of the time. The search is the general kernel's (:func:`cpted.engines._paths._search`), so
+the ties are the same: v precedes w exactly when ``dist[v] + length(v, w) == dist[w]``, the
+floating-point operation of the forward pass (as networkx decides ties). Settled nodes come in order of distance, so the radii a node is within
 are a suffix of the sorted radii: no per-radius test in the loops.
 """
 
@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from cpted.engines._paths import _pop, _push
+from cpted.engines._paths import _search
 
 # per-source, per-radius output columns
 REACH, FARNESS, HARMONIC = range(3)
@@ -57,34 +57,13 @@ def node_centrality(indptr, nbr, length, radii, sources, chunks):
         order = np.empty(n, dtype=np.int64)
         hk = np.empty(m_adj + 1)
         hv = np.empty(m_adj + 1, dtype=np.int64)
+        terminal = np.zeros(n, dtype=np.bool_)
         delta = np.zeros((n, k))
         btw = btw_c[c]
         for si in range(chunks[c], chunks[c + 1]):
             s = sources[si]
-            dist[s] = 0.0
-            sigma[s] = 1.0
-            size = _push(hk, hv, 0, 0.0, s)
-            ns = 0
-            while size > 0:
-                key, v, size = _pop(hk, hv, size)
-                if done[v] or key > dist[v]:
-                    continue
-                done[v] = True
-                order[ns] = v
-                ns += 1
-                for a in range(indptr[v], indptr[v + 1]):
-                    w = nbr[a]
-                    if done[w]:
-                        continue
-                    alt = dist[v] + length[a]
-                    if alt > rmax:
-                        continue
-                    if alt < dist[w]:
-                        dist[w] = alt
-                        sigma[w] = sigma[v]
-                        size = _push(hk, hv, size, alt, w)
-                    elif alt == dist[w]:
-                        sigma[w] += sigma[v]
+            # the general search, with cost = length (one array for both) and no node terminal
+            ns = _search(s, indptr, nbr, length, length, rmax, dist, dist, sigma, done, order, hk, hv, terminal)
             for t in range(1, ns):
                 d = dist[order[t]]
                 for j in range(_first_within(radii, d), k):
