@@ -6,6 +6,7 @@ See :mod:`cpted.evaluation` for what the numbers are.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import html
 import math
@@ -182,9 +183,10 @@ def write_evaluation(ev, out: str | Path, *, lang: str = "en") -> dict[str, Path
     fig = pai_figure(ev, lang)
     img = ""
     if fig is not None:
+        uri = figure_png(fig)  # drawn once: embedded, and written as the PNG file
         with atomic_path(paths["plot"]) as tmp:
-            fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
-        img = (f'<figure><img src="{figure_png(fig)}" alt="PAI"><figcaption>'
+            Path(tmp).write_bytes(base64.b64decode(uri.split(",", 1)[1]))
+        img = (f'<figure><img src="{uri}" alt="PAI"><figcaption>'
                f'{html.escape(tr("PAI against the share of exposure flagged; grey: 95 % of the random relocations.", lang))}'
                f"</figcaption></figure>")
     else:
