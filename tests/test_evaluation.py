@@ -373,3 +373,7 @@ def test_chicago_evaluation_renders_in_chromium(chicago, tmp_path):
     assert shot.stat().st_size > 20_000  # a rendered page, not a blank one
     html = (out / "evaluation.html").read_text()
     assert 'id="evaluation"' in html and "data:image/png;base64," in html and "associations on one site, not causes" in html
+    from PIL import Image
+
+    with Image.open(out / "evaluation_pai.png") as plot:  # the figure as a file too, the same picture
+        assert plot.format == "PNG" and plot.size[0] > 300
