@@ -49,7 +49,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from cpted.report.i18n import check_lang, tr
+from cpted.report.i18n import check_lang, tr, tr_list, tr_phrase
 
 __all__ = ["interactive_map", "LAYERS", "map_data"]
 
@@ -88,11 +88,6 @@ def _labels(lang: str) -> dict[str, str]:
     from cpted.report.method import PRINCIPLE_LABELS as _LABELS
 
     return {**{k: tr(v, lang) for k, v in _LABELS.items()}, "cpted_index": tr("CPTED index", lang)}
-
-
-def _tr_list(text, lang: str) -> str:
-    """A '; '-joined list of English texts (drivers, remedies), each translated."""
-    return "; ".join(tr(t, lang) for t in str(text).split("; ") if t)
 
 
 def _remedies(drivers: str) -> str:
@@ -135,7 +130,7 @@ def _nan_reasons(cells: pd.DataFrame, key: str, column: str, completeness: str, 
             if gone and present:
                 parts.append(tr("no data for {metrics}", lang, metrics=", ".join(gone)))
             if why[2]:
-                parts.append(tr(why[2], lang))
+                parts.append(tr_phrase(why[2], lang))
             said[why] = "; ".join(parts) or tr("not scored", lang)
         out[i] = said[why]
     return out
@@ -253,7 +248,7 @@ def map_data(result, *, lang: str = "en") -> dict:
                 "x": round(float(p["x"]) - origin[0], 1), "y": round(float(p["y"]) - origin[1], 1),
                 "area": float(p["area_m2"]), "cells": int(p["cells"]),
                 "score": float(p["mean_score"]) if np.isfinite(p["mean_score"]) else None,
-                "drivers": _tr_list(p["drivers"], lang), "remedy": _tr_list(p["remedy"], lang),
+                "drivers": tr_list(str(p["drivers"]), lang), "remedy": tr_list(str(p["remedy"]), lang),
                 "ring": _rings([p.geometry], origin, blob)})
     streets = result.layers.get("streets")
     return {
@@ -262,7 +257,7 @@ def map_data(result, *, lang: str = "en") -> dict:
         "grid": {"x0": gx0 - origin[0], "y0": gy0 - origin[1], "size": size, "nx": nx, "ny": ny},
         "layers": layers, "reasons": reason_table,
         "drivers": {"grid": blob.add(grid), "known": has_drivers,
-                    "texts": [[_tr_list(d, lang), _tr_list(_remedies(d), lang)] for d in driver_table]},
+                    "texts": [[tr_list(str(d), lang), tr_list(_remedies(d), lang)] for d in driver_table]},
         "buildings": _rings(_near(site.layers.get("buildings"), area), origin, blob),
         "streets": _rings(_near(streets, area), origin, blob),
         "boundary": _rings([boundary], origin, blob),
