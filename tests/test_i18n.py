@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import html
+import json
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -416,3 +417,28 @@ def test_overview_chart_draws_no_data_as_a_bar():
     assert one_missing > 2000  # two hatched bars (and the legend's swatch)
     none = full.assign(**{k: float("nan") for k in scored}).assign(status="no_score")
     assert grey_pixels(none) > 2.5 * one_missing  # twelve hatched bars
+
+
+def test_no_english_in_the_french_interactive_map(runs):
+    """The words the interactive map shows (its labels, each place's drivers and remedy, each
+    cell's reasons and drivers) are embedded as JSON, which the page test skips with the script:
+    they are checked here, string by string."""
+    page = (runs[0] / "idn" / "report.html").read_text(encoding="utf-8")
+    data = json.loads(re.search(r'<script type="application/json" class="cpted-imap-data">(.*?)</script>',
+                                page, re.S).group(1).replace("<\\/", "</"))
+
+    def strings(value):
+        if isinstance(value, str):
+            yield value
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                if k not in ("blob", "key", "street"):  # packed numbers, layer ids, proper names
+                    yield from strings(v)
+        elif isinstance(value, list):
+            for v in value:
+                yield from strings(v)
+
+    shown = [s for s in strings(data) if s.strip()]
+    assert any("; " in s for s in shown)  # drivers are there to check
+    found = [hit for s in shown for hit in english_words(f'<html lang="fr"><p>{html.escape(s)}</p></html>')[1]]
+    assert not found, found[:10]
