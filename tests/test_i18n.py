@@ -442,3 +442,22 @@ def test_no_english_in_the_french_interactive_map(runs):
     assert any("; " in s for s in shown)  # drivers are there to check
     found = [hit for s in shown for hit in english_words(f'<html lang="fr"><p>{html.escape(s)}</p></html>')[1]]
     assert not found, found[:10]
+
+
+def test_coverage_reasons_are_translated():
+    """Each cell's coverage_reason, as cpted.prepare.coverage writes it on a worked scene (one
+    reference cell complete, one with none of its buildings loaded), reads in French."""
+    from shapely import box
+
+    from cpted.prepare.coverage import building_coverage
+    from cpted.prepare.site import Site
+
+    ref = gpd.GeoDataFrame({"n_buildings": [2, 2]}, geometry=[box(0, 0, 100, 100), box(100, 0, 200, 100)], crs=2154)
+    b = gpd.GeoDataFrame(geometry=[box(20, 20, 30, 30), box(60, 60, 70, 70)], crs=2154)
+    site = Site.from_layers("demo", box(0, 0, 200, 100), crs=2154, layers={"buildings": b},
+                            reference_buildings=ref, cell_size=10, context=20)
+    reasons = {r for r in building_coverage(site)["coverage_reason"] if r}
+    assert reasons
+    for reason in reasons:
+        french = tr_phrase(reason, "fr")
+        assert not english_words(f'<html lang="fr"><p>{html.escape(french)}</p></html>')[1], french
