@@ -411,7 +411,8 @@ def surveillance(site, *, view_radius: float = VIEW_RADIUS, isovist_polygons: bo
     barriers = need(site, "barriers", result, what="sightlines (walls and hedges do not block views)")
     scene = prepare_scene(occluders(buildings, barriers), extent=None)
     centres = gpd.GeoSeries(shapely.points(cells["x"].to_numpy(), cells["y"].to_numpy()), index=cells.index, crs=site.crs)
-    field = visual_field(centres, scene, radius=view_radius, context=_context_places(site),
+    reach = None if visual_integration or not np.isfinite(view_radius) else view_radius  # farther: never seen
+    field = visual_field(centres, scene, radius=view_radius, context=_context_places(site, within=reach),
                          integration=visual_integration)
     out_cells[field.columns] = field
     entrances = need(site, "entrances", result, what="entrances_15, entrances_43 (eyes count windows only)")
@@ -442,12 +443,15 @@ def surveillance(site, *, view_radius: float = VIEW_RADIUS, isovist_polygons: bo
     return result
 
 
-def _context_places(site) -> gpd.GeoSeries:
-    """Centres of the cells of the context ring that the grid's rules keep (public ground on foot)."""
+def _context_places(site, *, within: float | None = None) -> gpd.GeoSeries:
+    """Centres of the cells of the context ring that the grid's rules keep (public ground on foot);
+    only those within ``within`` metres of the site when given (the cells are aligned on the CRS,
+    so a smaller area gives the same cells)."""
     from cpted.prepare.grid import classify_cells
 
+    area = site.analysis_area if within is None else site.analysis_area.intersection(site.boundary.buffer(within))
     ring = classify_cells(
-        site.analysis_area, crs=site.crs, cell_size=site.cell_size, private=site.private_land,
+        area, crs=site.crs, cell_size=site.cell_size, private=site.private_land,
         unwalkable=site.unwalkable, reach_from=site.reach_from, reach=site.walk_reach,
         streets=site.layers["streets"].geometry if "streets" in site.layers else None,
     )
