@@ -41,6 +41,11 @@ def _sources_dir(arg: str | None) -> Path:
     return sources_dir(arg)
 
 
+def _source_cache(args) -> Path | bool:
+    """The parsed-source cache a command reads: False with --no-source-cache."""
+    return False if args.no_source_cache else _sources_dir(args.cache_dir)
+
+
 def _fmt(value, share: bool = False) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
@@ -141,7 +146,7 @@ def _cmd_batch(args) -> int:
                        isovist_polygons=args.isovists, weights=args.weights, workers=workers,
                        scheduler=args.scheduler, memory_limit=args.memory_limit, site_timeout=args.site_timeout,
                        pdf=args.pdf, lang=args.lang,
-                       source_cache=False if args.no_source_cache else _sources_dir(args.cache_dir))
+                       source_cache=_source_cache(args))
     finally:
         bar.close()
         for h in list(site_log.handlers):
@@ -217,7 +222,7 @@ def _cmd_compare(args) -> int:
 
     result = compare(args.sites_file, args.site, baseline=args.baseline, proposed=args.proposed, out=args.out,
                      data_dir=args.data_dir, cache_dir=_cache_dir(args.cache_dir), weights=args.weights,
-                     lang=args.lang)
+                     lang=args.lang, source_cache=_source_cache(args))
     rows = result.site.set_index("value")
     print(f"{'value':<30}{'baseline':>12}{'proposed':>12}{'delta':>10}")
     for key in ["cpted_index", "score_surveillance", "score_surveillance_night", "score_territoriality",
@@ -254,11 +259,12 @@ def _cmd_evaluate(args) -> int:
     select_incidents(incidents, **filters)  # and so are filters it cannot apply
 
     from cpted.evaluation import evaluate
-    from cpted.pipeline import audit, load_site
+    from cpted.pipeline import SourceCache, audit, load_site
     from cpted.report.evaluation import format_table, write_evaluation
     from cpted.score.scores import read_weights
 
-    result = audit(load_site(spec, cache_dir=_cache_dir(args.cache_dir)), weights=read_weights(args.weights))
+    site = load_site(spec, cache_dir=_cache_dir(args.cache_dir), sources=SourceCache(_source_cache(args) or None))
+    result = audit(site, weights=read_weights(args.weights))
     snap = {} if args.snap_distance is None else {"snap_distance": args.snap_distance}
     ev = evaluate(result, incidents, measures=dict(args.measure or []), **filters, **snap,
                   permutations=args.permutations, seed=args.seed)
@@ -302,6 +308,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="log what is read and reprojected")
     sub = p.add_subparsers(dest="command", required=True)
 
+    def _no_source_cache(q):
+        q.add_argument("--no-source-cache", action="store_true",
+                       help="parse every source file again instead of reading the parsed-source cache")
+
     def common(q):
         q.add_argument("sites_file", type=Path, help="the sites file (TOML, see docs/sites_file.md)")
         q.add_argument("--data-dir", help="where relative paths resolve (default: $CPTED_DATA_DIR, then ../shared/data)")
@@ -329,8 +339,7 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--pdf", action="store_true",
                    help="also write report.pdf per site and index.pdf (A4), printed by headless Chromium")
     b.add_argument("--lang", choices=LANGS, help=_LANG_HELP)
-    b.add_argument("--no-source-cache", action="store_true",
-                   help="parse every source file again instead of reading the parsed-source cache")
+    _no_source_cache(b)
     b.set_defaults(func=_cmd_batch)
     f = sub.add_parser("fetch", help="download each site's OSM walk network and features (needs the internet)")
     common(f)
@@ -347,7 +356,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="replace, extend or declare empty (KIND=empty) a layer in the proposed design")
     c.add_argument("--out", required=True, type=Path, help="output directory")
     c.add_argument("--data-dir", help="where relative paths of the sites file resolve")
-    c.add_argument("--cache-dir", help="fetch cache")
+    c.add_argument("--cache-dir", help="cache folder: `cpted fetch` downloads, and parsed sources in its sources/")
+    _no_source_cache(c)
     c.add_argument("--weights", type=Path, help="weights file for the scores")
     c.add_argument("--lang", choices=LANGS, help=_LANG_HELP)
     c.set_defaults(func=_cmd_compare)
@@ -368,7 +378,8 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--seed", type=int, default=0, help="seed of the relocations (0)")
     e.add_argument("--lang", choices=LANGS, help=_LANG_HELP)
     e.add_argument("--data-dir", help="where relative paths of the sites file resolve")
-    e.add_argument("--cache-dir", help="fetch cache")
+    e.add_argument("--cache-dir", help="cache folder: `cpted fetch` downloads, and parsed sources in its sources/")
+    _no_source_cache(e)
     e.add_argument("--weights", type=Path, help="weights file for the scores")
     e.set_defaults(func=_cmd_evaluate)
     t = sub.add_parser("walk-audit-template", help="write an empty walk-audit GeoPackage to fill in QGIS / QField")

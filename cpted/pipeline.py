@@ -26,6 +26,7 @@ from cpted import __version__
 from cpted.config import MIN_NETWORK_COVERAGE
 from cpted.atomic import output_folder
 from cpted.errors import InputError
+from cpted.load.cache import resolve_source_cache
 from cpted.load.schema import LAYER_KINDS
 from cpted.load.sites_file import SitesFile, SiteSpec, read_sites_file
 from cpted.parallel import run_in_process, run_sites
@@ -379,16 +380,6 @@ def _audit_on_worker(spec: SiteSpec, out: str, options: dict) -> dict:
     return audit_to(spec, out, sources=_SOURCES, **options)
 
 
-def _source_cache_dir(source_cache) -> Path | None:
-    if source_cache is False:
-        return None
-    if source_cache is None or source_cache is True:
-        from cpted.load.cache import sources_dir
-
-        return sources_dir()
-    return Path(source_cache)
-
-
 def batch(
     sites: SitesFile | str | Path,
     out: str | Path,
@@ -482,7 +473,7 @@ def batch(
         chromium()  # absent: said now, not after the audits
     options = {"cache_dir": cache_dir, "isovist_polygons": isovist_polygons, "weights": weight_table, "pdf": pdf,
                "lang": lang}
-    directory = _source_cache_dir(source_cache)
+    directory = resolve_source_cache(source_cache)
     if workers == 1 and scheduler is None and site_timeout is None:
         cache = SourceCache(directory)  # files read once per batch (once per machine with a directory)
         rows = run_in_process(specs, out, lambda spec, out, options: audit_to(spec, out, sources=cache, **options),

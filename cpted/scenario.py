@@ -20,6 +20,7 @@ import pyogrio
 
 from cpted.atomic import atomic_path
 from cpted.errors import InputError
+from cpted.load.cache import resolve_source_cache
 from cpted.load.schema import LAYER_KINDS
 from cpted.load.sites_file import LayerSpec, SitesFile, SiteSpec, read_sites_file
 from cpted.pipeline import AuditResult, SourceCache, audit, load_site
@@ -115,6 +116,7 @@ def compare(
     cache_dir: str | Path | None = None,
     weights: str | Path | None = None,
     lang: str | None = None,
+    source_cache: str | Path | bool | None = None,
 ) -> Comparison:
     """Audit a baseline and a proposed design of one site on the same grid, and compare them.
 
@@ -127,13 +129,17 @@ def compare(
     ``deltas`` and ``changes``), ``out/compare.csv`` (site values of both designs and deltas) and
     ``out/compare.html`` (their report, in ``lang``: ``"en"`` or ``"fr"``; None: the sites file's
     ``lang``, else English).
+
+    ``source_cache`` is the parsed-source cache folder, as in :func:`cpted.pipeline.batch`: None
+    reads ``$CPTED_CACHE_DIR/sources`` (else the platform's user cache folder), so that a comparison
+    reads only the site's area of sources a batch has already parsed; False parses every file.
     """
     if not isinstance(sites, SitesFile):
         sites = read_sites_file(sites, data_dir=data_dir)
     spec = sites.site(site_id)
     lang = check_lang(lang or sites.lang or "en")
     table = read_weights(weights)
-    sources = SourceCache()
+    sources = SourceCache(resolve_source_cache(source_cache))
     base_overrides, prop_overrides = parse_overrides(baseline), parse_overrides(proposed)
     base_site = load_site(apply_overrides(spec, base_overrides), cache_dir=cache_dir, sources=sources)
     prop_site = load_site(apply_overrides(spec, prop_overrides), cache_dir=cache_dir, sources=sources)

@@ -98,3 +98,21 @@ def test_proposed_design_on_ile_de_nantes(data, tmp_path):
     assert d.loc[near & open_cells, "delta_eyes_15"].max() >= 1  # the new façade's windows
     assert result.site.set_index("value").loc["lux_avg", "baseline"] == 0
     assert result.site.set_index("value").loc["lux_avg", "proposed"] > 0
+
+
+def test_compare_reads_the_parsed_source_cache(dead_end, tmp_path):
+    """`compare` parses each source once per machine, as `batch` does: a second comparison reads the
+    cache, and the answer is the one a comparison without the cache gives."""
+    from cpted.load.cache import cache_entries
+
+    folder = tmp_path / "sources"
+    args = {"proposed": [f"lamps={dead_end}/lamp.geojson"], "baseline": ["lamps=empty"]}
+    first = compare(dead_end / "sites.toml", "alley", source_cache=folder, **args)
+    entries = cache_entries(folder)
+    assert {e["source"].rsplit("/", 1)[-1] for e in entries} >= {"b.geojson", "s.geojson", "lamp.geojson"}
+    again = compare(dead_end / "sites.toml", "alley", source_cache=folder, **args)
+    assert len(cache_entries(folder)) == len(entries)  # read, not written again
+    plain = compare(dead_end / "sites.toml", "alley", source_cache=False, **args)
+    for result in (again, plain):
+        pd.testing.assert_frame_equal(result.site, first.site)
+        pd.testing.assert_frame_equal(result.deltas.drop(columns="geometry"), first.deltas.drop(columns="geometry"))

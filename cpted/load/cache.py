@@ -91,6 +91,24 @@ def sources_dir(root: str | Path | None = None) -> Path:
     return Path(root if root is not None else default_cache_dir()) / "sources"
 
 
+def resolve_source_cache(source_cache: str | Path | bool | None) -> Path | None:
+    """The parsed-source cache folder an API call's ``source_cache`` option names.
+
+    None or True: :func:`sources_dir` (``$CPTED_CACHE_DIR/sources``, else the platform's user
+    cache folder); False: no cache on disk (None); a path: that folder.
+
+    Examples
+    --------
+    >>> resolve_source_cache("/tmp/c/sources"), resolve_source_cache(False)
+    (PosixPath('/tmp/c/sources'), None)
+    """
+    if source_cache is False:
+        return None
+    if source_cache is None or source_cache is True:
+        return sources_dir()
+    return Path(source_cache)
+
+
 def _source_files(path: Path) -> list[Path]:
     """The files whose content a read depends on: the file and those beside it sharing its stem
     (``a.shp`` with ``a.dbf``, ``a.prj``...), or every file of a folder dataset (``.gdb``)."""
