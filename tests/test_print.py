@@ -5,6 +5,7 @@ its table, and printed by ``cpted batch --pdf`` to an A4 PDF whose map pages ren
 from __future__ import annotations
 
 import base64
+import html
 import io
 import json
 import re
@@ -121,6 +122,20 @@ def test_pdf_pages_render_with_maps(ile, tmp_path):
     assert len(colours) > 100  # drawn, not a flat fill
     subprocess.run(["pdftoppm", "-r", "40", "-png", str(ile / "index.pdf"), str(tmp_path / "index")], check=True, timeout=300)
     assert sorted(tmp_path.glob("index-*.png"))
+
+
+def test_folded_details_print_open(ile):
+    """The overview folds each site's counts and notes (``<details>``); printed, they are all there."""
+    if shutil.which("pdftotext") is None:
+        pytest.skip("poppler-utils is not installed (.ci/run installs it)")
+    page = (ile / "index.html").read_text()
+    folded = re.findall(r"<details>.*?<ul><li>(.*?)</li>", page, flags=re.S)
+    assert folded  # folded on screen
+    text = " ".join(subprocess.run(["pdftotext", str(ile / "index.pdf"), "-"], check=True, capture_output=True,
+                                   text=True).stdout.split())
+    for item in folded:
+        words = " ".join(html.unescape(re.sub(r"<[^>]+>", "", item)).split())
+        assert words in text
 
 
 def test_audit_gpkg_holds_the_context_layers(ile):

@@ -11,6 +11,7 @@ from cpted import __version__
 from cpted.atomic import write_text_atomic
 from cpted.report.i18n import check_lang, number, tr
 from cpted.report.method import PRINCIPLE_LABELS, method_appendix
+from cpted.report.pdf import PRINT_CSS, PRINT_SCRIPT
 
 __all__ = ["write_compare_report"]
 
@@ -20,7 +21,7 @@ h2{border-bottom:2px solid #3a7d44;padding-bottom:.2rem;margin-top:2rem}
 table{border-collapse:collapse;margin:.5rem 0} th,td{border-bottom:1px solid #ddd;padding:.25rem .6rem;text-align:left}
 td.num{text-align:right;font-variant-numeric:tabular-nums} .na{color:#888} .up{color:#1b6b2a} .down{color:#a40000}
 footer{margin-top:2rem;font-size:.85rem;color:#555}
-"""
+""" + PRINT_CSS
 #: The site values the report puts first, with how they read (the rest follow under their column names).
 _VALUES = {"cpted_index": "CPTED index", "score_surveillance": PRINCIPLE_LABELS["surveillance"],
            "score_surveillance_night": PRINCIPLE_LABELS["surveillance_night"],
@@ -101,7 +102,7 @@ def write_compare_report(comparison, path: str | Path, *, lang: str = "en", weig
                "both, cell by cell, so a change never sets one set of metrics against another. Positive changes are "
                "improvements for the scores; for the other values, see their meaning in the method below.", lang)
     page = f"""<!doctype html>
-<html lang="{lang}"><head><meta charset="utf-8"><title>{tr("Design comparison:", lang)} {name}</title><style>{_CSS}</style></head>
+<html lang="{lang}"><head><meta charset="utf-8"><title>{tr("Design comparison:", lang)} {name}</title><style>{_CSS}</style>{PRINT_SCRIPT}</head>
 <body><h1>{tr("Design comparison:", lang)} <span translate="no">{name}</span></h1>
 <p>{tr("Site", lang)} <code>{html.escape(str(s.get('site_id')))}</code>. {html.escape(intro)}</p>
 <p>{html.escape(tr("The layers of each design are in baseline/audit.gpkg and proposed/audit.gpkg; the changes cell by cell in compare.gpkg; these values in compare.csv.", lang))}</p>

@@ -20,7 +20,7 @@ from cpted import __version__
 from cpted.atomic import write_text_atomic
 from cpted.report.i18n import as_html, check_lang, number, tr, tr_list
 from cpted.report.method import PRINCIPLE_LABELS
-from cpted.report.pdf import PRINT_CSS
+from cpted.report.pdf import PRINT_CSS, PRINT_SCRIPT
 
 __all__ = ["write_index"]
 
@@ -212,7 +212,7 @@ def write_index(summary: pd.DataFrame, path: str | Path, *, title: str = "cpted 
             else html.escape(tr("no attribution recorded", lang)))
     page = f"""<!doctype html>
 <html lang="{lang}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
-<title>{html.escape(title)}</title><style>{_CSS}</style></head>
+<title>{html.escape(title)}</title><style>{_CSS}</style>{PRINT_SCRIPT}</head>
 <body><h1 translate="no">{html.escape(title)}</h1>
 <p><b>{html.escape(tr("{n} sites: {tally}.", lang, n=len(summary), tally=_tally(summary["status"], lang)))}</b>
 {html.escape(intro)} <a href="summary.csv">summary.csv</a></p>

@@ -1,7 +1,7 @@
 """Print: the A4 print style of the reports, and ``report.pdf`` written with headless Chromium.
 
 The reports print cleanly from a browser (:data:`PRINT_CSS`: A4 pages, each map whole on a page, table
-rows never cut, no dark backgrounds). :func:`write_pdf` prints an HTML file to PDF with Chromium,
+rows never cut, no dark backgrounds, folded details printed open). :func:`write_pdf` prints an HTML file to PDF with Chromium,
 the browser the tests already drive; it is an optional tool, looked up when a PDF is asked for.
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 from cpted.atomic import atomic_path
 from cpted.errors import MissingDependencyError
 
-__all__ = ["PRINT_CSS", "chromium", "write_pdf"]
+__all__ = ["PRINT_CSS", "PRINT_SCRIPT", "chromium", "write_pdf"]
 
 #: The print style shared by the site report and the overview page (A4, 12 mm margins).
 PRINT_CSS = """
@@ -35,8 +35,17 @@ figure,img{break-inside:avoid;page-break-inside:avoid}
 .maps .unscored{background:none;border-left:3px solid #999}
 .bar,.bar span{-webkit-print-color-adjust:exact;print-color-adjust:exact}
 a{color:#000;text-decoration:none}
+details::details-content{content-visibility:visible;display:block}
 }
 """
+
+#: Opens every folded ``<details>`` (a site's counts and notes) for printing and folds it again after,
+#: for browsers without the ``::details-content`` rule of :data:`PRINT_CSS`.
+PRINT_SCRIPT = (
+    "<script>addEventListener('beforeprint',()=>document.querySelectorAll('details:not([open])').forEach("
+    "d=>{d.open=true;d.dataset.printOpened='1'}));addEventListener('afterprint',()=>document.querySelectorAll("
+    "'details[data-print-opened]').forEach(d=>{d.open=false;delete d.dataset.printOpened}))</script>"
+)
 
 _NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 
