@@ -92,3 +92,29 @@ def test_pages_render_in_chromium_with_no_network(graslin, tmp_path):
             check=True, capture_output=True, timeout=120,
         )
         assert target.stat().st_size > 20_000  # a rendered page, not a blank one
+
+
+def test_site_score_chart_draws_unknown_as_a_hatched_no_data_bar(monkeypatch):
+    """A principle without a score is a grey hatched bar labelled "no data" (as on the overview),
+    not a bar of length zero that reads as a score of 0."""
+    import numpy as np
+
+    from cpted.report import site_report
+
+    drawn = {}
+    monkeypatch.setattr(site_report, "figure_png", lambda fig: drawn.setdefault("fig", fig) and "png")
+    summary = {"score_surveillance": 62.0, "score_territoriality": np.nan, "score_access_control": 0.0,
+               "score_maintenance": 40.0, "score_surveillance_night": np.nan, "cpted_index": np.nan}
+    site_report.score_chart(summary, lang="fr")
+    ax = drawn["fig"].axes[0]
+    bars = {round(b.get_y() + b.get_height() / 2): b for b in ax.patches}
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert len(bars) == len(labels) == 5
+    for i, key in enumerate(["surveillance", "territoriality", "access_control", "maintenance", "surveillance_night"]):
+        value = summary[f"score_{key}"]
+        if np.isnan(value):
+            assert bars[i].get_hatch() == "///" and bars[i].get_width() == 100
+        else:
+            assert not bars[i].get_hatch() and bars[i].get_width() == value
+    texts = [t.get_text() for t in ax.texts]
+    assert texts.count("pas de données") == 2 and "0" in texts and "62" in texts

@@ -65,19 +65,27 @@ def figure_png(fig) -> str:
 
 
 def score_chart(summary: dict, *, lang: str = "en") -> str:
-    """A bar chart of the principle scores (day, and surveillance at night)."""
+    """A bar chart of the principle scores (day, and surveillance at night); a score that could not
+    be computed is a grey hatched bar across the chart labelled "no data" (as on the overview page),
+    never a bar of length zero."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     keys = [*PRINCIPLES, "surveillance_night"]
-    values = [summary.get(f"score_{k}", np.nan) for k in keys]
+    values = np.array([summary.get(f"score_{k}", np.nan) for k in keys], dtype=float)
+    known = np.isfinite(values)
+    y = np.arange(len(keys))
     fig, ax = plt.subplots(figsize=(6.2, 2.8))
-    colors = ["#bbb" if not np.isfinite(v) else plt.cm.RdYlGn(v / 100) for v in values]
-    ax.barh([tr(_LABELS[k], lang) for k in keys], [0 if not np.isfinite(v) else v for v in values], color=colors)
-    for i, v in enumerate(values):
-        ax.text(2 if not np.isfinite(v) else v + 1, i, tr("n/a", lang) if not np.isfinite(v) else f"{v:.0f}", va="center")
+    ax.barh(y[known], values[known], color=[plt.cm.RdYlGn(v / 100) for v in values[known]])
+    for i in np.flatnonzero(known):
+        ax.text(values[i] + 1, i, f"{values[i]:.0f}", va="center")
+    ax.barh(y[~known], 100, color="#eee", edgecolor="#999", hatch="///", linewidth=0.4)
+    for i in np.flatnonzero(~known):
+        ax.text(50, i, tr("no data", lang), va="center", ha="center", fontsize=9, color="#444",
+                bbox={"facecolor": "white", "edgecolor": "none", "pad": 1})
+    ax.set_yticks(y, [tr(_LABELS[k], lang) for k in keys])
     ax.set_xlim(0, 105)
     ax.invert_yaxis()
     ax.set_xlabel(tr("score (0-100)", lang))
