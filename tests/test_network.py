@@ -249,3 +249,21 @@ def test_angular_choice_on_a_straight_street():
     u = segment_centrality(s, network_from_streets(s), radii=[1000], pairs="unordered")
     assert u["angular_choice_unordered_1000"].tolist() == [0, 1, 0]
     assert a["angular_depth_1000"].tolist() == [0, 0, 0]  # no turn at all
+
+
+def test_empty_and_unnoded_streets_layers():
+    """An empty (noded) streets layer gives empty results with their columns; a layer without
+    u/v is refused with the fix, not an IndexError deep in the CSR build."""
+    from cpted.engines.network import street_centrality
+
+    empty = gpd.GeoDataFrame({"u": np.array([], np.int64), "v": np.array([], np.int64)},
+                             geometry=gpd.GeoSeries([]), crs=2154)
+    net = network_from_streets(empty)
+    assert net.n == 0
+    table, _ = street_centrality(empty, net, outside=np.zeros(0, bool), radii=[400])
+    assert len(table) == 0 and "harmonic_400" in table
+    assert len(segment_centrality(empty, net, radii=[400])) == 0
+    lines = gpd.GeoDataFrame(geometry=[LineString([(0, 0), (10, 0)])], crs=2154)
+    with pytest.raises(InputError, match="node_streets"):
+        network_from_streets(lines)
+    assert len(network_from_streets(node_streets(lines)).edges) == 1

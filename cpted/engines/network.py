@@ -131,6 +131,12 @@ def network_from_streets(streets: gpd.GeoDataFrame) -> Network:
     Edge ``i`` of the network is row ``i`` of ``streets`` (dropped rows get no edge).
     """
     require_projected(streets.crs, layer="streets")
+    missing = [c for c in ("u", "v") if c not in streets]
+    if missing:
+        msg = (f"layer 'streets': no {' nor '.join(missing)} column: a network needs a noded streets layer "
+               "(each line's end nodes u and v); read it with cpted.load (GraphML, OSM) or node it with "
+               "cpted.prepare.network.node_streets")
+        raise InputError(msg)
     geoms = streets.geometry.values
     lengths = shapely.length(geoms)
     first = shapely.get_coordinates(shapely.get_point(geoms, 0))
@@ -154,7 +160,7 @@ def network_from_streets(streets: gpd.GeoDataFrame) -> Network:
         ra, rb = find(a), find(b)
         if ra != rb:
             parent[max(ra, rb)] = min(ra, rb)
-    root = np.array([find(a) for a in range(len(labels))])
+    root = np.array([find(a) for a in range(len(labels))], dtype=np.int64)
     u, v = root[u], root[v]
     keep = (u != v) & (lengths >= 1e-3)
     edges = np.column_stack([u, v])
