@@ -36,7 +36,8 @@ from cpted.engines._paths import _pop, _push
 def contract(m: int, tails: np.ndarray, heads: np.ndarray, cost: np.ndarray, length: np.ndarray) -> tuple:
     """The contracted graph and its chains, from the arcs of the directed segment graph (2m nodes).
 
-    Returns the arrays :func:`angular` takes after ``m``: the outgoing and incoming contracted arcs in CSR form
+    Segments are renumbered (the second result: the new number of each segment, the first the graph in those
+    numbers). The graph is the arrays :func:`angular` takes after ``m``: the outgoing and incoming contracted arcs in CSR form
     (``indptr, nbr, cost, len, chain`` with chain -1 for an arc of the original graph) and the chains
     (``ch_ptr, ch_entry, ch_exit, ch_cost, ch_endc, ch_endl, ch_rev`` and per member ``mem_node, mem_c, mem_l,
     mem_twin, mem_chain``, per segment ``seg_mem``: the member index of its first direction, -1 for a real
@@ -82,14 +83,38 @@ def contract(m: int, tails: np.ndarray, heads: np.ndarray, cost: np.ndarray, len
                 broken = True
         if not broken:
             break
+    # renumber the segments for locality: the real ones first, in reverse Cuthill-McKee order (neighbours close in
+    # memory), then the chain members chain after chain
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import reverse_cuthill_mckee
+
+    adj = coo_matrix((np.ones(len(tails)), (tails >> 1, heads >> 1)), shape=(m, m)).tocsr()
+    rank = np.empty(m, dtype=np.int64)
+    rank[reverse_cuthill_mckee(adj, symmetric_mode=False)] = np.arange(m)
+    real = np.flatnonzero(~internal)
+    new_id = np.full(m, -1, dtype=np.int64)
+    new_id[real[np.argsort(rank[real], kind="stable")]] = np.arange(len(real))
+    chains.sort(key=lambda ch: (new_id[ch[0] >> 1], ch[0] & 1, ch[1][0]))
+    nxt = len(real)
+    for ch in chains:
+        for x in ch[1]:
+            if new_id[x >> 1] < 0:
+                new_id[x >> 1] = nxt
+                nxt += 1
+
+    def node(v):
+        return 2 * new_id[np.asarray(v) >> 1] + (np.asarray(v) & 1)
+
+    tails, heads = node(tails), node(heads)
+    internal = internal[np.argsort(new_id)]
     k = len(chains)
     sizes = np.array([len(c[1]) for c in chains], dtype=np.int64)
     ch_ptr = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-    mem_node = np.array([x for c in chains for x in c[1]], dtype=np.int64)
+    mem_node = node(np.array([x for c in chains for x in c[1]], dtype=np.int64))
     mem_c = np.array([v for c in chains for v in c[2][:-1]], dtype=np.float64)
     mem_l = np.array([v for c in chains for v in c[3][:-1]], dtype=np.float64)
-    ch_entry = np.array([c[0] for c in chains], dtype=np.int64)
-    ch_exit = np.array([c[4] for c in chains], dtype=np.int64)
+    ch_entry = node(np.array([c[0] for c in chains], dtype=np.int64))
+    ch_exit = node(np.array([c[4] for c in chains], dtype=np.int64))
     ch_cost = np.array([sum(c[2]) for c in chains], dtype=np.float64)  # exact: costs are dyadic
     ch_endc = np.array([c[2][-1] for c in chains], dtype=np.float64)
     ch_endl = np.array([c[3][-1] for c in chains], dtype=np.float64)
@@ -117,7 +142,7 @@ def contract(m: int, tails: np.ndarray, heads: np.ndarray, cost: np.ndarray, len
     zin = np.zeros(n, dtype=np.bool_)
     zin[a_h[a_c == 0.0]] = True
     return (*csr(a_t, a_h), *csr(a_h, a_t), ch_ptr, ch_entry, ch_exit, ch_cost, ch_endc, ch_endl, ch_rev,
-            mem_node, mem_c, mem_l, mem_twin, mem_chain, seg_mem, zin)
+            mem_node, mem_c, mem_l, mem_twin, mem_chain, seg_mem, zin), new_id
 
 
 @njit(cache=True, inline="always")
@@ -152,57 +177,6 @@ def _label_run(k0, k1, c0, l0, bounded, r, mem_c, mem_l, lab):
         lab[q] = c
         p += 1
     return p, ln
-
-
-@njit(cache=True)
-def _topological(ns, s, order, topo, cnt, indptr, nbr, cost, elen, achain, rindptr, rnbr, rcost, rlen, rchain,
-                 r, dcost, dlen, done, ch_ok, zin):
-    """``order`` (by cost) re-ordered so that every predecessor comes first (equal-cost groups along zero-cost arcs)."""
-    i = 0
-    while i < ns:
-        j = i + 1
-        while j < ns and dcost[order[j]] == dcost[order[i]]:
-            j += 1
-        inner = False
-        for q in range(i, j if j - i > 1 else i):
-            w = order[q]
-            cnt[w] = 0
-            if w >> 1 == s or not zin[w]:  # only a zero-cost arc joins nodes of equal cost
-                continue
-            for a in range(rindptr[w], rindptr[w + 1]):
-                v = rnbr[a]
-                if dcost[v] == dcost[w] and _arc_ok(v, w, a, rchain[a], rcost[a], rlen[a], r, dcost, dlen, done,
-                                                    ch_ok):
-                    cnt[w] += 1
-                    inner = True
-        if not inner:
-            for q in range(i, j):
-                topo[q] = order[q]
-        else:  # Kahn's algorithm inside the group
-            tail = i
-            for q in range(i, j):
-                if cnt[order[q]] == 0:
-                    topo[tail] = order[q]
-                    tail += 1
-            h = i
-            while h < tail:
-                v = topo[h]
-                h += 1
-                for a in range(indptr[v], indptr[v + 1]):
-                    x = nbr[a]
-                    if x >> 1 == s or dcost[x] != dcost[v]:
-                        continue
-                    if _arc_ok(v, x, a, achain[a], cost[a], elen[a], r, dcost, dlen, done, ch_ok):
-                        cnt[x] -= 1
-                        if cnt[x] == 0:
-                            topo[tail] = x
-                            tail += 1
-            if tail < j:  # a cycle of zero-cost turns: keep the search's order
-                for q in range(i, j):
-                    if cnt[order[q]] > 0:
-                        topo[tail] = order[q]
-                        tail += 1
-        i = j
 
 
 @njit(cache=True)
@@ -319,7 +293,8 @@ def angular(m, indptr, nbr, cost, elen, achain, rindptr, rnbr, rcost, rlen, rcha
         dirty = np.zeros(n, dtype=np.bool_)
         order = np.empty(n, dtype=np.int64)
         topo = np.empty(n, dtype=np.int64)
-        cnt = np.zeros(n, dtype=np.int64)
+        state = np.zeros(n, dtype=np.int8)
+        stack = np.empty(n, dtype=np.int64)
         best = np.full(m, np.inf)
         sig_t = np.zeros(m)
         seen = np.zeros(m, dtype=np.bool_)
@@ -419,38 +394,60 @@ def angular(m, indptr, nbr, cost, elen, achain, rindptr, rnbr, rcost, rlen, rcha
                                     dcost[v] + ch_cost[ch] == dcost[ch_exit[ch]]:
                                 ch_ok[ch] = True
                         nr += 1
-                _topological(ns, s, order, topo, cnt, indptr, nbr, cost, elen, achain, rindptr, rnbr, rcost, rlen,
-                             rchain, r, dcost, dlen, done, ch_ok, zin)
-                # path counts in topological order, their arcs kept for the accumulation; segments reached: the
+                # path counts in topological order (by cost; a node's predecessors of the same cost, along zero-cost
+                # arcs, are taken first, depth first), their arcs kept for the accumulation; segments reached: the
                 # least cost of their two directions (met first, as costs never decrease along topo), its paths
                 nc = 0.0
                 td = 0.0
                 n_pl = 0
-                for q in range(ns):
-                    w = topo[q]
-                    t = w >> 1
-                    pstart[q] = n_pl
-                    if t == s:
-                        sigma[w] = 1.0
-                    else:
-                        total = 0.0
-                        for a in range(rindptr[w], rindptr[w + 1]):
-                            v = rnbr[a]
-                            if _arc_ok(v, w, a, rchain[a], rcost[a], rlen[a], r, dcost, dlen, done, ch_ok):
-                                total += sigma[v]
-                                plist[n_pl] = a
-                                n_pl += 1
-                        for rr in range(n_src_runs):
-                            if run_tail[rr] and ch_exit[run_ch[rr]] == w:
-                                total += 1.0
-                        sigma[w] = total
-                    if dcost[w] < best[t]:
-                        best[t] = dcost[w]
-                        sig_t[t] = sigma[w]
-                        nc += 1.0
-                        td += dcost[w]
-                    elif dcost[w] == best[t]:
-                        sig_t[t] += sigma[w]
+                nt = 0
+                for q0 in range(ns):
+                    if state[order[q0]] == 2:
+                        continue
+                    stack[0] = order[q0]
+                    state[order[q0]] = 1
+                    sp = 1
+                    while sp > 0:
+                        w = stack[sp - 1]
+                        t = w >> 1
+                        if t != s and zin[w]:
+                            pushed = False
+                            for a in range(rindptr[w], rindptr[w + 1]):
+                                v = rnbr[a]
+                                if state[v] == 0 and done[v] and dcost[v] == dcost[w] and \
+                                        _arc_ok(v, w, a, rchain[a], rcost[a], rlen[a], r, dcost, dlen, done, ch_ok):
+                                    state[v] = 1
+                                    stack[sp] = v
+                                    sp += 1
+                                    pushed = True
+                            if pushed:
+                                continue
+                        sp -= 1
+                        state[w] = 2
+                        topo[nt] = w
+                        pstart[nt] = n_pl
+                        nt += 1
+                        if t == s:
+                            sigma[w] = 1.0
+                        else:
+                            total = 0.0
+                            for a in range(rindptr[w], rindptr[w + 1]):
+                                v = rnbr[a]
+                                if _arc_ok(v, w, a, rchain[a], rcost[a], rlen[a], r, dcost, dlen, done, ch_ok):
+                                    total += sigma[v]
+                                    plist[n_pl] = a
+                                    n_pl += 1
+                            for rr in range(n_src_runs):
+                                if run_tail[rr] and ch_exit[run_ch[rr]] == w:
+                                    total += 1.0
+                            sigma[w] = total
+                        if dcost[w] < best[t]:
+                            best[t] = dcost[w]
+                            sig_t[t] = sigma[w]
+                            nc += 1.0
+                            td += dcost[w]
+                        elif dcost[w] == best[t]:
+                            sig_t[t] += sigma[w]
                 pstart[ns] = n_pl
                 for rr in range(nr):
                     sg = sigma[run_org[rr]] if run_org[rr] >= 0 else 1.0
@@ -514,6 +511,7 @@ def angular(m, indptr, nbr, cost, elen, achain, rindptr, rnbr, rcost, rlen, rcha
                     best[w >> 1] = np.inf
                     sig_t[w >> 1] = 0.0
                     seen[w >> 1] = False
+                    state[w] = 0
                     done[w] = False
                     dirty[w] = False
                     dcost[w] = np.inf

@@ -114,11 +114,11 @@ def _run(streets, net, radii, rows, tulip_bins, *, contract=True):
         out = _angular.angular(m, indptr, nbr, cost_f, len_f, rindptr, rnbr, cost_r, len_r, radii, rows,
                                chunks(len(rows)), n_buckets)
         return (*out, scale)
-    graph = _angular_chains.contract(m, tails, heads, cost, length)
+    graph, new_id = _angular_chains.contract(m, tails, heads, cost, length)
     # the bucket queue spans the largest arc of the contracted graph (a chain's total cost)
     n_buckets = 0 if tulip_bins is None else int(graph[2].max(initial=0.0)) + 1
-    out = _angular_chains.angular(m, *graph, radii, rows, chunks(len(rows)), n_buckets)
-    return (*out, scale)
+    reach, depth, choice = _angular_chains.angular(m, *graph, radii, new_id[rows], chunks(len(rows)), n_buckets)
+    return reach, depth, choice[new_id], scale
 
 
 def segment_centrality(streets: gpd.GeoDataFrame, net: Network, *, radii=RADII, sources=None,
