@@ -29,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from cpted.engines._angular import _bucket_push, _pred_ok
+from cpted.engines._angular import _pred_ok
 from cpted.engines._paths import _pop, _push
 
 
@@ -179,16 +179,51 @@ def _label_run(k0, k1, c0, l0, bounded, r, mem_c, mem_l, lab):
     return p, ln
 
 
+@njit(cache=True, inline="always")
+def _enqueue(w, bw, head, qn, qp, qb):
+    """Put node w into bucket bw (taking it out of its bucket first): Dial's queue, one entry per node."""
+    if qb[w] >= 0:
+        _dequeue(w, head, qn, qp, qb)
+    qb[w] = bw
+    qp[w] = -1
+    x = head[bw]
+    qn[w] = x
+    if x >= 0:
+        qp[x] = w
+    head[bw] = w
+
+
+@njit(cache=True, inline="always")
+def _dequeue(w, head, qn, qp, qb):
+    p = qp[w]
+    x = qn[w]
+    if p >= 0:
+        qn[p] = x
+    else:
+        head[qb[w]] = x
+    if x >= 0:
+        qp[x] = p
+    qb[w] = -1
+
+
 @njit(cache=True)
 def _search(s, bounded, r, seeds, n_seeds, indptr, nbr, cost, elen, achain, dis0, dis1, ch_ptr, mem_l, ch_endl,
-            dcost, dlen, done, dirty, order, hk, hv, head, pool, nb):
-    """Restricted least-angle search over the real directed segments from the seeds (node, cost, length)."""
-    nxt, node, free = pool
-    cur_cap = nxt.shape[0]
-    n_free = free.shape[0]
+            dcost, dlen, done, dirty, order, hk, hv, head, qn, qp, qb, nb):
+    """Restricted least-angle search over the real directed segments from the seeds (node, cost, length).
+
+    Integer costs (``nb`` > 0, more than the largest arc cost) use Dial's bucket queue: a circular array of ``nb``
+    buckets, each a doubly linked list of nodes, so that a node is queued once and moved when its cost drops; other
+    costs a binary heap with lazy deletion.
+    """
     use_buckets = nb > 0
     size = 0
     cur = 0
+    bcur = 0
+    if use_buckets:
+        cur = np.int64(seeds[0, 1])
+        for i in range(n_seeds):
+            cur = min(cur, np.int64(seeds[i, 1]))
+        bcur = cur % nb
     for i in range(n_seeds):
         d = np.int64(seeds[i, 0])
         c = seeds[i, 1]
@@ -197,32 +232,26 @@ def _search(s, bounded, r, seeds, n_seeds, indptr, nbr, cost, elen, achain, dis0
             dcost[d] = c
             dlen[d] = ln
             if use_buckets:
-                nxt, node, free, n_free, cur_cap = _bucket_push(head, nxt, node, free, n_free, cur_cap, c, d, nb)
-                size += 1
+                if qb[d] < 0:
+                    size += 1
+                _enqueue(d, (bcur + np.int64(c) - cur) % nb, head, qn, qp, qb)
             else:
                 size = _push(hk, hv, size, c, d)
-    if use_buckets and size > 0:
-        cur = np.int64(seeds[0, 1])
-        for i in range(n_seeds):
-            cur = min(cur, np.int64(seeds[i, 1]))
     ns = 0
     while size > 0:
         if use_buckets:
-            b = cur % nb
-            while head[b] < 0:
+            while head[bcur] < 0:
                 cur += 1
-                b = cur % nb
-            e = head[b]
-            head[b] = nxt[e]
-            v = node[e]
-            free[n_free] = e
-            n_free += 1
+                bcur += 1
+                if bcur == nb:
+                    bcur = 0
+            v = head[bcur]
+            _dequeue(v, head, qn, qp, qb)
             size -= 1
-            key = np.float64(cur)
         else:
             key, v, size = _pop(hk, hv, size)
-        if key != dcost[v]:
-            continue  # stale
+            if key != dcost[v]:
+                continue  # stale
         if done[v]:
             if not dirty[v]:
                 continue
@@ -255,8 +284,12 @@ def _search(s, bounded, r, seeds, n_seeds, indptr, nbr, cost, elen, achain, dis0
             else:
                 continue
             if use_buckets:
-                nxt, node, free, n_free, cur_cap = _bucket_push(head, nxt, node, free, n_free, cur_cap, alt, w, nb)
-                size += 1
+                if qb[w] < 0:
+                    size += 1
+                bw = bcur + np.int64(cost[a])  # alt - cur: the arc's cost, as v was popped at cur
+                if bw >= nb:
+                    bw -= nb
+                _enqueue(w, bw, head, qn, qp, qb)
             else:
                 if size >= hk.shape[0]:
                     hk2 = np.empty(2 * hk.shape[0])
@@ -265,7 +298,7 @@ def _search(s, bounded, r, seeds, n_seeds, indptr, nbr, cost, elen, achain, dis0
                     hv2[:size] = hv[:size]
                     hk, hv = hk2, hv2
                 size = _push(hk, hv, size, alt, w)
-    return ns, (nxt, node, free), hk, hv
+    return ns, hk, hv
 
 
 @njit(parallel=True, cache=True)
@@ -316,11 +349,9 @@ def angular(m, indptr, nbr, cost, elen, achain, rindptr, rnbr, rcost, rlen, rcha
         hk = np.empty(nbr.shape[0] + 4)
         hv = np.empty(nbr.shape[0] + 4, dtype=np.int64)
         head = np.full(max(n_buckets, 1), -1, dtype=np.int64)
-        cap = nbr.shape[0] + n + 4
-        free = np.empty(cap, dtype=np.int64)
-        for i in range(cap):
-            free[i] = cap - 1 - i
-        pool = (np.empty(cap, dtype=np.int64), np.empty(cap, dtype=np.int64), free)
+        qn = np.empty(n, dtype=np.int64)
+        qp = np.empty(n, dtype=np.int64)
+        qb = np.full(n, -1, dtype=np.int64)
         for si in range(chunks[c], chunks[c + 1]):
             s = sources[si]
             ks = seg_mem[s]
@@ -362,9 +393,9 @@ def angular(m, indptr, nbr, cost, elen, achain, rindptr, rnbr, rcost, rlen, rcha
                                 n_seeds += 1
                         nr += 1
                 n_src_runs = nr
-                ns, pool, hk, hv = _search(s, bounded, r, seeds, n_seeds, indptr, nbr, cost, elen, achain, dis0,
-                                           dis1, ch_ptr, mem_l, ch_endl, dcost, dlen, done, dirty, order, hk, hv,
-                                           head, pool, n_buckets)
+                ns, hk, hv = _search(s, bounded, r, seeds, n_seeds, indptr, nbr, cost, elen, achain, dis0, dis1,
+                                     ch_ptr, mem_l, ch_endl, dcost, dlen, done, dirty, order, hk, hv, head, qn, qp,
+                                     qb, n_buckets)
                 for rr in range(n_src_runs):
                     if run_tail[rr] and dcost[ch_exit[run_ch[rr]]] != run_c[rr]:
                         run_tail[rr] = False
