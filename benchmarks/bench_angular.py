@@ -213,6 +213,7 @@ def main() -> None:
             times["cityseer simplest (dual)"] = (t[0] * scale, t[1] * scale)
         except ImportError:
             print("cityseer not installed: pip install cityseer (benchmark only)")
+    print(f"machine load at the end {os.getloadavg()[0]:.1f}")
     base = times.get("depthmapX tulip 1024")
     print(f"\n{'tool (one thread)':28s} {'wall s':>8s} {'cpu s':>8s} {'depthmapX/tool wall':>20s} {'cpu':>6s}")
     for name, (wall, cpu) in times.items():

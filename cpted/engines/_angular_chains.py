@@ -136,8 +136,8 @@ def contract(m: int, tails: np.ndarray, heads: np.ndarray, cost: np.ndarray, len
     def csr(frm, to):
         order = np.lexsort((to, frm))
         indptr = np.concatenate([[0], np.cumsum(np.bincount(frm, minlength=n))]).astype(np.int64)
-        return (indptr, np.ascontiguousarray(to[order]), np.ascontiguousarray(a_c[order]),
-                np.ascontiguousarray(a_l[order]), np.ascontiguousarray(a_ch[order]))
+        return (indptr, np.ascontiguousarray(to[order], dtype=np.int32), np.ascontiguousarray(a_c[order]),
+                np.ascontiguousarray(a_l[order]), np.ascontiguousarray(a_ch[order], dtype=np.int32))
 
     zin = np.zeros(n, dtype=np.bool_)
     zin[a_h[a_c == 0.0]] = True
@@ -324,13 +324,12 @@ def angular(m, indptr, nbr, cost, elen, achain, rindptr, rnbr, rcost, rlen, rcha
         delta = np.zeros(n)
         done = np.zeros(n, dtype=np.bool_)
         dirty = np.zeros(n, dtype=np.bool_)
-        order = np.empty(n, dtype=np.int64)
-        topo = np.empty(n, dtype=np.int64)
+        order = np.empty(n, dtype=np.int32)
+        topo = np.empty(n, dtype=np.int32)
         state = np.zeros(n, dtype=np.int8)
-        stack = np.empty(n, dtype=np.int64)
+        stack = np.empty(n, dtype=np.int32)
         best = np.full(m, np.inf)
         sig_t = np.zeros(m)
-        seen = np.zeros(m, dtype=np.bool_)
         lab = np.full(n_mem, np.inf)
         msig = np.zeros(n_mem)
         mtw = np.zeros(n_mem)
@@ -344,14 +343,14 @@ def angular(m, indptr, nbr, cost, elen, achain, rindptr, rnbr, rcost, rlen, rcha
         run_c = np.zeros(n_ch + 2)
         run_T = np.zeros(n_ch + 2)
         seeds = np.zeros((2, 3))
-        plist = np.empty(rnbr.shape[0] + 1, dtype=np.int64)
-        pstart = np.empty(n + 1, dtype=np.int64)
+        plist = np.empty(rnbr.shape[0] + 1, dtype=np.int32)
+        pstart = np.empty(n + 1, dtype=np.int32)
         hk = np.empty(nbr.shape[0] + 4)
         hv = np.empty(nbr.shape[0] + 4, dtype=np.int64)
         head = np.full(max(n_buckets, 1), -1, dtype=np.int64)
-        qn = np.empty(n, dtype=np.int64)
-        qp = np.empty(n, dtype=np.int64)
-        qb = np.full(n, -1, dtype=np.int64)
+        qn = np.empty(n, dtype=np.int32)
+        qp = np.empty(n, dtype=np.int32)
+        qb = np.full(n, -1, dtype=np.int32)
         for si in range(chunks[c], chunks[c + 1]):
             s = sources[si]
             ks = seg_mem[s]
@@ -484,32 +483,31 @@ def angular(m, indptr, nbr, cost, elen, achain, rindptr, rnbr, rcost, rlen, rcha
                     sg = sigma[run_org[rr]] if run_org[rr] >= 0 else 1.0
                     for q in range(run_k0[rr], run_k0[rr] + run_p[rr]):
                         msig[q] = sg
+                # chain members: their segment's least cost (each segment counted from its cheaper direction, or
+                # the first of equal ones), their share as targets, summed into the run's origin for Brandes
                 for rr in range(nr):
+                    acc = 0.0
                     for q in range(run_k0[rr], run_k0[rr] + run_p[rr]):
                         tq = mem_twin[q]
-                        b = min(lab[q], lab[tq])
-                        st = 0.0
-                        if lab[q] == b:
-                            st += msig[q]
-                        if lab[tq] == b:
-                            st += msig[tq]
-                        mtw[q] = msig[q] / st if lab[q] == b else 0.0
-                        t = mem_node[q] >> 1
-                        if not seen[t]:
-                            seen[t] = True
+                        lq = lab[q]
+                        lt = lab[tq]
+                        if lq < lt or (lq == lt and q < tq):
                             nc += 1.0
-                            td += b
+                            td += lq
+                        if lq < lt:
+                            mtw[q] = 1.0
+                        elif lq == lt:
+                            mtw[q] = msig[q] / (msig[q] + msig[tq])
+                        else:
+                            mtw[q] = 0.0
+                        acc += mtw[q]
+                    if run_org[rr] >= 0:
+                        delta[run_org[rr]] += acc
                 if ks >= 0:
                     nc += 1.0  # the source itself, at depth 0
                 reach[si, j] = nc
                 depth[si, j] = td
-                # Brandes' accumulation, targets first; a run's members add their shares to its origin
-                for rr in range(nr):
-                    if run_org[rr] >= 0:
-                        acc = 0.0
-                        for q in range(run_k0[rr], run_k0[rr] + run_p[rr]):
-                            acc += mtw[q]
-                        delta[run_org[rr]] += acc
+                # Brandes' accumulation, targets first (the chain members' shares are in their runs' origins)
                 for q in range(ns - 1, -1, -1):
                     w = topo[q]
                     t = w >> 1
@@ -536,12 +534,16 @@ def angular(m, indptr, nbr, cost, elen, achain, rindptr, rnbr, rcost, rlen, rcha
                     for q in range(run_k0[rr] + run_p[rr] - 1, run_k0[rr] - 1, -1):
                         choice_c[c, mem_node[q] >> 1, j] += acc
                         acc += mtw[q]
+                        mtw[q] = 0.0
+                        msig[q] = 0.0
+                for rr in range(nr):
+                    for q in range(run_k0[rr], run_k0[rr] + run_p[rr]):
+                        lab[q] = np.inf
                 # reset what this search touched
                 for q in range(ns):
                     w = order[q]
                     best[w >> 1] = np.inf
                     sig_t[w >> 1] = 0.0
-                    seen[w >> 1] = False
                     state[w] = 0
                     done[w] = False
                     dirty[w] = False
@@ -554,11 +556,6 @@ def angular(m, indptr, nbr, cost, elen, achain, rindptr, rnbr, rcost, rlen, rcha
                     run_of[ch] = -1
                     ch_ok[ch] = False
                     run_tail[rr] = False
-                    for q in range(run_k0[rr], run_k0[rr] + run_p[rr]):
-                        lab[q] = np.inf
-                        msig[q] = 0.0
-                        mtw[q] = 0.0
-                        seen[mem_node[q] >> 1] = False
     choice = np.zeros((m, k))
     for c in range(n_chunks):
         choice += choice_c[c]
