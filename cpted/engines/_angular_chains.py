@@ -41,7 +41,8 @@ def contract(m: int, tails: np.ndarray, heads: np.ndarray, cost: np.ndarray, len
     (``indptr, nbr, cost, len, chain`` with chain -1 for an arc of the original graph) and the chains
     (``ch_ptr, ch_entry, ch_exit, ch_cost, ch_endc, ch_endl, ch_rev`` and per member ``mem_node, mem_c, mem_l,
     mem_twin, mem_chain``, per segment ``seg_mem``: the member index of its first direction, -1 for a real
-    segment, and per directed segment ``zin``: whether a zero-cost arc enters it).
+    segment, and per directed segment ``zin`` and ``chain_out``: whether a zero-cost arc enters it, whether a chain
+    leaves it).
     """
     n = 2 * m
     tails = np.asarray(tails, dtype=np.int64)
@@ -141,8 +142,10 @@ def contract(m: int, tails: np.ndarray, heads: np.ndarray, cost: np.ndarray, len
 
     zin = np.zeros(n, dtype=np.bool_)
     zin[a_h[a_c == 0.0]] = True
+    chain_out = np.zeros(n, dtype=np.bool_)
+    chain_out[ch_entry] = True
     return (*csr(a_t, a_h), *csr(a_h, a_t), ch_ptr, ch_entry, ch_exit, ch_cost, ch_endc, ch_endl, ch_rev,
-            mem_node, mem_c, mem_l, mem_twin, mem_chain, seg_mem, zin), new_id
+            mem_node, mem_c, mem_l, mem_twin, mem_chain, seg_mem, zin, chain_out), new_id
 
 
 @njit(cache=True, inline="always")
@@ -275,7 +278,8 @@ def _search(s, bounded, r, seeds, n_seeds, indptr, nbr, cost, elen, achain, dis0
                     continue
             if alt < dcost[w]:
                 dcost[w] = alt
-                dlen[w] = alt_len
+                if bounded:
+                    dlen[w] = alt_len
             elif alt_len < dlen[w]:
                 dlen[w] = alt_len  # a shorter path of the same cost: a reached w is expanded again
                 if not done[w]:
@@ -303,8 +307,8 @@ def _search(s, bounded, r, seeds, n_seeds, indptr, nbr, cost, elen, achain, dis0
 
 @njit(parallel=True, cache=True)
 def angular(m, indptr, nbr, cost, elen, achain, rindptr, rnbr, rcost, rlen, rchain, ch_ptr, ch_entry, ch_exit,
-            ch_cost, ch_endc, ch_endl, ch_rev, mem_node, mem_c, mem_l, mem_twin, mem_chain, seg_mem, zin, radii,
-            sources, chunks, n_buckets):
+            ch_cost, ch_endc, ch_endl, ch_rev, mem_node, mem_c, mem_l, mem_twin, mem_chain, seg_mem, zin, chain_out,
+            radii, sources, chunks, n_buckets):
     """Node count, total depth and ordered choice, as :func:`cpted.engines._angular.angular` computes them.
 
     The graph is :func:`contract`'s; other arguments and the results are those of the uncontracted kernel.
@@ -401,6 +405,8 @@ def angular(m, indptr, nbr, cost, elen, achain, rindptr, rnbr, rcost, rlen, rcha
                 # the chains entered from the real directed segments reached
                 for q in range(ns):
                     v = order[q]
+                    if not chain_out[v]:
+                        continue
                     for a in range(indptr[v], indptr[v + 1]):
                         ch = achain[a]
                         if ch < 0:
