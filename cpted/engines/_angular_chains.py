@@ -311,7 +311,8 @@ def angular(m, indptr, nbr, cost, elen, achain, rindptr, rnbr, rcost, rlen, rcha
             radii, sources, chunks, n_buckets):
     """Node count, total depth and ordered choice, as :func:`cpted.engines._angular.angular` computes them.
 
-    The graph is :func:`contract`'s; other arguments and the results are those of the uncontracted kernel.
+    The graph is :func:`contract`'s, and ``sources`` and the rows of choice are in its numbering of the segments;
+    the other arguments and the results are those of the uncontracted kernel.
     """
     n = 2 * m
     k = radii.shape[0]
