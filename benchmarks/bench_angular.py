@@ -24,12 +24,19 @@ CPU times are both printed (on a shared machine the CPU time is the steadier of 
 option): use it for a quick look, not for the reported ratio. The script also checks that cpted's tulip node
 count and total depth at radius n equal depthmapX's.
 
-Measured 2026-11-30 on the shared 2-core machine (other jobs running, load 7.6 at the start and 9.7 at the end),
-one thread, all 13,942 sources: depthmapX 306.9 s wall / 184.0 s CPU; cpted tulip 1024 165.2 s / 93.8 s (1.86x wall,
-1.96x CPU); cpted exact 162.9 s / 103.1 s; cityseer 736.1 s / 334.3 s. cpted searches the directed segment graph with
-its chains of degree-2 segments contracted (:mod:`cpted.engines._angular_chains`); before that it was at parity with
-depthmapX (0.9-1.15x). Radius n node count equals depthmapX's on all 13,942 segments and total depth agrees to
-2.6e-8 (median), except one segment that is isolated in cpted's graph (total depth 0) and not in depthmapX's.
+Measured 2026-11-30 on the shared 2-core machine (other jobs running), one thread, all 13,942 sources:
+
+- with ``--reference --skip-cityseer`` (load 6.8 at the start, 8.0 at the end): depthmapX 364.1 s wall / 204.5 s CPU;
+  cpted tulip 1024 137.0 s / 83.8 s (2.66x wall, 2.44x CPU); cpted's uncontracted kernel 267.9 s / 161.9 s (1.26x
+  CPU: the parity measured before the contraction), with identical node count and total depth at every radius and
+  choice within 2.8e-16; cpted exact 150.7 s / 89.5 s (2.28x CPU);
+- an earlier run of a slightly slower build (load 7.6-9.7): depthmapX 306.9 s / 184.0 s, cpted tulip 165.2 s / 93.8 s
+  (1.86x wall, 1.96x CPU), exact 162.9 s / 103.1 s, cityseer 736.1 s / 334.3 s.
+
+cpted searches the directed segment graph with its chains of degree-2 segments contracted
+(:mod:`cpted.engines._angular_chains`). Radius n node count equals depthmapX's on all 13,942 segments and total depth
+agrees to 2.6e-8 (median), except one segment that is isolated in cpted's graph (total depth 0) and not in
+depthmapX's.
 
 depthmapX: pass the built ``depthmapXcli`` (``--depthmapx``), or let the script build it from a checkout of
 SpaceGroupUCL/depthmapX (``--build-depthmapx SRC``: cmake + make, about 20 minutes on 2 cores; the GUI and test
