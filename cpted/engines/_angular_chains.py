@@ -37,8 +37,8 @@ def contract(m: int, tails: np.ndarray, heads: np.ndarray, cost: np.ndarray, len
     """The contracted graph and its chains, from the arcs of the directed segment graph (2m nodes).
 
     Segments are renumbered (the second result: the new number of each segment, the first the graph in those
-    numbers). The graph is the arrays :func:`angular` takes after ``m``: the outgoing and incoming contracted arcs in CSR form
-    (``indptr, nbr, cost, len, chain`` with chain -1 for an arc of the original graph) and the chains
+    numbers). The graph is the arrays :func:`angular` takes after ``m``: the outgoing and incoming contracted arcs
+    in CSR form (``indptr, nbr, cost, len, chain`` with chain -1 for an arc of the original graph) and the chains
     (``ch_ptr, ch_entry, ch_exit, ch_cost, ch_endc, ch_endl, ch_rev`` and per member ``mem_node, mem_c, mem_l,
     mem_twin, mem_chain``, per segment ``seg_mem``: the member index of its first direction, -1 for a real
     segment, and per directed segment ``zin`` and ``chain_out``: whether a zero-cost arc enters it, whether a chain
