@@ -2,7 +2,8 @@
 
 Run on demand (not part of the tests):
 
-    python benchmarks/bench_angular.py [--depthmapx PATH] [--build-depthmapx SRC] [--skip-cityseer] [--sample N]
+    python benchmarks/bench_angular.py [--depthmapx PATH] [--build-depthmapx SRC] [--skip-cityseer] [--skip-exact]
+        [--reference] [--sample N]
 
 Scene: the Nantes walk graph (OSMnx GraphML in ../shared/data, Lambert-93), the streets that meet a 2 × 2 km window
 around (47.2138, -1.5553), cut into their straight pieces: every piece is a segment, as depthmapX's segment map
@@ -11,7 +12,8 @@ makes them (about 13,900 segments). Task: node count, total depth and choice at 
 - depthmapX: ``-m SEGMENT -st tulip -stb 1024 -srt metric -sr 400,800,1200,n -sic`` (its only fast mode; single
   threaded); the time of that step alone, as measured around the process.
 - cpted: ``segment_centrality(tulip_bins=1024)`` (bucket queue) and the exact default (heap), numba at 1 thread,
-  after a warm-up call that compiles the kernel.
+  after a warm-up call that compiles the kernel; ``--reference`` also times the uncontracted kernel (the slow path
+  the contracted one is tested against) and checks that both give the same values.
 - cityseer: ``node_centrality_simplest`` (angular) on the dual graph, ``RAYON_NUM_THREADS=1``, radius n as 100 km.
   Its definitions differ (its radius is measured on the dual graph, its ties are relative 1e-4), so only its time is
   compared.
@@ -22,10 +24,19 @@ CPU times are both printed (on a shared machine the CPU time is the steadier of 
 option): use it for a quick look, not for the reported ratio. The script also checks that cpted's tulip node
 count and total depth at radius n equal depthmapX's.
 
-Measured 2026-11-30 on the shared 2-core machine (other jobs running), one thread: depthmapX 141.7 s CPU vs cpted
-tulip 158.9 s (200 sampled sources, load 2.4), and 150.9 s vs 130.8 s (cpted exact 140.3 s; 700 sources, load ~10):
-cpted is at parity with depthmapX (0.9-1.15x), not yet the 2x of issue 17. Radius n node count equals depthmapX's on
-all 13,942 segments and total depth agrees to 1e-7.
+Measured 2026-11-30 on the shared 2-core machine (other jobs running), one thread, all 13,942 sources:
+
+- with ``--reference --skip-cityseer`` (load 6.8 at the start, 8.0 at the end): depthmapX 364.1 s wall / 204.5 s CPU;
+  cpted tulip 1024 137.0 s / 83.8 s (2.66x wall, 2.44x CPU); cpted's uncontracted kernel 267.9 s / 161.9 s (1.26x
+  CPU: the parity measured before the contraction), with identical node count and total depth at every radius and
+  choice within 2.8e-16; cpted exact 150.7 s / 89.5 s (2.28x CPU);
+- an earlier run of a slightly slower build (load 7.6-9.7): depthmapX 306.9 s / 184.0 s, cpted tulip 165.2 s / 93.8 s
+  (1.86x wall, 1.96x CPU), exact 162.9 s / 103.1 s, cityseer 736.1 s / 334.3 s.
+
+cpted searches the directed segment graph with its chains of degree-2 segments contracted
+(:mod:`cpted.engines._angular_chains`). Radius n node count equals depthmapX's on all 13,942 segments and total depth
+agrees to 2.6e-8 (median), except one segment that is isolated in cpted's graph (total depth 0) and not in
+depthmapX's.
 
 depthmapX: pass the built ``depthmapXcli`` (``--depthmapx``), or let the script build it from a checkout of
 SpaceGroupUCL/depthmapX (``--build-depthmapx SRC``: cmake + make, about 20 minutes on 2 cores; the GUI and test
@@ -146,6 +157,28 @@ def run_cpted(s, net, tulip_bins, sources) -> tuple[tuple[float, float], pd.Data
     return (time.perf_counter() - t, time.process_time() - cpu), out
 
 
+def run_reference(s, net, sources, binned: pd.DataFrame) -> tuple[float, float]:
+    """The uncontracted kernel (tulip 1024): its time, and a check that it gives the contracted kernel's values."""
+    from cpted.engines.angular import _run
+
+    rows = np.flatnonzero(np.isfinite(net.edge_length)) if sources is None else np.asarray(sources)
+    _run(s, net, np.array([400.0]), rows[:2], 1024, contract=False)  # compile
+    t, cpu = time.perf_counter(), time.process_time()
+    reach, depth, choice, scale = _run(s, net, np.array(RADII), rows, 1024, contract=False)
+    elapsed = (time.perf_counter() - t, time.process_time() - cpu)
+    worst = 0.0
+    for j, r in enumerate(RADII):
+        tag = "inf" if math.isinf(r) else str(int(r))
+        same = (np.array_equal(binned[f"angular_reach_{tag}"].to_numpy()[rows], reach[:, j])
+                and np.array_equal(binned[f"angular_depth_{tag}"].to_numpy()[rows], depth[:, j] / scale))
+        ch = binned[f"angular_choice_ordered_{tag}"].to_numpy()
+        worst = max(worst, float(np.nanmax(np.abs(ch - choice[:, j]) / np.maximum(1.0, np.abs(choice[:, j])))))
+        print(f"  radius {tag}: node count and total depth {'identical' if same else 'DIFFERENT'} to the uncontracted "
+              f"kernel")
+    print(f"  choice: largest relative difference {worst:.1e}")
+    return elapsed
+
+
 def run_cityseer(xy: np.ndarray, sample: int | None) -> tuple[float, float]:
     import logging
 
@@ -179,6 +212,7 @@ def main() -> None:
     ap.add_argument("--build-depthmapx", help="build depthmapXcli from this depthmapX checkout first")
     ap.add_argument("--skip-cityseer", action="store_true")
     ap.add_argument("--skip-exact", action="store_true", help="time cpted with tulip bins only")
+    ap.add_argument("--reference", action="store_true", help="also time cpted's uncontracted kernel and compare")
     ap.add_argument("--sample", type=int, help="cpted and cityseer from this many sources, time scaled (quick look)")
     args = ap.parse_args()
     import numba
@@ -203,6 +237,10 @@ def main() -> None:
     t, binned = run_cpted(s, net, 1024, sources)
     times["cpted tulip 1024"] = (t[0] * scale, t[1] * scale)
     print("cpted tulip 1024: wall %.1f s, cpu %.1f s" % times["cpted tulip 1024"], flush=True)
+    if args.reference:
+        t = run_reference(s, net, sources, binned)
+        times["cpted uncontracted tulip"] = (t[0] * scale, t[1] * scale)
+        print("cpted uncontracted tulip 1024: wall %.1f s, cpu %.1f s" % times["cpted uncontracted tulip"], flush=True)
     if not args.skip_exact:
         t, _ = run_cpted(s, net, None, sources)
         times["cpted exact"] = (t[0] * scale, t[1] * scale)
@@ -213,6 +251,7 @@ def main() -> None:
             times["cityseer simplest (dual)"] = (t[0] * scale, t[1] * scale)
         except ImportError:
             print("cityseer not installed: pip install cityseer (benchmark only)")
+    print(f"machine load at the end {os.getloadavg()[0]:.1f}")
     base = times.get("depthmapX tulip 1024")
     print(f"\n{'tool (one thread)':28s} {'wall s':>8s} {'cpu s':>8s} {'depthmapX/tool wall':>20s} {'cpu':>6s}")
     for name, (wall, cpu) in times.items():

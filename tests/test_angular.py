@@ -350,3 +350,78 @@ def test_radius_n_in_the_audit():
     assert "nach_inf" in result.layers["cells"].columns
     with pytest.raises(InputError, match="'far' is not a positive number"):
         audit(site, measures=["access_control"], radii=(800, "far"))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the contracted search (chains of degree-2 segments) against the uncontracted one and the references
+
+
+@st.composite
+def bent_streets(draw):
+    """A perturbed lattice whose links are bent into 1-4 straight pieces (chains of degree-2 segments), some links
+    removed (dead ends, longer chains), and sometimes a separate ring made only of degree-2 segments."""
+    n = draw(st.integers(2, 4))
+    step = draw(st.sampled_from([60.0, 110.0]))
+    jit = st.floats(-15, 15)
+    pts = {(i, j): (i * step + draw(jit), j * step + draw(jit)) for i in range(n) for j in range(n)}
+    links = [((i, j), (i + 1, j)) for i in range(n - 1) for j in range(n)] + [
+        ((i, j), (i, j + 1)) for i in range(n) for j in range(n - 1)]
+    lines = []
+    for a, b in links:
+        if not draw(st.booleans()) and len(lines) > 0:
+            continue
+        pieces = draw(st.integers(1, 4))
+        (x0, y0), (x1, y1) = pts[a], pts[b]
+        way = [(x0, y0)] + [(x0 + (x1 - x0) * k / pieces + draw(st.sampled_from([0.0, 0.0, 3.0, -7.0])),
+                             y0 + (y1 - y0) * k / pieces + draw(st.sampled_from([0.0, 4.0, -2.0])))
+                            for k in range(1, pieces)] + [(x1, y1)]
+        lines += [LineString([p, q]) for p, q in zip(way[:-1], way[1:], strict=True)]
+    if draw(st.booleans()):  # a ring of 5 segments, apart from the rest
+        ring = [(1000 + 40 * math.cos(2 * math.pi * k / 5), 40 * math.sin(2 * math.pi * k / 5)) for k in range(5)]
+        lines += [LineString([ring[k], ring[(k + 1) % 5]]) for k in range(5)]
+    return lines
+
+
+@settings(max_examples=40, deadline=None)
+@given(lines=bent_streets(), radius=st.sampled_from([70.0, 130.0, 260.0, math.inf]),
+       bins=st.sampled_from([None, 1024, 16]))
+def test_contracted_search_equals_the_uncontracted_one(lines, radius, bins):
+    from cpted.engines.angular import _run
+
+    s = _streets(lines)
+    net = network_from_streets(s)
+    rows = np.flatnonzero(np.isfinite(net.edge_length))
+    radii = np.array([radius])
+    fast = _run(s, net, radii, rows, bins)
+    slow = _run(s, net, radii, rows, bins, contract=False)
+    np.testing.assert_array_equal(fast[0], slow[0])  # node count
+    np.testing.assert_array_equal(fast[1], slow[1])  # total depth: exact sums
+    np.testing.assert_allclose(fast[2], slow[2], rtol=1e-12, atol=1e-12)  # choice: the same shares, summed apart
+    nc, td = reference_reach_depth(list(s.geometry.values), radius, binned=bins and bins // 2 + 1)
+    np.testing.assert_allclose(fast[0][:, 0], np.asarray(nc)[rows])
+    np.testing.assert_allclose(fast[1][:, 0] / fast[3], np.asarray(td)[rows], atol=1e-9)
+    if radius == math.inf and len(lines) <= 40:
+        want = brute_choice(list(s.geometry.values), binned=bins and bins // 2 + 1)
+        np.testing.assert_allclose(fast[2][:, 0], want, rtol=1e-9, atol=1e-9)
+
+
+def test_contracted_search_on_the_real_network(data):
+    """The Nantes walk graph (Dervallières, ~600 m around the centre, where many streets are bent into chains):
+    the contracted search gives the uncontracted search's values at every radius, exact and binned."""
+    from shapely import Point
+
+    from cpted.engines.angular import _run
+    from cpted.load.graph import read_graphml
+
+    streets = read_graphml(data / "nantes/streets/walk_nantes_commune.graphml.bz2").to_crs(2154)
+    centre = gpd.GeoSeries([Point(-1.5965, 47.2232)], crs=4326).to_crs(2154).iloc[0]
+    s = node_streets(streets[streets.intersects(centre.buffer(600))])
+    net = network_from_streets(s)
+    rows = np.flatnonzero(np.isfinite(net.edge_length))
+    radii = np.array([100.0, 400.0, 800.0, math.inf])
+    for bins in (None, 1024):
+        fast = _run(s, net, radii, rows, bins)
+        slow = _run(s, net, radii, rows, bins, contract=False)
+        np.testing.assert_array_equal(fast[0], slow[0])
+        np.testing.assert_array_equal(fast[1], slow[1])
+        np.testing.assert_allclose(fast[2], slow[2], rtol=1e-12, atol=1e-12)

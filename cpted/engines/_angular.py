@@ -1,5 +1,9 @@
 """Compiled kernel of angular segment analysis: one restricted least-angle search per source and per radius.
 
+This kernel searches every directed segment. :func:`cpted.engines.angular.segment_centrality` runs the contracted
+one (:mod:`cpted.engines._angular_chains`), which gives the same values about twice as fast; this one is the
+segment-by-segment reference it is tested against (``angular._run(..., contract=False)``).
+
 The graph is the directed segment graph: node ``2i`` is segment i traversed from its first to its last point, node
 ``2i + 1`` the same segment the other way; an arc is a turn from one segment onto the next, with its turn cost and its
 metric length (half of each segment: midpoint to midpoint). A search from segment s starts on both of its directions

@@ -95,6 +95,32 @@ def _csr(n: int, tails: np.ndarray, heads: np.ndarray, cost: np.ndarray, length:
             np.ascontiguousarray(length[order]))
 
 
+def _run(streets, net, radii, rows, tulip_bins, *, contract=True):
+    """(reach, depth, ordered choice, depth divisor) from ``rows`` at ``radii``; ``contract=False`` searches the
+    uncontracted directed segment graph (:mod:`cpted.engines._angular`, the reference the contracted search is
+    tested against)."""
+    from cpted.engines import _angular, _angular_chains
+
+    m = len(streets)
+    tails, heads, angle, length = _turns(streets, net)
+    if tulip_bins is None:
+        cost, scale = np.round(angle / COST_QUANTUM) * COST_QUANTUM, 1.0
+    else:
+        cost, scale = _binned(angle, int(tulip_bins))
+    if not contract:
+        n_buckets = 0 if tulip_bins is None else int(cost.max(initial=0.0)) + 1
+        indptr, nbr, cost_f, len_f = _csr(2 * m, tails, heads, cost, length)
+        rindptr, rnbr, cost_r, len_r = _csr(2 * m, heads, tails, cost, length)
+        out = _angular.angular(m, indptr, nbr, cost_f, len_f, rindptr, rnbr, cost_r, len_r, radii, rows,
+                               chunks(len(rows)), n_buckets)
+        return (*out, scale)
+    graph, new_id = _angular_chains.contract(m, tails, heads, cost, length)
+    # the bucket queue spans the largest arc of the contracted graph (a chain's total cost)
+    n_buckets = 0 if tulip_bins is None else int(graph[2].max(initial=0.0)) + 1
+    reach, depth, choice = _angular_chains.angular(m, *graph, radii, new_id[rows], chunks(len(rows)), n_buckets)
+    return reach, depth, choice[new_id], scale
+
+
 def segment_centrality(streets: gpd.GeoDataFrame, net: Network, *, radii=RADII, sources=None,
                        pairs: str = "ordered", tulip_bins: int | None = None) -> pd.DataFrame:
     """Angular segment analysis (depthmapX's conventions) of every street row.
@@ -136,8 +162,6 @@ def segment_centrality(streets: gpd.GeoDataFrame, net: Network, *, radii=RADII, 
     >>> a[["angular_reach_inf", "angular_depth_inf", "angular_choice_ordered_inf"]].values.tolist()
     [[3.0, 1.0, 0.0], [3.0, 1.0, 2.0], [3.0, 2.0, 0.0]]
     """
-    from cpted.engines import _angular
-
     if pairs not in PAIRS:
         msg = f"pairs={pairs!r}: choose 'ordered' (both directions of a pair, depthmapX's) or 'unordered'"
         raise InputError(msg)
@@ -150,17 +174,8 @@ def segment_centrality(streets: gpd.GeoDataFrame, net: Network, *, radii=RADII, 
         raise InputError(msg)
     m = len(streets)
     ok = np.isfinite(net.edge_length)
-    tails, heads, angle, length = _turns(streets, net)
-    if tulip_bins is None:
-        cost, scale, n_buckets = np.round(angle / COST_QUANTUM) * COST_QUANTUM, 1.0, 0
-    else:
-        cost, scale = _binned(angle, int(tulip_bins))
-        n_buckets = int(cost.max(initial=0.0)) + 1
-    indptr, nbr, cost_f, len_f = _csr(2 * m, tails, heads, cost, length)
-    rindptr, rnbr, cost_r, len_r = _csr(2 * m, heads, tails, cost, length)
     rows = np.flatnonzero(ok) if sources is None else np.asarray(sources, dtype=np.int64)
-    reach, depth, choice = _angular.angular(m, indptr, nbr, cost_f, len_f, rindptr, rnbr, cost_r, len_r, radii,
-                                            rows, chunks(len(rows)), n_buckets)
+    reach, depth, choice, scale = _run(streets, net, radii, rows, tulip_bins)
     table = {}
     for j, r in enumerate(radii):
         nc = np.full(m, np.nan)
