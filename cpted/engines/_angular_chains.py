@@ -91,7 +91,8 @@ def contract(m: int, tails: np.ndarray, heads: np.ndarray, cost: np.ndarray, len
 
     adj = coo_matrix((np.ones(len(tails)), (tails >> 1, heads >> 1)), shape=(m, m)).tocsr()
     rank = np.empty(m, dtype=np.int64)
-    rank[reverse_cuthill_mckee(adj, symmetric_mode=False)] = np.arange(m)
+    if m:  # (scipy refuses an empty matrix)
+        rank[reverse_cuthill_mckee(adj, symmetric_mode=False)] = np.arange(m)
     real = np.flatnonzero(~internal)
     new_id = np.full(m, -1, dtype=np.int64)
     new_id[real[np.argsort(rank[real], kind="stable")]] = np.arange(len(real))

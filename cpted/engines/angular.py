@@ -43,7 +43,6 @@ def _turns(streets: gpd.GeoDataFrame, net: Network) -> tuple[np.ndarray, ...]:
 
     Returns (tails, heads, turn angle / 90°, metric length: half of each segment).
     """
-    m = len(streets)
     geoms = streets.geometry.values
     ok = np.flatnonzero(np.isfinite(net.edge_length))
     seg_len = net.edge_length
