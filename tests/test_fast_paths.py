@@ -1,0 +1,54 @@
+"""The faster paths of the batch (issue 18) give the same answers as the exact slow paths they
+replace: on real data (Île de Nantes) and in property tests."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from shapely import box
+
+from cpted.measure.coverage import clip_lines
+
+
+def _same_clip(lines, area) -> None:
+    fast, slow = clip_lines(lines, area), shapely.intersection(lines, area)
+    empty = shapely.is_empty(slow)
+    assert (shapely.is_empty(fast) == empty).all()
+    assert shapely.equals_exact(fast[~empty], slow[~empty], tolerance=0.0).all()
+
+
+_points = st.lists(st.tuples(st.integers(0, 12), st.integers(0, 12)), min_size=2, max_size=6)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_points, min_size=1, max_size=8), st.sets(st.tuples(st.integers(0, 5), st.integers(0, 5)), min_size=1),
+       st.sampled_from([0.0, 0.5, 1.0]))
+def test_clip_lines_is_the_overlay(paths, squares, grow):
+    # lines on a small lattice: self-crossing, repeated points, closed, on the area's edges
+    lines = np.array([shapely.LineString(p) for p in paths if len(set(p)) > 1] or [shapely.LineString([(0, 0), (1, 1)])])
+    area = shapely.union_all([box(2 * i, 2 * j, 2 * i + 2, 2 * j + 2) for i, j in squares])
+    if grow:
+        area = area.buffer(grow)
+    _same_clip(lines, area)
+    _same_clip(np.array([shapely.MultiLineString([[(0, 0), (6, 6)], [(1, 1), (2, 5)]])]), area)
+
+
+def test_clip_lines_on_ile_de_nantes_streets(data):
+    # the real use: the streets of Île de Nantes cut to the public cells (buffered) of its grid
+    from cpted.load.graph import read_graphml
+    from cpted.load.layers import read_layer
+    from cpted.prepare.grid import analysis_grid
+
+    window = box(355000, 6687800, 356600, 6688700)
+    buildings, _ = read_layer(data / "nantes/ile_de_nantes_bdtopo_buildings.geojson", "buildings", repair=True)
+    cells = analysis_grid(window, crs=2154, cell_size=5, exclude=buildings.to_crs(2154).geometry)
+    area = shapely.union_all(cells.geometry.values).buffer(5.0)
+    streets = read_graphml(data / "nantes/streets/walk_nantes_commune.graphml.bz2").to_crs(2154)
+    local = streets.geometry.values[streets.sindex.query(window, predicate="intersects")]
+    assert len(local) > 500
+    _same_clip(local, area)
+    inside = shapely.contains_properly(area, local)
+    assert inside.sum() > 100 and (~inside & shapely.intersects(area, local)).sum() > 50  # both paths taken
