@@ -40,10 +40,10 @@ from cpted.score.scores import PRINCIPLES, problem_places, read_weights, score_c
 from cpted.prepare.completeness import completeness
 from cpted.prepare.coverage import building_coverage
 from cpted.prepare.site import Site
-from cpted.prepare.sources import SourceCache, load_site, site_area, site_boundary
+from cpted.prepare.sources import SourceCache, load_site, site_area, site_boundary, site_polygon
 
 __all__ = ["SourceCache", "load_site", "site_boundary", "site_area", "AuditResult", "MEASURES", "audit", "audit_to",
-           "batch", "BatchResult", "PeakMemory", "STATUSES", "score_status"]
+           "batch", "BatchResult", "expected_cost", "PeakMemory", "STATUSES", "score_status"]
 
 log = logging.getLogger(__name__)
 
@@ -379,6 +379,33 @@ def _audit_on_worker(spec: SiteSpec, out: str, options: dict) -> dict:
     return audit_to(spec, out, sources=_SOURCES, **options)
 
 
+def expected_cost(spec: SiteSpec) -> float:
+    """A site's expected audit time, in arbitrary units, for handing the longest sites out first.
+
+    The number of cells of its grid (site area / ``cell_size``²), four times more when buildings
+    are given (its own, or the file's ``buildings`` or ``osm`` layers): visibility then runs over
+    every cell, and it is most of an audit (Île de Nantes: 25 of 50 s; the sites without
+    buildings: none). 0 when the site's boundary cannot be read (its audit then fails at once).
+
+    Examples
+    --------
+    >>> from cpted.load.sites_file import SiteSpec
+    >>> small = SiteSpec(id="a", name="a", crs="EPSG:2154", radius=0, context=0, cell_size=5, approximate=False,
+    ...                  bbox=(0, 0, 100, 100))
+    >>> large = SiteSpec(id="b", name="b", crs="EPSG:2154", radius=0, context=0, cell_size=5, approximate=False,
+    ...                  bbox=(0, 0, 300, 300))
+    >>> [s.id for s in sorted([small, large], key=expected_cost, reverse=True)]
+    ['b', 'a']
+    """
+    try:
+        area = float(site_polygon(spec).area.iloc[0])
+    except Exception:  # noqa: BLE001 - the site's own run says what is wrong
+        return 0.0
+    kinds = {*spec.layers, *spec.shared_layers}
+    buildings = bool(kinds & {"buildings", "osm"})
+    return area / spec.cell_size**2 * (4.0 if buildings else 1.0)
+
+
 def _source_cache_dir(source_cache) -> Path | None:
     if source_cache is False:
         return None
@@ -487,10 +514,12 @@ def batch(
         cache = SourceCache(directory)  # files read once per batch (once per machine with a directory)
         rows = run_in_process(specs, out, lambda spec, out, options: audit_to(spec, out, sources=cache, **options),
                               options, progress=progress)
-    else:
-        rows = run_sites(specs, out, _audit_on_worker, {**options, "source_cache": directory}, workers=workers,
-                         scheduler=scheduler,
-                         memory_limit=memory_limit, site_timeout=site_timeout, progress=progress)
+    else:  # the longest sites first, so that none starts last on an otherwise idle cluster
+        longest_first = sorted(specs, key=expected_cost, reverse=True)
+        done = run_sites(longest_first, out, _audit_on_worker, {**options, "source_cache": directory}, workers=workers,
+                         scheduler=scheduler, memory_limit=memory_limit, site_timeout=site_timeout, progress=progress)
+        by_id = {row["site_id"]: row for row in done}
+        rows = [by_id[s.id] for s in specs]
     summary = pd.DataFrame(rows)
     front = ["site_id", "name", "status"]
     summary = summary[front + [c for c in summary.columns if c not in front]]
