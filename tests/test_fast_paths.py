@@ -52,3 +52,42 @@ def test_clip_lines_on_ile_de_nantes_streets(data):
     _same_clip(local, area)
     inside = shapely.contains_properly(area, local)
     assert inside.sum() > 100 and (~inside & shapely.intersects(area, local)).sum() > 50  # both paths taken
+
+
+def _dwithin_each(points, geoms, distance) -> np.ndarray:
+    hit = np.zeros(len(points), dtype=bool)
+    idx, _ = shapely.STRtree(geoms).query(points, predicate="dwithin", distance=distance)
+    hit[idx] = True
+    return hit
+
+
+_segments = st.lists(st.tuples(*[st.integers(-30, 70)] * 4), min_size=1, max_size=6)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_segments, st.integers(8, 40), st.sampled_from([1.0, 2.5]))
+def test_inside_a_distance_by_tiles_is_each_point_tested(segments, distance, spacing):
+    # points on a lattice and integer segment ends: many points exactly at the distance limit
+    from cpted.prepare.grid import _inside
+
+    xs = np.arange(0, 40, spacing)
+    x, y = (a.ravel() for a in np.meshgrid(xs, xs))
+    points = shapely.points(x, y)
+    geoms = np.array([shapely.LineString([(a, b), (c, d)]) if (a, b) != (c, d) else shapely.Point(a, b)
+                      for a, b, c, d in segments])
+    assert (_inside(points, geoms, distance=float(distance)) == _dwithin_each(points, geoms, float(distance))).all()
+
+
+def test_inside_a_distance_on_ile_de_nantes(data):
+    # the grid's two reach tests (150 m of any street, 30 m of a walkable way) over Île de Nantes
+    from cpted.load.graph import read_graphml
+    from cpted.prepare.grid import STREETS_EXTENT, WALK_REACH, _centres, _inside
+
+    window = box(354400, 6687700, 357400, 6688800).buffer(400)
+    streets = read_graphml(data / "nantes/streets/walk_nantes_commune.graphml.bz2").to_crs(2154)
+    lines = streets.geometry.values[streets.sindex.query(window.buffer(200), predicate="intersects")]
+    x, y = _centres(window, 5.0)
+    points = shapely.points(x, y)
+    for distance in (STREETS_EXTENT, WALK_REACH):
+        fast, each = _inside(points, lines, distance=distance), _dwithin_each(points, lines, distance)
+        assert (fast == each).all() and 0 < each.sum() < len(points)
