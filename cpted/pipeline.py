@@ -43,7 +43,7 @@ from cpted.prepare.site import Site
 from cpted.prepare.sources import SourceCache, load_site, site_area, site_boundary, site_polygon
 
 __all__ = ["SourceCache", "load_site", "site_boundary", "site_area", "AuditResult", "MEASURES", "audit", "audit_to",
-           "batch", "BatchResult", "expected_cost", "PeakMemory", "STATUSES", "score_status"]
+           "batch", "BatchResult", "expected_cost", "shared_source_notes", "SHARED_WARNINGS", "PeakMemory", "STATUSES", "score_status"]
 
 log = logging.getLogger(__name__)
 
@@ -277,6 +277,9 @@ class BatchResult:
 
     summary: pd.DataFrame
     out: Path
+    #: The warnings of the sites file's shared sources (``[layers]``), each once, with the sites
+    #: that read them (:func:`shared_source_notes`); the sites' own ``notes`` leave them out.
+    source_notes: list[str] = field(default_factory=list)
 
     @property
     def failed(self) -> pd.DataFrame:
@@ -309,7 +312,10 @@ def audit_to(
     also gives ``seconds``, ``read_seconds`` (reading the source files, or the parsed-source
     cache), ``prepare_seconds`` (reprojecting, clipping and noding the layers, building the grid;
     both part of ``seconds``) and ``peak_memory_mb`` (the peak resident memory of the process while
-    the site ran). ``report.html`` is written in ``lang`` (``"en"`` or ``"fr"``).
+    the site ran). ``report.html`` is written in ``lang`` (``"en"`` or ``"fr"``). The warnings of the
+    sites file's shared sources (``[layers]``: facts about the whole file, the same for every site)
+    are left out of the site's ``notes`` and returned under :data:`SHARED_WARNINGS`, for
+    :func:`batch` to say each once.
     """
     from cpted.report.outputs import write_audit
     from cpted.report.site_report import write_site_report
@@ -320,6 +326,7 @@ def audit_to(
     with PeakMemory() as memory:
         try:
             site = load_site(spec, cache_dir=cache_dir, sources=sources)
+            shared = _set_apart_shared_warnings(site, spec)
             read = sources.seconds - before
             prepare = time.perf_counter() - start - read
             result = audit(site, isovist_polygons=isovist_polygons, weights=weights)
@@ -329,7 +336,7 @@ def audit_to(
                 from cpted.report.pdf import write_pdf
 
                 write_pdf(out / spec.id / "report.html", out / spec.id / "report.pdf")
-            row = {**result.summary, "error": ""}
+            row = {**result.summary, "error": "", SHARED_WARNINGS: shared}
         except Exception as exc:  # noqa: BLE001 - one failing site must not stop the batch
             log.debug("site %s failed:\n%s", spec.id, traceback.format_exc())
             row = {"site_id": spec.id, "name": spec.name, **spec.attributes, "status": "failed",
@@ -338,6 +345,53 @@ def audit_to(
     row["read_seconds"], row["prepare_seconds"] = round(read, 2), round(prepare, 2)
     row["peak_memory_mb"] = round(memory.peak / 2**20, 1)
     return row
+
+
+#: The key of :func:`audit_to`'s row that holds the warnings of the sites file's shared sources.
+SHARED_WARNINGS = "shared_source_warnings"
+
+
+def _set_apart_shared_warnings(site: Site, spec: SiteSpec) -> list[str]:
+    """Take the warnings of the sources of the sites file's ``[layers]`` (read by every site:
+    duplicates dropped, streets drawn twice... over the whole file) out of the site's notes, and
+    return them: :func:`batch` says each once for the run, naming the sites that read it."""
+    own = {str(ls.path) for specs in spec.layers.values() for ls in specs if ls.path is not None}
+    shared = {str(ls.path) for specs in spec.shared_layers.values() for ls in specs if ls.path is not None} - own
+    found: list[str] = []
+    for kind, facts in site.sources.items():
+        kept = []
+        for info in facts:
+            if str(info.get("source")) in shared and info.get("warnings"):
+                found.extend(info["warnings"])
+                info = {**info, "warnings": []}
+            kept.append(info)
+        site.sources[kind] = kept
+    return list(dict.fromkeys(found))
+
+
+def shared_source_notes(rows: list[dict]) -> list[str]:
+    """The warnings of the shared sources of a batch's rows (:data:`SHARED_WARNINGS`), each once,
+    with the sites that read the source (all of them: "read by every site").
+
+    Examples
+    --------
+    >>> shared_source_notes([{"site_id": "a", SHARED_WARNINGS: ["w1", "w2"]}, {"site_id": "b", SHARED_WARNINGS: ["w1"]},
+    ...                      {"site_id": "c", "status": "failed"}])
+    ['w1 (read by sites a, b)', 'w2 (read by site a)']
+    >>> shared_source_notes([{"site_id": "a", SHARED_WARNINGS: ["w1"]}])
+    ['w1 (read by every site)']
+    """
+    sites: dict[str, list[str]] = {}
+    for row in rows:
+        for warning in row.get(SHARED_WARNINGS) or ():
+            sites.setdefault(warning, []).append(str(row["site_id"]))
+    out = []
+    for warning, ids in sites.items():
+        if len(ids) == len(rows):
+            out.append(f"{warning} (read by every site)")
+        else:
+            out.append(f"{warning} (read by site{'s' if len(ids) > 1 else ''} {', '.join(ids)})")
+    return out
 
 
 class PeakMemory:
@@ -520,13 +574,16 @@ def batch(
                          scheduler=scheduler, memory_limit=memory_limit, site_timeout=site_timeout, progress=progress)
         by_id = {row["site_id"]: row for row in done}
         rows = [by_id[s.id] for s in specs]
-    summary = pd.DataFrame(rows)
+    notes = shared_source_notes(rows)
+    for note in notes:
+        log.info("shared source: %s", note)
+    summary = pd.DataFrame([{k: v for k, v in row.items() if k != SHARED_WARNINGS} for row in rows])
     front = ["site_id", "name", "status"]
     summary = summary[front + [c for c in summary.columns if c not in front]]
     write_summary(summary, out / "summary.csv")
-    write_index(summary, out / "index.html", title=sites.title, lang=lang)
+    write_index(summary, out / "index.html", title=sites.title, lang=lang, source_notes=notes)
     if pdf:
         from cpted.report.pdf import write_pdf
 
         write_pdf(out / "index.html", out / "index.pdf")
-    return BatchResult(summary=summary, out=out)
+    return BatchResult(summary=summary, out=out, source_notes=notes)
