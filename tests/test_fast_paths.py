@@ -91,3 +91,55 @@ def test_inside_a_distance_on_ile_de_nantes(data):
     for distance in (STREETS_EXTENT, WALK_REACH):
         fast, each = _inside(points, lines, distance=distance), _dwithin_each(points, lines, distance)
         assert (fast == each).all() and 0 < each.sum() < len(points)
+
+
+def _nan_reasons_each(cells, key, column, completeness, lang):
+    """The reasons of the interactive map's NaN cells, cell by cell (the former loop)."""
+    from cpted.report.i18n import tr, tr_phrase
+    from cpted.report.interactive import _labels
+    from cpted.score.scores import MIN_COMPLETENESS, PRINCIPLES, RULES
+
+    if key == "cpted_index":
+        metrics, text = [f"score_{p}" for p in PRINCIPLES], "{share} of the principles' weight scored (needs {need})"
+    else:
+        principle = "surveillance" if key == "surveillance_night" else key
+        period = "day" if key == "surveillance_night" else "night"
+        metrics = [m for m, r in RULES.items() if r.principle == principle and r.period != period]
+        text = "{share} of its inputs have data (needs {need})"
+    names = [_labels(lang)[m.removeprefix("score_")] if key == "cpted_index" else m for m in metrics]
+    out = []
+    for _, row in cells.iterrows():
+        if not np.isnan(row[column]):
+            out.append("")
+            continue
+        share = row[completeness]
+        parts = [tr(text, lang, share=f"{share:.0%}", need=f"{MIN_COMPLETENESS:.0%}")] if np.isfinite(share) else []
+        gone = [name for name, m in zip(names, metrics) if m not in cells or np.isnan(row[m])]
+        if gone and any(m in cells for m in metrics):
+            parts.append(tr("no data for {metrics}", lang, metrics=", ".join(gone)))
+        if row["coverage_reason"]:
+            parts.append(tr_phrase(row["coverage_reason"], lang))
+        out.append("; ".join(parts) or tr("not scored", lang))
+    return out
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.data(), st.sampled_from(["surveillance", "territoriality", "cpted_index"]), st.sampled_from(["en", "fr"]))
+def test_nan_reasons_by_groups_are_each_cells_own(data, key, lang):
+    import pandas as pd
+
+    from cpted.report.interactive import _nan_reasons
+    from cpted.score.scores import PRINCIPLES, RULES
+
+    n = 60
+    if key == "cpted_index":
+        metrics, column, completeness = [f"score_{p}" for p in PRINCIPLES], "cpted_index", "completeness_index"
+    else:
+        metrics = [m for m, r in RULES.items() if r.principle == key and r.period != "night"]
+        column, completeness = f"score_{key}", f"completeness_{key}"
+    pick = lambda values: np.array(data.draw(st.lists(st.sampled_from(values), min_size=n, max_size=n)))  # noqa: E731
+    cells = pd.DataFrame({m: pick([np.nan, 10.0, 80.0]) for m in metrics[: len(metrics) - 1]})  # the last one absent
+    cells[column] = pick([np.nan, np.nan, 40.0])
+    cells[completeness] = pick([np.nan, 0.0, 0.25, 0.5, 0.504, 0.9])
+    cells["coverage_reason"] = pick(["", "no building loaded", ""])
+    assert _nan_reasons(cells, key, column, completeness, lang) == _nan_reasons_each(cells, key, column, completeness, lang)
