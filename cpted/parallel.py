@@ -105,7 +105,8 @@ def dask_setup(worker) -> None:  # noqa: ARG001 - Dask's preload hook, run in ea
 #: The environment cpted gives the workers it starts. Dask's nanny sets it in *this* process's
 #: ``os.environ`` before spawning them; :func:`run_sites` puts ours back afterwards (a changed
 #: NUMBA_NUM_THREADS makes numba's next compile here refuse: its threads are launched).
-_WORKER_ENV = ("NUMBA_NUM_THREADS", "DASK_LOGGING__DISTRIBUTED")
+_WORKER_ENV = ("NUMBA_NUM_THREADS", "DASK_LOGGING__DISTRIBUTED", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+               "OPENBLAS_NUM_THREADS", "MALLOC_TRIM_THRESHOLD_")
 
 
 def _restore_environ(saved: dict[str, str | None]) -> None:
@@ -133,7 +134,14 @@ def _start(workers: int | None, scheduler: str | None, memory_limit: str | None)
     cores = os.cpu_count() or 1
     n = workers or cores
     quiet = logging.getLogger().getEffectiveLevel() > logging.INFO
-    env = {"NUMBA_NUM_THREADS": str(max(1, cores // n))}
+    threads = str(max(1, cores // n))
+    # Dask's own pre-spawn environment (MALLOC_TRIM_THRESHOLD_, which returns freed memory to the
+    # system, and one thread per BLAS/OpenMP pool) is replaced by the config below: kept, with the
+    # threads of each pool set to the worker's share of the cores
+    env = dict(dask.config.get("distributed.nanny.pre-spawn-environ", default=None) or {})
+    env.update({k: threads for k in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")})
+    env.setdefault("MALLOC_TRIM_THRESHOLD_", 65536)
+    env = {k: str(v) for k, v in env.items()}
     if quiet:
         env["DASK_LOGGING__DISTRIBUTED"] = "warning"
     config = {"distributed.scheduler.allowed-failures": ALLOWED_FAILURES,

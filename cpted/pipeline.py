@@ -43,7 +43,7 @@ from cpted.prepare.site import Site
 from cpted.prepare.sources import SourceCache, load_site, site_area, site_boundary, site_polygon
 
 __all__ = ["SourceCache", "load_site", "site_boundary", "site_area", "AuditResult", "MEASURES", "audit", "audit_to",
-           "batch", "BatchResult", "expected_cost", "shared_source_notes", "SHARED_WARNINGS", "PeakMemory", "STATUSES", "score_status"]
+           "batch", "BatchResult", "expected_cost", "shared_source_notes", "SHARED_WARNINGS", "release_memory", "PeakMemory", "STATUSES", "score_status"]
 
 log = logging.getLogger(__name__)
 
@@ -344,7 +344,29 @@ def audit_to(
     row["seconds"] = round(time.perf_counter() - start, 2)
     row["read_seconds"], row["prepare_seconds"] = round(read, 2), round(prepare, 2)
     row["peak_memory_mb"] = round(memory.peak / 2**20, 1)
+    release_memory()
     return row
+
+
+def release_memory() -> None:
+    """Give the memory freed by a site back to the system before the next site of the process.
+
+    A collection, then glibc's ``malloc_trim(0)`` where there is one (Linux): without it the heap
+    keeps the pages of a site's freed arrays, and the next site's peak counts them again
+    (chateau_reze left 553 MB resident, 445 MB after this; Île de Nantes after it peaked at
+    879 MB, 845 MB then). Does nothing elsewhere.
+    """
+    import ctypes
+    import ctypes.util
+    import gc
+
+    gc.collect()
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        trim = libc.malloc_trim
+    except (OSError, AttributeError):  # not glibc
+        return
+    trim(0)
 
 
 #: The key of :func:`audit_to`'s row that holds the warnings of the sites file's shared sources.
@@ -576,7 +598,7 @@ def batch(
         rows = [by_id[s.id] for s in specs]
     notes = shared_source_notes(rows)
     for note in notes:
-        log.info("shared source: %s", note)
+        logging.getLogger("cpted.batch").info("shared source: %s", note)  # batch.log, with the sites' lines
     summary = pd.DataFrame([{k: v for k, v in row.items() if k != SHARED_WARNINGS} for row in rows])
     front = ["site_id", "name", "status"]
     summary = summary[front + [c for c in summary.columns if c not in front]]
