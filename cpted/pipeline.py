@@ -76,8 +76,8 @@ def _network(site: Site, coverage: float, radii):
     net = network_from_streets(streets)
     outside = ~shapely.contains_xy(site.boundary, net.xy[:, 0], net.xy[:, 1])
     segments, circuity = street_centrality(streets, net, outside=outside, radii=radii)
-    nearest = nearest_edge(site.grid[["x", "y"]].to_numpy(), streets)[0]
-    return net, segments, circuity, nearest, None
+    attachment = nearest_edge(site.grid[["x", "y"]].to_numpy(), streets)  # once, for every measure
+    return net, segments, circuity, attachment, None
 
 
 def _radius(r) -> float:
@@ -182,16 +182,17 @@ def audit(
     report = progress or (lambda *_: None)
     report(steps[0], 0, len(steps))
     facts = completeness(site)
-    net = segments = circuity = nearest = why = None
+    net = segments = circuity = attachment = why = None
     if networked:
         report("network", 1, len(steps))
-        net, segments, circuity, nearest, why = _network(site, facts["network_coverage"], radii)
+        net, segments, circuity, attachment, why = _network(site, facts["network_coverage"], radii)
+    nearest = None if attachment is None else attachment[0]
     run = {
         "surveillance": lambda: surveillance(site, view_radius=view_radius, isovist_polygons=isovist_polygons,
                                              visual_integration=visual_integration),
         "access_control": lambda: access_control(site, net, segments, circuity, nearest, radii=radii, reason=why),
-        "activity": lambda: activity(site, net, radii=radii, reason=why),
-        "territoriality": lambda: territoriality(site, net),
+        "activity": lambda: activity(site, net, radii=radii, reason=why, attachment=attachment),
+        "territoriality": lambda: territoriality(site, net, attachment=attachment),
         "maintenance": lambda: maintenance(site),
     }
     parts = []

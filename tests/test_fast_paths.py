@@ -143,3 +143,36 @@ def test_nan_reasons_by_groups_are_each_cells_own(data, key, lang):
     cells[completeness] = pick([np.nan, 0.0, 0.25, 0.5, 0.504, 0.9])
     cells["coverage_reason"] = pick(["", "no building loaded", ""])
     assert _nan_reasons(cells, key, column, completeness, lang) == _nan_reasons_each(cells, key, column, completeness, lang)
+
+
+def test_one_street_attachment_for_every_measure(data, tmp_path):
+    # the audit finds each cell's nearest street once and hands it to activity and territoriality:
+    # the same cells and site values as when each measure finds it itself
+    import pandas as pd
+
+    from cpted.engines.network import RADII
+    from cpted.load.sites_file import read_sites_file
+    from cpted.measure.activity import activity
+    from cpted.measure.territoriality import territoriality
+    from cpted.pipeline import _network, load_site
+
+    path = tmp_path / "sites.toml"
+    path.write_text(f'''title = "t"
+[defaults]
+crs = "EPSG:2154"
+cell_size = 5
+context = 200
+[[site]]
+id = "le_mans_centre"
+bbox = [491100, 6771330, 491760, 6771770]
+[site.layers]
+osm = "{data}/france/le_mans_centre.osm.pbf"
+''', encoding="utf-8")
+    site = load_site(read_sites_file(path).site("le_mans_centre"))
+    net, _, _, attachment, why = _network(site, 1.0, RADII)
+    assert why is None and len(attachment[0]) == len(site.grid)
+    for measure, options in ((activity, {"radii": RADII}), (territoriality, {})):
+        own, given = measure(site, net, **options), measure(site, net, attachment=attachment, **options)
+        pd.testing.assert_frame_equal(own.cells, given.cells, check_exact=True)
+        assert own.cells.notna().any().any()
+        assert pd.Series(own.summary).equals(pd.Series(given.summary))
