@@ -57,7 +57,7 @@ from cpted.errors import NetworkError
 from cpted.load.sites_file import SiteSpec
 
 __all__ = ["ALLOWED_FAILURES", "NO_WORKER_TIMEOUT", "SCHEDULER_LOST_AFTER", "FAILED", "TIMED_OUT", "run_sites",
-           "run_in_process", "site_row_line", "quiet_dask_logs"]
+           "run_in_process", "site_row_line", "quiet_dask_logs", "release_memory"]
 
 log = logging.getLogger(__name__)
 batch_log = logging.getLogger("cpted.batch")  # one line per finished site
@@ -380,3 +380,24 @@ def _close(client, cluster) -> None:
             log.warning("closing the local Dask cluster: %s", exc)
         finally:
             nanny.setLevel(level)
+
+
+def release_memory() -> None:
+    """Give the memory freed by a site back to the system before the next site of the process.
+
+    A collection, then glibc's ``malloc_trim(0)`` where there is one (Linux): without it the heap
+    keeps the pages of a site's freed arrays, and the next site's peak counts them again
+    (chateau_reze left 553 MB resident, 445 MB after this; Île de Nantes after it peaked at
+    879 MB, 845 MB then). Does nothing elsewhere.
+    """
+    import ctypes
+    import ctypes.util
+    import gc
+
+    gc.collect()
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        trim = libc.malloc_trim
+    except (OSError, AttributeError):  # not glibc
+        return
+    trim(0)

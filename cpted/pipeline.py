@@ -28,7 +28,7 @@ from cpted.atomic import output_folder
 from cpted.errors import InputError
 from cpted.load.schema import LAYER_KINDS
 from cpted.load.sites_file import SitesFile, SiteSpec, read_sites_file
-from cpted.parallel import run_in_process, run_sites
+from cpted.parallel import release_memory, run_in_process, run_sites
 from cpted.engines.network import RADII, nearest_edge, network_from_streets, street_centrality
 from cpted.measure.access_control import access_control
 from cpted.measure.coverage import restrict_to_coverage, scored_shares
@@ -43,7 +43,7 @@ from cpted.prepare.site import Site
 from cpted.prepare.sources import SourceCache, load_site, site_area, site_boundary, site_polygon
 
 __all__ = ["SourceCache", "load_site", "site_boundary", "site_area", "AuditResult", "MEASURES", "audit", "audit_to",
-           "batch", "BatchResult", "expected_cost", "shared_source_notes", "SHARED_WARNINGS", "release_memory", "PeakMemory", "STATUSES", "score_status"]
+           "batch", "BatchResult", "expected_cost", "shared_source_notes", "SHARED_WARNINGS", "PeakMemory", "STATUSES", "score_status"]
 
 log = logging.getLogger(__name__)
 
@@ -347,27 +347,6 @@ def audit_to(
     row["peak_memory_mb"] = round(memory.peak / 2**20, 1)
     release_memory()
     return row
-
-
-def release_memory() -> None:
-    """Give the memory freed by a site back to the system before the next site of the process.
-
-    A collection, then glibc's ``malloc_trim(0)`` where there is one (Linux): without it the heap
-    keeps the pages of a site's freed arrays, and the next site's peak counts them again
-    (chateau_reze left 553 MB resident, 445 MB after this; Île de Nantes after it peaked at
-    879 MB, 845 MB then). Does nothing elsewhere.
-    """
-    import ctypes
-    import ctypes.util
-    import gc
-
-    gc.collect()
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        trim = libc.malloc_trim
-    except (OSError, AttributeError):  # not glibc
-        return
-    trim(0)
 
 
 #: The key of :func:`audit_to`'s row that holds the warnings of the sites file's shared sources.
