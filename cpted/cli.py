@@ -163,6 +163,10 @@ def _cmd_batch(args) -> int:
               f"{_fmt(r['building_completeness'], True):>10}{_fmt(r.get('cpted_index')):>7}")
         if r["status"] == "no_score":
             print(f"{'':<22}nothing scored: {r.get('notes') or r.get('score_notes') or ''}")
+    if result.source_notes:
+        print("\nshared sources (said once, not under each site):")
+        for note in result.source_notes:
+            print(f"  {note}")
     counts = s["status"].value_counts()
     print(f"\n{len(s)} sites: " + ", ".join(f"{counts.get(k, 0)} {k}" for k in ("ok", "partial", "no_score", "failed", "timed_out"))
           + f" -> {result.out / 'summary.csv'}, {result.out / 'index.html'}")

@@ -29,7 +29,7 @@ from cpted.errors import InputError
 from cpted.load.cache import resolve_source_cache
 from cpted.load.schema import LAYER_KINDS
 from cpted.load.sites_file import SitesFile, SiteSpec, read_sites_file
-from cpted.parallel import run_in_process, run_sites
+from cpted.parallel import release_memory, run_in_process, run_sites
 from cpted.engines.network import RADII, nearest_edge, network_from_streets, street_centrality
 from cpted.measure.access_control import access_control
 from cpted.measure.coverage import restrict_to_coverage, scored_shares
@@ -41,10 +41,10 @@ from cpted.score.scores import PRINCIPLES, problem_places, read_weights, score_c
 from cpted.prepare.completeness import completeness
 from cpted.prepare.coverage import building_coverage
 from cpted.prepare.site import Site
-from cpted.prepare.sources import SourceCache, load_site, site_area, site_boundary
+from cpted.prepare.sources import SourceCache, load_site, site_area, site_boundary, site_polygon
 
 __all__ = ["SourceCache", "load_site", "site_boundary", "site_area", "AuditResult", "MEASURES", "audit", "audit_to",
-           "batch", "BatchResult", "PeakMemory", "STATUSES", "score_status"]
+           "batch", "BatchResult", "expected_cost", "shared_source_notes", "SHARED_WARNINGS", "PeakMemory", "STATUSES", "score_status"]
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +77,8 @@ def _network(site: Site, coverage: float, radii):
     net = network_from_streets(streets)
     outside = ~shapely.contains_xy(site.boundary, net.xy[:, 0], net.xy[:, 1])
     segments, circuity = street_centrality(streets, net, outside=outside, radii=radii)
-    nearest = nearest_edge(site.grid[["x", "y"]].to_numpy(), streets)[0]
-    return net, segments, circuity, nearest, None
+    attachment = nearest_edge(site.grid[["x", "y"]].to_numpy(), streets)  # once, for every measure
+    return net, segments, circuity, attachment, None
 
 
 def _radius(r) -> float:
@@ -183,16 +183,17 @@ def audit(
     report = progress or (lambda *_: None)
     report(steps[0], 0, len(steps))
     facts = completeness(site)
-    net = segments = circuity = nearest = why = None
+    net = segments = circuity = attachment = why = None
     if networked:
         report("network", 1, len(steps))
-        net, segments, circuity, nearest, why = _network(site, facts["network_coverage"], radii)
+        net, segments, circuity, attachment, why = _network(site, facts["network_coverage"], radii)
+    nearest = None if attachment is None else attachment[0]
     run = {
         "surveillance": lambda: surveillance(site, view_radius=view_radius, isovist_polygons=isovist_polygons,
                                              visual_integration=visual_integration),
         "access_control": lambda: access_control(site, net, segments, circuity, nearest, radii=radii, reason=why),
-        "activity": lambda: activity(site, net, radii=radii, reason=why),
-        "territoriality": lambda: territoriality(site, net),
+        "activity": lambda: activity(site, net, radii=radii, reason=why, attachment=attachment),
+        "territoriality": lambda: territoriality(site, net, attachment=attachment),
         "maintenance": lambda: maintenance(site),
     }
     parts = []
@@ -278,6 +279,9 @@ class BatchResult:
 
     summary: pd.DataFrame
     out: Path
+    #: The warnings of the sites file's shared sources (``[layers]``), each once, with the sites
+    #: that read them (:func:`shared_source_notes`); the sites' own ``notes`` leave them out.
+    source_notes: list[str] = field(default_factory=list)
 
     @property
     def failed(self) -> pd.DataFrame:
@@ -310,7 +314,10 @@ def audit_to(
     also gives ``seconds``, ``read_seconds`` (reading the source files, or the parsed-source
     cache), ``prepare_seconds`` (reprojecting, clipping and noding the layers, building the grid;
     both part of ``seconds``) and ``peak_memory_mb`` (the peak resident memory of the process while
-    the site ran). ``report.html`` is written in ``lang`` (``"en"`` or ``"fr"``).
+    the site ran). ``report.html`` is written in ``lang`` (``"en"`` or ``"fr"``). The warnings of the
+    sites file's shared sources (``[layers]``: facts about the whole file, the same for every site)
+    are left out of the site's ``notes`` and returned under :data:`SHARED_WARNINGS`, for
+    :func:`batch` to say each once.
     """
     from cpted.report.outputs import write_audit
     from cpted.report.site_report import write_site_report
@@ -321,6 +328,7 @@ def audit_to(
     with PeakMemory() as memory:
         try:
             site = load_site(spec, cache_dir=cache_dir, sources=sources)
+            shared = _set_apart_shared_warnings(site, spec)
             read = sources.seconds - before
             prepare = time.perf_counter() - start - read
             result = audit(site, isovist_polygons=isovist_polygons, weights=weights)
@@ -330,7 +338,7 @@ def audit_to(
                 from cpted.report.pdf import write_pdf
 
                 write_pdf(out / spec.id / "report.html", out / spec.id / "report.pdf")
-            row = {**result.summary, "error": ""}
+            row = {**result.summary, "error": "", SHARED_WARNINGS: shared}
         except Exception as exc:  # noqa: BLE001 - one failing site must not stop the batch
             log.debug("site %s failed:\n%s", spec.id, traceback.format_exc())
             row = {"site_id": spec.id, "name": spec.name, **spec.attributes, "status": "failed",
@@ -338,7 +346,55 @@ def audit_to(
     row["seconds"] = round(time.perf_counter() - start, 2)
     row["read_seconds"], row["prepare_seconds"] = round(read, 2), round(prepare, 2)
     row["peak_memory_mb"] = round(memory.peak / 2**20, 1)
+    release_memory()
     return row
+
+
+#: The key of :func:`audit_to`'s row that holds the warnings of the sites file's shared sources.
+SHARED_WARNINGS = "shared_source_warnings"
+
+
+def _set_apart_shared_warnings(site: Site, spec: SiteSpec) -> list[str]:
+    """Take the warnings of the sources of the sites file's ``[layers]`` (read by every site:
+    duplicates dropped, streets drawn twice... over the whole file) out of the site's notes, and
+    return them: :func:`batch` says each once for the run, naming the sites that read it."""
+    own = {str(ls.path) for specs in spec.layers.values() for ls in specs if ls.path is not None}
+    shared = {str(ls.path) for specs in spec.shared_layers.values() for ls in specs if ls.path is not None} - own
+    found: list[str] = []
+    for kind, facts in site.sources.items():
+        kept = []
+        for info in facts:
+            if str(info.get("source")) in shared and info.get("warnings"):
+                found.extend(info["warnings"])
+                info = {**info, "warnings": []}
+            kept.append(info)
+        site.sources[kind] = kept
+    return list(dict.fromkeys(found))
+
+
+def shared_source_notes(rows: list[dict]) -> list[str]:
+    """The warnings of the shared sources of a batch's rows (:data:`SHARED_WARNINGS`), each once,
+    with the sites that read the source (all of them: "read by every site").
+
+    Examples
+    --------
+    >>> shared_source_notes([{"site_id": "a", SHARED_WARNINGS: ["w1", "w2"]}, {"site_id": "b", SHARED_WARNINGS: ["w1"]},
+    ...                      {"site_id": "c", "status": "failed"}])
+    ['w1 (read by sites a, b)', 'w2 (read by site a)']
+    >>> shared_source_notes([{"site_id": "a", SHARED_WARNINGS: ["w1"]}])
+    ['w1 (read by every site)']
+    """
+    sites: dict[str, list[str]] = {}
+    for row in rows:
+        for warning in row.get(SHARED_WARNINGS) or ():
+            sites.setdefault(warning, []).append(str(row["site_id"]))
+    out = []
+    for warning, ids in sites.items():
+        if len(ids) == len(rows):
+            out.append(f"{warning} (read by every site)")
+        else:
+            out.append(f"{warning} (read by site{'s' if len(ids) > 1 else ''} {', '.join(ids)})")
+    return out
 
 
 class PeakMemory:
@@ -378,6 +434,33 @@ def _audit_on_worker(spec: SiteSpec, out: str, options: dict) -> dict:
     if _SOURCES is None or _SOURCES.directory != directory:
         _SOURCES = SourceCache(directory)
     return audit_to(spec, out, sources=_SOURCES, **options)
+
+
+def expected_cost(spec: SiteSpec) -> float:
+    """A site's expected audit time, in arbitrary units, for handing the longest sites out first.
+
+    The number of cells of its grid (site area / ``cell_size``²), four times more when buildings
+    are given (its own, or the file's ``buildings`` or ``osm`` layers): visibility then runs over
+    every cell, and it is most of an audit (Île de Nantes: 25 of 50 s; the sites without
+    buildings: none). 0 when the site's boundary cannot be read (its audit then fails at once).
+
+    Examples
+    --------
+    >>> from cpted.load.sites_file import SiteSpec
+    >>> small = SiteSpec(id="a", name="a", crs="EPSG:2154", radius=0, context=0, cell_size=5, approximate=False,
+    ...                  bbox=(0, 0, 100, 100))
+    >>> large = SiteSpec(id="b", name="b", crs="EPSG:2154", radius=0, context=0, cell_size=5, approximate=False,
+    ...                  bbox=(0, 0, 300, 300))
+    >>> [s.id for s in sorted([small, large], key=expected_cost, reverse=True)]
+    ['b', 'a']
+    """
+    try:
+        area = float(site_polygon(spec).area.iloc[0])
+    except Exception:  # noqa: BLE001 - the site's own run says what is wrong
+        return 0.0
+    kinds = {*spec.layers, *spec.shared_layers}
+    buildings = bool(kinds & {"buildings", "osm"})
+    return area / spec.cell_size**2 * (4.0 if buildings else 1.0)
 
 
 def batch(
@@ -478,17 +561,22 @@ def batch(
         cache = SourceCache(directory)  # files read once per batch (once per machine with a directory)
         rows = run_in_process(specs, out, lambda spec, out, options: audit_to(spec, out, sources=cache, **options),
                               options, progress=progress)
-    else:
-        rows = run_sites(specs, out, _audit_on_worker, {**options, "source_cache": directory}, workers=workers,
-                         scheduler=scheduler,
-                         memory_limit=memory_limit, site_timeout=site_timeout, progress=progress)
-    summary = pd.DataFrame(rows)
+    else:  # the longest sites first, so that none starts last on an otherwise idle cluster
+        longest_first = sorted(specs, key=expected_cost, reverse=True)
+        done = run_sites(longest_first, out, _audit_on_worker, {**options, "source_cache": directory}, workers=workers,
+                         scheduler=scheduler, memory_limit=memory_limit, site_timeout=site_timeout, progress=progress)
+        by_id = {row["site_id"]: row for row in done}
+        rows = [by_id[s.id] for s in specs]
+    notes = shared_source_notes(rows)
+    for note in notes:
+        logging.getLogger("cpted.batch").info("shared source: %s", note)  # batch.log, with the sites' lines
+    summary = pd.DataFrame([{k: v for k, v in row.items() if k != SHARED_WARNINGS} for row in rows])
     front = ["site_id", "name", "status"]
     summary = summary[front + [c for c in summary.columns if c not in front]]
     write_summary(summary, out / "summary.csv")
-    write_index(summary, out / "index.html", title=sites.title, lang=lang)
+    write_index(summary, out / "index.html", title=sites.title, lang=lang, source_notes=notes)
     if pdf:
         from cpted.report.pdf import write_pdf
 
         write_pdf(out / "index.html", out / "index.pdf")
-    return BatchResult(summary=summary, out=out)
+    return BatchResult(summary=summary, out=out, source_notes=notes)

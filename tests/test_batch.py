@@ -56,6 +56,24 @@ def test_seven_audits_summary_and_index(nantes_batch):
     assert "IGN BD TOPO, Licence Ouverte 2.0" in page
 
 
+def test_warnings_of_the_shared_sources_are_said_once(nantes_batch):
+    # the file-wide [layers] sources hold duplicates over the whole file (686 waste containers
+    # exported twice, 2 street lines drawn twice): said once for the batch, not once per site
+    _, out = nantes_batch
+    summary = pd.read_csv(out / "summary.csv")
+    shared = ("686 exact duplicate features", "2 street lines drawn twice")
+    for text in shared:
+        assert not summary["notes"].fillna("").str.contains(text, regex=False).any()
+        for site_id in summary["site_id"]:
+            assert text not in (out / site_id / "report.html").read_text(encoding="utf-8")
+    page = (out / "index.html").read_text(encoding="utf-8")
+    for text in shared:
+        assert page.count(text) == 1
+    assert page.count("(read by every site)") == 2
+    # the notes of a site's own facts stay under it
+    assert summary["notes"].str.contains("no source for").sum() == 7
+
+
 def test_network_coverage_inside_and_outside_the_graphs(nantes_batch):
     _, out = nantes_batch
     cov = pd.read_csv(out / "summary.csv").set_index("site_id")["network_coverage"]

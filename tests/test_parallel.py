@@ -335,3 +335,19 @@ def test_a_dask_batch_prints_no_dask_info_line(sites_file, tmp_path):
     log = (out / "batch.log").read_text().splitlines()
     assert sorted(line.split(" ", 2)[2].split(":")[0] for line in log) == ["nantes_graslin", "off_the_data"]
     assert any("nantes_graslin: ok in " in line for line in log) and any("off_the_data: failed" in line for line in log)
+
+
+def test_the_longest_sites_are_handed_out_first_and_rows_keep_the_file_order(sites_file, tmp_path, monkeypatch):
+    import cpted.pipeline as pipeline
+
+    handed = []
+
+    def fake_run_sites(specs, out, task, options, **kwargs):
+        handed.extend(s.id for s in specs)
+        return [{"site_id": s.id, "name": s.name, "status": FAILED, "error": "not run"} for s in specs]
+
+    monkeypatch.setattr(pipeline, "run_sites", fake_run_sites)
+    result = batch(sites_file, tmp_path, workers=2)
+    # 660 x 440 m, 400 x 400 m and 460 x 260 m boxes, 10 m cells, buildings from each OSM file
+    assert handed == ["le_mans_centre", "off_the_data", "nantes_graslin"]
+    assert result.summary["site_id"].tolist() == ["le_mans_centre", "nantes_graslin", "off_the_data"]

@@ -95,8 +95,12 @@ def land_use_mix(
     *,
     radii=RADII,
     by_category: bool = False,
+    attachment: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> pd.DataFrame:
     """POI counts and land-use mix within network radii of each place.
+
+    ``attachment`` is :func:`~cpted.engines.network.nearest_edge` of the places on ``streets``
+    when the caller has it already (the audit computes it once for its grid).
 
     Places and POIs attach to their nearest street at their true position along it; the
     distance is the walk along the network plus both attachment offsets.
@@ -116,7 +120,7 @@ def land_use_mix(
     cats = pd.Categorical(pois["category"], categories=POI_CATEGORIES)
     night = open_at_night(pois["opening_hours"]) if "opening_hours" in pois else pd.Series(np.nan, index=pois.index)
     codes = np.asarray(cats.codes, dtype=np.int64)
-    attached = _attach(pxy, streets, net) if len(pxy) and len(streets) else None
+    attached = _attach(pxy, streets, net, attachment) if len(pxy) and len(streets) else None
     counts, weighted = _reach(attached, pxy, pois, codes, len(POI_CATEGORIES), streets, net, radii)
     is_night = night.map(lambda v: v is True).to_numpy(dtype=bool)
     night_counts, _ = _reach(attached, pxy, pois[is_night], np.zeros(int(is_night.sum()), dtype=np.int64), 1, streets, net, radii)
@@ -135,9 +139,9 @@ def land_use_mix(
     return pd.DataFrame(out, index=places.index)
 
 
-def _attach(pxy: np.ndarray, streets: gpd.GeoDataFrame, net: Network):
+def _attach(pxy: np.ndarray, streets: gpd.GeoDataFrame, net: Network, attachment=None):
     """Places on their nearest usable edge: (edge or -1, along, offset)."""
-    edge, along, offset = nearest_edge(pxy, streets)
+    edge, along, offset = nearest_edge(pxy, streets) if attachment is None else attachment
     usable = np.isfinite(net.edge_length[edge])
     return np.where(usable, edge, -1).astype(np.int64), along, offset
 
@@ -186,7 +190,8 @@ HOURS_CATEGORIES = ("shop", "food_drink", "culture", "health", "public_service",
 _MIX_COLUMNS = ("pois", "mix_d0", "mix_d1", "mix_d2", "mix_entropy", "mix_w_d1", "mix_w_d2", "night_pois")
 
 
-def activity(site, net: Network | None, *, radii=RADII, reason: str | None = None) -> MeasureResult:
+def activity(site, net: Network | None, *, radii=RADII, reason: str | None = None,
+             attachment: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> MeasureResult:
     """Activity-support measures of a site: land-use mix per cell and site means.
 
     Returns a :class:`~cpted.measure._result.MeasureResult` (``cells``, no ``layers``,
@@ -195,7 +200,8 @@ def activity(site, net: Network | None, *, radii=RADII, reason: str | None = Non
     ``night_pois_<r>`` is NaN with a reason unless at least
     :data:`~cpted.measure._result.MIN_ATTRIBUTE_SHARE` of the venues (:data:`HOURS_CATEGORIES`)
     in the site and its context ring carry ``opening_hours``; ``pois_opening_hours_share``
-    gives that share (NaN with no venue, when the night count is a true count).
+    gives that share (NaN with no venue, when the night count is a true count). ``attachment``:
+    the grid cells' :func:`~cpted.engines.network.nearest_edge` on the site's streets, when known.
     """
     cells = site.grid
     columns = [column_name(c, r) for r in sorted(radii) for c in _MIX_COLUMNS]
@@ -208,7 +214,7 @@ def activity(site, net: Network | None, *, radii=RADII, reason: str | None = Non
     if pois is None:
         return result
     centres = gpd.GeoSeries(gpd.points_from_xy(cells["x"], cells["y"]), index=cells.index, crs=site.crs)
-    mix = land_use_mix(centres, pois, site.layer("streets"), net, radii=radii)
+    mix = land_use_mix(centres, pois, site.layer("streets"), net, radii=radii, attachment=attachment)
     venues = pois[pois["category"].isin(HOURS_CATEGORIES)]
     if len(venues):  # with none, nothing could be open at night: the zero count is a fact
         share, hours_known = need_attribute(venues, ["opening_hours"], result, what="night-time POIs",

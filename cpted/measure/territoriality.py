@@ -238,17 +238,19 @@ def public_depths(streets: gpd.GeoDataFrame, net: Network) -> tuple[dict, dict]:
     return metric, hops
 
 
-def depth_from_public(points_xy: np.ndarray, streets: gpd.GeoDataFrame, net: Network, depths: tuple[dict, dict] | None = None) -> pd.DataFrame:
+def depth_from_public(points_xy: np.ndarray, streets: gpd.GeoDataFrame, net: Network, depths: tuple[dict, dict] | None = None,
+                      attachment: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> pd.DataFrame:
     """Network distance (m) and steps (segments) from the nearest public street to each point.
 
     A point attaches to its nearest segment; on a public street its depth is its offset and 0
     steps; elsewhere the walk to either end of its segment plus that node's depth
     (:func:`public_depths`, computed here unless given). Points that cannot reach any public
-    street get NaN.
+    street get NaN. ``attachment``: :func:`~cpted.engines.network.nearest_edge` of the points on
+    ``streets``, when the caller has it already.
     """
     metric, hops = depths if depths is not None else public_depths(streets, net)
     public = streets["walk_kind"].isin(PUBLIC_STREETS).to_numpy()
-    edge, along, offset = nearest_edge(points_xy, streets)
+    edge, along, offset = nearest_edge(points_xy, streets) if attachment is None else attachment
     length = net.edge_length[edge]
     u, v = net.edges[edge, 0], net.edges[edge, 1]
     dm = np.array([metric.get(int(a), np.inf) for a in u]), np.array([metric.get(int(b), np.inf) for b in v])
@@ -323,14 +325,16 @@ SUMMARY_KEYS = ("boundary_defined_share", "boundary_high_opaque_share", "boundar
                 "entrances_intervisible_share", "entrance_depth_mean", "cell_depth_mean", "ambiguous_share")
 
 
-def territoriality(site, net: Network | None) -> MeasureResult:
+def territoriality(site, net: Network | None, *,
+                   attachment: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> MeasureResult:
     """Every territoriality measure of a prepared site.
 
     Returns a :class:`~cpted.measure._result.MeasureResult`: ``cells``, ``layers``
     (``boundaries``, ``ambiguous_space``, ``entrances``), ``summary`` and ``reasons``. Values
     whose inputs are unknown (buildings, barriers, land use, entrances, streets, the network)
     are NaN with the reason; known-empty inputs count as nothing there (no barrier: every
-    public/private edge unmarked; no entrance: no door).
+    public/private edge unmarked; no entrance: no door). ``attachment``: the grid cells'
+    :func:`~cpted.engines.network.nearest_edge` on the site's streets, when known.
     """
     cells = site.grid
     xy = cells[["x", "y"]].to_numpy()
@@ -375,7 +379,7 @@ def territoriality(site, net: Network | None) -> MeasureResult:
     # depth from the public network
     if net is not None:
         node_depths = public_depths(streets, net)  # once, for the cells and the entrances
-        depth = depth_from_public(xy, streets, net, node_depths)
+        depth = depth_from_public(xy, streets, net, node_depths, attachment=attachment)
         out["depth_m"] = depth["depth_m"].to_numpy()
         out["depth_steps"] = depth["depth_steps"].to_numpy()
         summary["cell_depth_mean"] = float(np.nanmean(depth["depth_m"])) if depth["depth_m"].notna().any() else np.nan

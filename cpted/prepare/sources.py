@@ -30,7 +30,7 @@ from cpted.prepare.crs import choose_crs, to_crs
 from cpted.prepare.grid import check_grid_size
 from cpted.prepare.site import Site
 
-__all__ = ["SourceCache", "load_site", "site_boundary", "site_area"]
+__all__ = ["SourceCache", "load_site", "site_boundary", "site_area", "site_polygon"]
 
 log = logging.getLogger(__name__)
 _FORMAT_ATTRIBUTION = {
@@ -146,11 +146,16 @@ def site_boundary(spec: SiteSpec, crs, shapes: gpd.GeoDataFrame | None = None) -
     return shapely.union_all(to_crs(shapes, crs, layer=f"boundary of site {spec.id!r}").geometry.values)
 
 
-def site_area(spec: SiteSpec) -> gpd.GeoSeries:
-    """The site plus its context ring, as a one-row GeoSeries in the site CRS (nothing else is read)."""
+def site_polygon(spec: SiteSpec) -> gpd.GeoSeries:
+    """The site's boundary, as a one-row GeoSeries in the site CRS (nothing else is read)."""
     shapes = _boundary_shapes(spec) if spec.boundary is not None else None
     crs = _site_crs(spec, shapes)
-    return gpd.GeoSeries([site_boundary(spec, crs, shapes).buffer(spec.context)], crs=crs)
+    return gpd.GeoSeries([site_boundary(spec, crs, shapes)], crs=crs)
+
+
+def site_area(spec: SiteSpec) -> gpd.GeoSeries:
+    """The site plus its context ring, as a one-row GeoSeries in the site CRS (nothing else is read)."""
+    return site_polygon(spec).buffer(spec.context)
 
 
 def _site_crs(spec: SiteSpec, shapes: gpd.GeoDataFrame | None):

@@ -121,9 +121,19 @@ def _nan_reasons(cells: pd.DataFrame, key: str, column: str, completeness: str, 
         missing[:, k] = cells[m].isna().to_numpy() if m in cells else True
     coverage = cells["coverage_reason"].fillna("").astype(str).to_numpy() if "coverage_reason" in cells else np.full(n, "")
     names = [_labels(lang)[m.removeprefix("score_")] if key == "cpted_index" else m for m in metrics]
-    out, said = [""] * n, {}
-    for i in np.flatnonzero(np.isnan(values)):
-        why = (f"{share[i]:.0%}" if np.isfinite(share[i]) else "", tuple(missing[i]), coverage[i])
+    out = np.full(n, "", dtype=object)
+    nan = np.flatnonzero(np.isnan(values))
+    if not len(nan):
+        return out.tolist()
+    # the cells with the same reason at once: (share as written, missing inputs, coverage reason)
+    shares, share_code = np.unique(share[nan], return_inverse=True)  # NaN shares: one code, written ''
+    share_text = [f"{v:.0%}" if np.isfinite(v) else "" for v in shares]
+    cov_code, cov_text = pd.factorize(coverage[nan])
+    bits = missing[nan].astype(np.int64) @ (np.int64(1) << np.arange(len(metrics), dtype=np.int64))
+    keys, group = np.unique(np.column_stack([share_code.ravel(), bits, cov_code]), axis=0, return_inverse=True)
+    said, texts = {}, []
+    for code, pattern, cov in keys:
+        why = (share_text[code], tuple(bool(pattern >> k & 1) for k in range(len(metrics))), cov_text[cov])
         if why not in said:
             parts = [tr(text, lang, share=why[0], need=f"{MIN_COMPLETENESS:.0%}")] if why[0] else []
             gone = [name for name, miss in zip(names, why[1]) if miss]
@@ -132,8 +142,9 @@ def _nan_reasons(cells: pd.DataFrame, key: str, column: str, completeness: str, 
             if why[2]:
                 parts.append(tr_phrase(why[2], lang))
             said[why] = "; ".join(parts) or tr("not scored", lang)
-        out[i] = said[why]
-    return out
+        texts.append(said[why])
+    out[nan] = np.array(texts, dtype=object)[group.ravel()]
+    return out.tolist()
 
 
 def _table(strings) -> tuple[list[str], np.ndarray]:
