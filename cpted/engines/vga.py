@@ -40,11 +40,13 @@ from __future__ import annotations
 import math
 
 import geopandas as gpd
+import numba
 import numpy as np
 import pandas as pd
 import shapely
 from numba import njit, prange
 
+from cpted.engines import _kernels
 from cpted.engines import _lattice as _lattice_mod
 from cpted.engines.visibility import Scene, _observer_xy, _radii, visible_pairs
 
@@ -59,7 +61,12 @@ VGA_COLUMNS = LOCAL + GLOBAL
 
 
 def visibility_graph(
-    places: gpd.GeoSeries | gpd.GeoDataFrame, scene: Scene, *, radius: float | None = None, lattice_path: bool = True
+    places: gpd.GeoSeries | gpd.GeoDataFrame,
+    scene: Scene,
+    *,
+    radius: float | None = None,
+    lattice_path: bool = True,
+    cull: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The visibility graph of ``places`` as CSR arrays (indptr, indices), self-loops left out.
 
@@ -67,6 +74,8 @@ def visibility_graph(
     (grid cells), each exact isovist is scanned over the lattice row by row
     (:mod:`cpted.engines._lattice`), which costs about the places seen rather than the places
     within the radius; the result is the same as testing each place (``lattice_path=False``).
+    ``cull``: sweep only the occluders not hidden behind nearer ones
+    (:mod:`cpted.engines._cull`); the result is the same as sweeping all of them (False).
 
     Examples
     --------
@@ -85,36 +94,22 @@ def visibility_graph(
     xy, blocked = _observer_xy(pts, scene, "places")
     lattice = _lattice(xy) if n else None
     if lattice is None or not lattice_path:
-        obs, tgt = visible_pairs(pts, pts, scene, radius=radius)
+        obs, tgt = visible_pairs(pts, pts, scene, radius=radius, cull=cull)
     else:
         lat, lx0, ly0, lcell, off = lattice
         r = _radii(n, radius, scene)
         r[blocked] = np.nan
-        args = (xy, r, *scene.index, lat, lx0, ly0, lcell, off, xy)
-        counts = np.maximum(_lattice_mod.lattice_counts(*args), 0)
-        offsets = np.concatenate([[0], np.cumsum(counts)])
-        return _csr_rows(offsets, _lattice_mod.lattice_pairs(*args, offsets))  # grouped by observer already
+        args = (xy, r, *scene.index, *_kernels.workspace(*scene.index, cull), lat, lx0, ly0, lcell, off, xy)
+        # each thread's buffer: the rows of a sample of places, scaled up, with a margin
+        sample = np.arange(0, n, max(1, n // 200))
+        seen = np.maximum(_lattice_mod.lattice_counts(xy[sample], r[sample], *args[2:]), 0)
+        cap = int(seen.mean() * n / numba.get_num_threads() * 1.3) + 100_000 if len(sample) else 0
+        return _lattice_mod.lattice_fill(*args, *_lattice_mod.lattice_rows(*args, cap))
     keep = obs != tgt
     obs, tgt = obs[keep], tgt[keep]
     order = np.lexsort((tgt, obs))
     indptr = np.concatenate([[0], np.cumsum(np.bincount(obs, minlength=n))]).astype(np.int64)
     return indptr, np.ascontiguousarray(tgt[order], dtype=np.int64)
-
-
-@njit(cache=True)
-def _csr_rows(offsets, targets):
-    """CSR arrays from each row's targets (rows offsets[i]:offsets[i+1]): sorted, self-loops dropped."""
-    n = offsets.shape[0] - 1
-    indptr = np.zeros(n + 1, dtype=np.int64)
-    m = 0
-    for i in range(n):
-        row = np.sort(targets[offsets[i]:offsets[i + 1]])
-        for t in range(row.shape[0]):
-            if row[t] != i:
-                targets[m] = row[t]
-                m += 1
-        indptr[i + 1] = m
-    return indptr, targets[:m].copy()
 
 
 def _lattice(xy: np.ndarray):
