@@ -24,16 +24,15 @@ from numba import njit, prange
 import numba
 
 from cpted.engines._cull import isovist_ids
-from cpted.engines._sweep import _EPS, _bound, _grazes, _vertex_table, sightline_blocked
+from cpted.engines._sweep import _EPS, _bound, _grazes_at, _vertex_table, sightline_blocked
 
 _TOL = 2e-6  # m: places this close to a run's end (perpendicular) are tested exactly
 
 
 @njit(cache=True)
-def _mask_one(events, nearest, pieces, r, tx, ty, d):
-    """Whether the point (tx, ty) at distance d > 0 from the observer is inside its isovist."""
+def _mask_one(events, nearest, pieces, r, ang, d):
+    """Whether the point at angle ``ang`` and distance d > 0 from the observer is inside its isovist."""
     m = nearest.shape[0]
-    ang = math.atan2(ty, tx)
     i = np.searchsorted(events, ang, side="right") - 1
     i = max(0, min(m - 1, i))
     bound = _bound(ang, nearest[i], pieces, r)
@@ -53,9 +52,10 @@ def _sees(ox, oy, px, py, r, events, nearest, pieces, ids, table, segs):
         return False
     if d == 0.0:
         return True
-    if ids.shape[0] and _grazes(tx, ty, d, table):
+    ang = math.atan2(ty, tx)
+    if ids.shape[0] and _grazes_at(tx, ty, d, ang, table):
         return not sightline_blocked(ox, oy, px, py, ids, segs)
-    return _mask_one(events, nearest, pieces, r, tx, ty, d)
+    return _mask_one(events, nearest, pieces, r, ang, d)
 
 
 @njit(cache=True)
@@ -152,10 +152,17 @@ def lattice_visible(ox, oy, r, segs, start, items, cell, nx, ny, gx0, gy0, spill
     left = lx0 - ox - 2.0 * lcell  # the lattice's x range, relative, with a margin
     right = lx0 + (lnx + 1) * lcell - ox
     m = nearest.shape[0]
-    for i in range(m):
-        lo = events[i]
-        hi = events[i + 1]
+    i_next = 0
+    while i_next < m:
+        # one sector per run of intervals bounded by the same wall piece (or the circle): the events
+        # inside it come from walls behind that piece, whose radials bound nothing here
+        i = i_next
         k = nearest[i]
+        i_next = i + 1
+        while i_next < m and nearest[i_next] == k:
+            i_next += 1
+        lo = events[i]
+        hi = events[i_next]
         if k < 0:
             y_lo = r * math.sin(lo)
             y_hi = r * math.sin(hi)
@@ -182,6 +189,20 @@ def lattice_visible(ox, oy, r, segs, start, items, cell, nx, ny, gx0, gy0, spill
         xa_dn, xb_dn = _x_at(-1.0, a_dn), _x_at(-1.0, b_dn)
         sa_up, sb_up = abs(math.sin(a_up)), abs(math.sin(b_up))
         sa_dn, sb_dn = abs(math.sin(a_dn)), abs(math.sin(b_dn))
+        # tolerances at the radials, a + b |y| on a row: (_TOL + 4e-8 |y| / (s rho)) / s
+        ta0_up, ta1_up = _TOL / max(sa_up, 1e-300), 4e-8 / max(sa_up, 1e-300) / max(sa_up, 1e-300) / max(rho_lo, 1e-12)
+        tb0_up, tb1_up = _TOL / max(sb_up, 1e-300), 4e-8 / max(sb_up, 1e-300) / max(sb_up, 1e-300) / max(rho_hi, 1e-12)
+        ta0_dn, ta1_dn = _TOL / max(sa_dn, 1e-300), 4e-8 / max(sa_dn, 1e-300) / max(sa_dn, 1e-300) / max(rho_lo, 1e-12)
+        tb0_dn, tb1_dn = _TOL / max(sb_dn, 1e-300), 4e-8 / max(sb_dn, 1e-300) / max(sb_dn, 1e-300) / max(rho_hi, 1e-12)
+        if k >= 0:  # the wall's line: x = p1x + (y - p1y) ex / ey on a row
+            p1x = pieces[k, 0]
+            p1y = pieces[k, 1]
+            ex = pieces[k, 2] - p1x
+            ey = pieces[k, 3] - p1y
+            side0 = ex * (0.0 - p1y) - ey * (0.0 - p1x)  # the observer's side of the wall
+            keep_left = (side0 > 0.0) == (ey > 0.0)  # inside: x <= x_cut
+            slope = ex / ey if ey != 0.0 else 0.0
+            stretch = math.hypot(ex, ey) / abs(ey) if ey != 0.0 else 0.0
         for j in range(j0, j1 + 1):
             if j == own_row:
                 continue
@@ -191,15 +212,15 @@ def lattice_visible(ox, oy, r, segs, start, items, cell, nx, ny, gx0, gy0, spill
                     continue
                 xa_ = xa_up * yr if math.isfinite(xa_up) else xa_up
                 xb_ = xb_up * yr if math.isfinite(xb_up) else xb_up
-                sa, sb = sa_up, sb_up
+                ta = ta0_up + ta1_up * yr
+                tb = tb0_up + tb1_up * yr
             else:
                 if a_dn >= b_dn:
                     continue
                 xa_ = -xa_dn * yr if math.isfinite(xa_dn) else xa_dn
                 xb_ = -xb_dn * yr if math.isfinite(xb_dn) else xb_dn
-                sa, sb = sa_dn, sb_dn
-            ta = (_TOL + 4.0 * 1e-8 * abs(yr) / max(sa, 1e-300) / max(rho_lo, 1e-12)) / max(sa, 1e-300)
-            tb = (_TOL + 4.0 * 1e-8 * abs(yr) / max(sb, 1e-300) / max(rho_hi, 1e-12)) / max(sb, 1e-300)
+                ta = ta0_dn - ta1_dn * yr
+                tb = tb0_dn - tb1_dn * yr
             if xa_ <= xb_:
                 xa, xb, tol_a, tol_b = xa_, xb_, ta, tb
             else:
@@ -214,11 +235,6 @@ def lattice_visible(ox, oy, r, segs, start, items, cell, nx, ny, gx0, gy0, spill
                 if s < xb:
                     xb, tol_b = s, tol_c
             else:
-                p1x = pieces[k, 0]
-                p1y = pieces[k, 1]
-                ex = pieces[k, 2] - p1x
-                ey = pieces[k, 3] - p1y
-                side0 = ex * (0.0 - p1y) - ey * (0.0 - p1x)  # the observer's side of the wall
                 if ey == 0.0:
                     if abs(yr - p1y) <= _TOL and math.isfinite(xa) and math.isfinite(xb):
                         mid = 0.5 * (xa + xb)  # places on a wall along the row: tested exactly
@@ -227,9 +243,8 @@ def lattice_visible(ox, oy, r, segs, start, items, cell, nx, ny, gx0, gy0, spill
                     if (yr - p1y) * (0.0 - p1y) <= 0.0:
                         continue  # the row lies beyond a wall parallel to it
                 else:
-                    x_cut = p1x + ex * (yr - p1y) / ey
-                    tol_c = (_TOL + 1e-9 * math.hypot(x_cut, yr)) * math.hypot(ex, ey) / abs(ey)
-                    keep_left = (side0 > 0.0) == (ey > 0.0)  # inside: x <= x_cut
+                    x_cut = p1x + (yr - p1y) * slope
+                    tol_c = (_TOL + 1e-9 * (abs(x_cut) + abs(yr))) * stretch  # |x| + |y| >= the distance
                     if keep_left:
                         if x_cut < xb:
                             xb, tol_b = x_cut, tol_c

@@ -354,13 +354,20 @@ def _on_sightline(tx, ty, d, vx, vy):
 @njit(cache=True)
 def _grazes(tx, ty, d, table):
     """Whether a sightline from the observer to (tx, ty), at distance d, passes close to a vertex."""
+    return _grazes_at(tx, ty, d, math.atan2(ty, tx), table)
+
+
+@njit(cache=True)
+def _grazes_at(tx, ty, d, ang, table):
+    """:func:`_grazes`, the sightline's angle ``ang`` (atan2(ty, tx)) given."""
     vang, vx, vy, near, nx_, ny_ = table
     for j in range(near.shape[0]):
         if _on_sightline(tx, ty, d, nx_[j], ny_[j]):
             return True
-    ang = math.atan2(ty, tx)
     beta = _FLAG / _NEAR  # farther vertices within _FLAG of the sightline lie within beta radians
     for shift in (0.0, -2.0 * math.pi, 2.0 * math.pi):
+        if shift != 0.0 and (ang - beta + shift > math.pi or ang + beta + shift < -math.pi):
+            continue  # the shifted window holds no angle
         lo = np.searchsorted(vang, ang - beta + shift)
         hi = np.searchsorted(vang, ang + beta + shift, side="right")
         for j in range(lo, hi):
