@@ -64,7 +64,7 @@ def test_nantes_window_unlimited_view(data):
 @given(blocks=st.lists(st.tuples(st.integers(0, 30), st.integers(0, 30), st.integers(1, 8), st.integers(1, 8),
                                  st.sampled_from([0.0, 0.5, 0.25]), st.sampled_from([0.0, 0.3, 1.0])),
                        min_size=1, max_size=12),
-       radius=st.sampled_from([None, 3.0, 12.5]), extent=st.booleans(), seed=st.integers(0, 2**16))
+       radius=st.sampled_from([None, 3.0, 12.5, 25.0]), extent=st.booleans(), seed=st.integers(0, 2**16))
 def test_random_scenes(blocks, radius, extent, seed):
     """Random scenes of boxes (on the cells' lines, touching, overlapping, turned), with a view
     bounded by an extent or not (some boxes reaching outside it): culled and unculled sweeps give
@@ -73,7 +73,7 @@ def test_random_scenes(blocks, radius, extent, seed):
     polys = [shapely.affinity.rotate(box(x + s, y + s, x + s + w, y + s + h), turn * 30, origin="centroid")
              for x, y, w, h, s, turn in blocks]
     bound = box(-2, -2, 33, 33) if extent else None
-    scene = prepare_scene(gpd.GeoSeries(polys, crs=2154), extent=bound, cell=4.0)
+    scene = prepare_scene(gpd.GeoSeries(polys, crs=2154), extent=bound, cell=2.0)  # culling beyond 8 m
     if bound is None and radius is None:
         radius = 60.0
     xy = np.array([(x + 0.5, y + 0.5) for x in range(-1, 32, 2) for y in range(-1, 32, 2)], dtype=float)

@@ -377,10 +377,12 @@ def visible_ids(ox, oy, r, segs, start, items, cell, nx, ny, gx0, gy0, spill, f,
 def isovist_ids(ox, oy, r, segs, start, items, cell, nx, ny, gx0, gy0, spill, f, g, cull):
     """The isovist of one observer within radius r and the ids of the occluders swept.
 
-    With ``cull``, the occluders are those :func:`visible_ids` keeps; otherwise every one within
-    the radius, gathered by :func:`cpted.engines._sweep.isovist_ids`. Both give the same isovist.
+    With ``cull``, and a radius beyond four cells of the grid index, the occluders are those
+    :func:`visible_ids` keeps; otherwise every one within the radius, gathered by
+    :func:`cpted.engines._sweep.isovist_ids` (at a short radius, culling costs more than it saves).
+    Both give the same isovist.
     """
-    if not cull:
+    if not cull or r <= 4.0 * cell:
         return _all_ids(ox, oy, r, segs, start, items, cell, nx, ny, gx0, gy0)
     ids = visible_ids(ox, oy, r, segs, start, items, cell, nx, ny, gx0, gy0, spill, f, g)
     events, nearest, pieces = sweep(ox, oy, r, ids, segs)
