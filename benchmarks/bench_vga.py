@@ -148,8 +148,10 @@ def main() -> int:
     for name, peer, peer_cpu, ours, ours_cpu in rows:
         def cell(v, w=9):
             return f"{v:{w}.2f}" if np.isfinite(v) else f"{'not run':>{w}}"
-        print(f"{name:<44}{cell(peer)}{cell(ours)}{cell(peer / ours, 7)}x{cell(peer_cpu, 10)}{cell(ours_cpu, 10)}"
-              f"{cell(peer_cpu / ours_cpu, 7)}x")
+        def ratio(a, b):
+            return f"{a / b:7.2f}x" if np.isfinite(a) else f"{'–':>8}"
+        print(f"{name:<44}{cell(peer)}{cell(ours)}{ratio(peer, ours)}{cell(peer_cpu, 10)}{cell(ours_cpu, 10)}"
+              f"{ratio(peer_cpu, ours_cpu)}")
     print("(ratio: peer / cpted, above 1 when cpted is faster; depthmapX's seconds are its own timings of the step, "
           "its CPU the whole run's)")
     print(f"\ncpted visual integration: median {np.nanmedian(out['integration_hh']):.3f} over {len(out)} cells")
