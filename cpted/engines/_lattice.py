@@ -21,16 +21,18 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from cpted.engines._sweep import _EPS, _bound, _grazes, _query, _vertex_table, isovist_ids, sightline_blocked
+import numba
+
+from cpted.engines._cull import isovist_ids
+from cpted.engines._sweep import _EPS, _bound, _grazes_at, _vertex_table, sightline_blocked
 
 _TOL = 2e-6  # m: places this close to a run's end (perpendicular) are tested exactly
 
 
 @njit(cache=True)
-def _mask_one(events, nearest, pieces, r, tx, ty, d):
-    """Whether the point (tx, ty) at distance d > 0 from the observer is inside its isovist."""
+def _mask_one(events, nearest, pieces, r, ang, d):
+    """Whether the point at angle ``ang`` and distance d > 0 from the observer is inside its isovist."""
     m = nearest.shape[0]
-    ang = math.atan2(ty, tx)
     i = np.searchsorted(events, ang, side="right") - 1
     i = max(0, min(m - 1, i))
     bound = _bound(ang, nearest[i], pieces, r)
@@ -50,9 +52,10 @@ def _sees(ox, oy, px, py, r, events, nearest, pieces, ids, table, segs):
         return False
     if d == 0.0:
         return True
-    if ids.shape[0] and _grazes(tx, ty, d, table):
+    ang = math.atan2(ty, tx)
+    if ids.shape[0] and _grazes_at(tx, ty, d, ang, table):
         return not sightline_blocked(ox, oy, px, py, ids, segs)
-    return _mask_one(events, nearest, pieces, r, tx, ty, d)
+    return _mask_one(events, nearest, pieces, r, ang, d)
 
 
 @njit(cache=True)
@@ -87,14 +90,18 @@ def _near_cols(buf, n, j, x_rel, tol, ox, lx0, lcell, lnx):
 
 
 @njit(cache=True)
-def lattice_visible(ox, oy, r, segs, start, items, cell, nx, ny, gx0, gy0, lat, lx0, ly0, lcell, off, tgt, out):
-    """The places an observer sees: written to ``out`` (when it is long enough); returns their number.
+def lattice_visible(ox, oy, r, segs, start, items, cell, nx, ny, gx0, gy0, spill, f, g, cull,
+                    lat, lx0, ly0, lcell, off, tgt, bits):
+    """The places an observer sees: marked in the bit set ``bits`` (place p: bit p % 64 of word
+    p // 64; a zero-length ``bits`` marks nothing); returns their number.
 
     ``lat`` (rows, cols) holds the place on each lattice node (x = lx0 + c * lcell,
     y = ly0 + j * lcell) or -1; ``off`` the places off the lattice; ``tgt`` every place's xy.
+    ``spill``, ``f``, ``g``, ``cull``: as :func:`cpted.engines._cull.isovist_ids`.
     """
     lny, lnx = lat.shape
-    events, nearest, pieces, ids = isovist_ids(ox, oy, r, segs, start, items, cell, nx, ny, gx0, gy0)
+    mark = bits.shape[0] > 0
+    events, nearest, pieces, ids = isovist_ids(ox, oy, r, segs, start, items, cell, nx, ny, gx0, gy0, spill, f, g, cull)
     table = _vertex_table(ids, segs, ox, oy)
     found = 0
     near = np.empty(64, dtype=np.int64)
@@ -145,10 +152,17 @@ def lattice_visible(ox, oy, r, segs, start, items, cell, nx, ny, gx0, gy0, lat, 
     left = lx0 - ox - 2.0 * lcell  # the lattice's x range, relative, with a margin
     right = lx0 + (lnx + 1) * lcell - ox
     m = nearest.shape[0]
-    for i in range(m):
-        lo = events[i]
-        hi = events[i + 1]
+    i_next = 0
+    while i_next < m:
+        # one sector per run of intervals bounded by the same wall piece (or the circle): the events
+        # inside it come from walls behind that piece, whose radials bound nothing here
+        i = i_next
         k = nearest[i]
+        i_next = i + 1
+        while i_next < m and nearest[i_next] == k:
+            i_next += 1
+        lo = events[i]
+        hi = events[i_next]
         if k < 0:
             y_lo = r * math.sin(lo)
             y_hi = r * math.sin(hi)
@@ -175,6 +189,20 @@ def lattice_visible(ox, oy, r, segs, start, items, cell, nx, ny, gx0, gy0, lat, 
         xa_dn, xb_dn = _x_at(-1.0, a_dn), _x_at(-1.0, b_dn)
         sa_up, sb_up = abs(math.sin(a_up)), abs(math.sin(b_up))
         sa_dn, sb_dn = abs(math.sin(a_dn)), abs(math.sin(b_dn))
+        # tolerances at the radials, a + b |y| on a row: (_TOL + 4e-8 |y| / (s rho)) / s
+        ta0_up, ta1_up = _TOL / max(sa_up, 1e-300), 4e-8 / max(sa_up, 1e-300) / max(sa_up, 1e-300) / max(rho_lo, 1e-12)
+        tb0_up, tb1_up = _TOL / max(sb_up, 1e-300), 4e-8 / max(sb_up, 1e-300) / max(sb_up, 1e-300) / max(rho_hi, 1e-12)
+        ta0_dn, ta1_dn = _TOL / max(sa_dn, 1e-300), 4e-8 / max(sa_dn, 1e-300) / max(sa_dn, 1e-300) / max(rho_lo, 1e-12)
+        tb0_dn, tb1_dn = _TOL / max(sb_dn, 1e-300), 4e-8 / max(sb_dn, 1e-300) / max(sb_dn, 1e-300) / max(rho_hi, 1e-12)
+        if k >= 0:  # the wall's line: x = p1x + (y - p1y) ex / ey on a row
+            p1x = pieces[k, 0]
+            p1y = pieces[k, 1]
+            ex = pieces[k, 2] - p1x
+            ey = pieces[k, 3] - p1y
+            side0 = ex * (0.0 - p1y) - ey * (0.0 - p1x)  # the observer's side of the wall
+            keep_left = (side0 > 0.0) == (ey > 0.0)  # inside: x <= x_cut
+            slope = ex / ey if ey != 0.0 else 0.0
+            stretch = math.hypot(ex, ey) / abs(ey) if ey != 0.0 else 0.0
         for j in range(j0, j1 + 1):
             if j == own_row:
                 continue
@@ -184,15 +212,15 @@ def lattice_visible(ox, oy, r, segs, start, items, cell, nx, ny, gx0, gy0, lat, 
                     continue
                 xa_ = xa_up * yr if math.isfinite(xa_up) else xa_up
                 xb_ = xb_up * yr if math.isfinite(xb_up) else xb_up
-                sa, sb = sa_up, sb_up
+                ta = ta0_up + ta1_up * yr
+                tb = tb0_up + tb1_up * yr
             else:
                 if a_dn >= b_dn:
                     continue
                 xa_ = -xa_dn * yr if math.isfinite(xa_dn) else xa_dn
                 xb_ = -xb_dn * yr if math.isfinite(xb_dn) else xb_dn
-                sa, sb = sa_dn, sb_dn
-            ta = (_TOL + 4.0 * 1e-8 * abs(yr) / max(sa, 1e-300) / max(rho_lo, 1e-12)) / max(sa, 1e-300)
-            tb = (_TOL + 4.0 * 1e-8 * abs(yr) / max(sb, 1e-300) / max(rho_hi, 1e-12)) / max(sb, 1e-300)
+                ta = ta0_dn - ta1_dn * yr
+                tb = tb0_dn - tb1_dn * yr
             if xa_ <= xb_:
                 xa, xb, tol_a, tol_b = xa_, xb_, ta, tb
             else:
@@ -207,11 +235,6 @@ def lattice_visible(ox, oy, r, segs, start, items, cell, nx, ny, gx0, gy0, lat, 
                 if s < xb:
                     xb, tol_b = s, tol_c
             else:
-                p1x = pieces[k, 0]
-                p1y = pieces[k, 1]
-                ex = pieces[k, 2] - p1x
-                ey = pieces[k, 3] - p1y
-                side0 = ex * (0.0 - p1y) - ey * (0.0 - p1x)  # the observer's side of the wall
                 if ey == 0.0:
                     if abs(yr - p1y) <= _TOL and math.isfinite(xa) and math.isfinite(xb):
                         mid = 0.5 * (xa + xb)  # places on a wall along the row: tested exactly
@@ -220,9 +243,8 @@ def lattice_visible(ox, oy, r, segs, start, items, cell, nx, ny, gx0, gy0, lat, 
                     if (yr - p1y) * (0.0 - p1y) <= 0.0:
                         continue  # the row lies beyond a wall parallel to it
                 else:
-                    x_cut = p1x + ex * (yr - p1y) / ey
-                    tol_c = (_TOL + 1e-9 * math.hypot(x_cut, yr)) * math.hypot(ex, ey) / abs(ey)
-                    keep_left = (side0 > 0.0) == (ey > 0.0)  # inside: x <= x_cut
+                    x_cut = p1x + (yr - p1y) * slope
+                    tol_c = (_TOL + 1e-9 * (abs(x_cut) + abs(yr))) * stretch  # |x| + |y| >= the distance
                     if keep_left:
                         if x_cut < xb:
                             xb, tol_b = x_cut, tol_c
@@ -247,8 +269,8 @@ def lattice_visible(ox, oy, r, segs, start, items, cell, nx, ny, gx0, gy0, lat, 
                         h = np.searchsorted(hidden, j * lnx + c)
                         if h < hidden.shape[0] and hidden[h] == j * lnx + c:
                             continue
-                    if found < out.shape[0]:
-                        out[found] = p
+                    if mark:
+                        bits[p >> 6] |= np.uint64(1) << np.uint64(p & 63)
                     found += 1
     # the exact test: places near a run's end (each once, and only if not counted inside a run) and off the lattice
     for t in range(hidden.shape[0]):
@@ -261,43 +283,133 @@ def lattice_visible(ox, oy, r, segs, start, items, cell, nx, ny, gx0, gy0, lat, 
         if p < 0:
             continue
         if _sees(ox, oy, tgt[p, 0], tgt[p, 1], r, events, nearest, pieces, ids, table, segs):
-            if found < out.shape[0]:
-                out[found] = p
+            if mark:
+                bits[p >> 6] |= np.uint64(1) << np.uint64(p & 63)
             found += 1
     for t in range(off.shape[0]):
         p = off[t]
         if _sees(ox, oy, tgt[p, 0], tgt[p, 1], r, events, nearest, pieces, ids, table, segs):
-            if found < out.shape[0]:
-                out[found] = p
+            if mark:
+                bits[p >> 6] |= np.uint64(1) << np.uint64(p & 63)
             found += 1
     return found
 
 
 @njit(parallel=True, cache=True)
-def lattice_counts(obs, radius, segs, start, items, cell, nx, ny, gx0, gy0, lat, lx0, ly0, lcell, off, tgt):
+def lattice_counts(obs, radius, segs, start, items, cell, nx, ny, gx0, gy0, spill, f, g, cull, lat, lx0, ly0, lcell, off, tgt):
     """The number of places each observer sees (-1 where its radius is NaN)."""
     n = obs.shape[0]
     counts = np.zeros(n, dtype=np.int64)
-    empty = np.empty(0, dtype=np.int64)
+    empty = np.empty(0, dtype=np.uint64)
     for i in prange(n):
         r = radius[i]
         if not r > 0.0:
             counts[i] = -1
             continue
+        tid = numba.get_thread_id()
         counts[i] = lattice_visible(obs[i, 0], obs[i, 1], r, segs, start, items, cell, nx, ny, gx0, gy0,
-                                    lat, lx0, ly0, lcell, off, tgt, empty)
+                                    spill, f[tid], g[tid], cull, lat, lx0, ly0, lcell, off, tgt, empty)
     return counts
 
 
+@njit(cache=True)
+def _drain(bits, skip, out):
+    """Write the places marked in ``bits`` (but ``skip``) to ``out`` in increasing order, if it is
+    long enough, and clear ``bits``; returns their number."""
+    m = 0
+    for w in range(bits.shape[0]):
+        word = bits[w]
+        if word == 0:
+            continue
+        bits[w] = 0
+        base = w << 6
+        while word:
+            low = word & (~word + np.uint64(1))  # lowest set bit
+            p = base + _log2(low)
+            word ^= low
+            if p == skip:
+                continue
+            if m < out.shape[0]:
+                out[m] = p
+            m += 1
+    return m
+
+
+@njit(cache=True, inline="always")
+def _log2(x):
+    """Position of the single set bit of x."""
+    k = 0
+    if x >= np.uint64(1) << np.uint64(32):
+        x >>= np.uint64(32)
+        k += 32
+    if x >= np.uint64(1) << np.uint64(16):
+        x >>= np.uint64(16)
+        k += 16
+    if x >= np.uint64(1) << np.uint64(8):
+        x >>= np.uint64(8)
+        k += 8
+    if x >= np.uint64(1) << np.uint64(4):
+        x >>= np.uint64(4)
+        k += 4
+    if x >= np.uint64(1) << np.uint64(2):
+        x >>= np.uint64(2)
+        k += 2
+    if x >= np.uint64(2):
+        k += 1
+    return k
+
+
 @njit(parallel=True, cache=True)
-def lattice_pairs(obs, radius, segs, start, items, cell, nx, ny, gx0, gy0, lat, lx0, ly0, lcell, off, tgt, offsets):
-    """The places each observer sees, observer rows offsets[i]:offsets[i+1] (from :func:`lattice_counts`)."""
+def lattice_rows(obs, radius, segs, start, items, cell, nx, ny, gx0, gy0, spill, f, g, cull, lat, lx0, ly0, lcell, off, tgt, cap):
+    """The places each observer sees but itself, in increasing order, in one pass.
+
+    Each thread appends its observers' rows to its own buffer of ``cap`` places. Returns
+    (buffers, thread, offset, count) per observer; offset -1 where the row did not fit (or the
+    radius is NaN: count 0), to be redone with :func:`lattice_fill`.
+    """
     n = obs.shape[0]
-    pairs = np.empty(offsets[-1], dtype=np.int64)
+    n_threads = max(1, f.shape[0])
+    buf = np.empty((n_threads, cap), dtype=np.int64)
+    fill = np.zeros((n_threads, 8), dtype=np.int64)  # one row per thread (padded)
+    bits = np.zeros((n_threads, (tgt.shape[0] + 63) // 64), dtype=np.uint64)
+    thread = np.zeros(n, dtype=np.int64)
+    offset = np.full(n, -1, dtype=np.int64)
+    count = np.zeros(n, dtype=np.int64)
     for i in prange(n):
         r = radius[i]
-        if not r > 0.0 or offsets[i + 1] == offsets[i]:
+        if not r > 0.0:
             continue
+        tid = numba.get_thread_id()
         lattice_visible(obs[i, 0], obs[i, 1], r, segs, start, items, cell, nx, ny, gx0, gy0,
-                        lat, lx0, ly0, lcell, off, tgt, pairs[offsets[i]:offsets[i + 1]])
-    return pairs
+                        spill, f[tid], g[tid], cull, lat, lx0, ly0, lcell, off, tgt, bits[tid])
+        at = fill[tid, 0]
+        m = _drain(bits[tid], i, buf[tid, at:])
+        thread[i] = tid
+        count[i] = m
+        if at + m <= cap:
+            offset[i] = at
+            fill[tid, 0] = at + m
+    return buf, thread, offset, count
+
+
+@njit(parallel=True, cache=True)
+def lattice_fill(obs, radius, segs, start, items, cell, nx, ny, gx0, gy0, spill, f, g, cull, lat, lx0, ly0, lcell, off, tgt,
+                 buf, thread, offset, count):
+    """The CSR arrays (indptr, indices) of the rows of :func:`lattice_rows`, the rows that did not
+    fit computed again."""
+    n = obs.shape[0]
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    for i in range(n):
+        indptr[i + 1] = indptr[i] + count[i]
+    indices = np.empty(indptr[n], dtype=np.int64)
+    bits = np.zeros((max(1, f.shape[0]), (tgt.shape[0] + 63) // 64), dtype=np.uint64)
+    for i in prange(n):
+        row = indices[indptr[i]:indptr[i + 1]]
+        if offset[i] >= 0:
+            row[:] = buf[thread[i], offset[i]:offset[i] + count[i]]
+        elif count[i] > 0:
+            tid = numba.get_thread_id()
+            lattice_visible(obs[i, 0], obs[i, 1], radius[i], segs, start, items, cell, nx, ny, gx0, gy0,
+                            spill, f[tid], g[tid], cull, lat, lx0, ly0, lcell, off, tgt, bits[tid])
+            _drain(bits[tid], i, row)
+    return indptr, indices

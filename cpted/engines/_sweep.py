@@ -18,10 +18,12 @@ sightline passes no occluder vertex closer than :data:`_FLAG`; the others (a mea
 sightlines through a vertex or along a wall) are decided by :func:`sightline_blocked`, which
 computes the same floating-point operations whichever end it starts from.
 
-Cost: O(k log k + k * a) per observer for k segments within the radius and a segments
-crossing a ray (a is small: the walls between the observer and the view limit). Candidate
-segments come from a uniform grid index, so the cost per isovist stays flat as the scene
-grows. Observers run in parallel (numba prange).
+Cost: O(k log k + k * a) per observer for k segments swept and a segments crossing a ray (a is
+small: the walls between the observer and the view limit). The segments swept come from a
+uniform grid index: every one within the radius (:func:`isovist_ids`), or only those not hidden
+behind nearer walls (:mod:`cpted.engines._cull`), which gives the same isovist at a cost that
+does not grow with the view radius. The kernels over many observers, in parallel, are in
+:mod:`cpted.engines._kernels`.
 
 Everything here is private; :mod:`cpted.engines.visibility` is the API.
 """
@@ -31,7 +33,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 # measure columns of the output array
 AREA, PERIMETER, OCCLUSIVITY, MIN_RADIAL, MAX_RADIAL, CX, CY = range(7)
@@ -352,13 +354,20 @@ def _on_sightline(tx, ty, d, vx, vy):
 @njit(cache=True)
 def _grazes(tx, ty, d, table):
     """Whether a sightline from the observer to (tx, ty), at distance d, passes close to a vertex."""
+    return _grazes_at(tx, ty, d, math.atan2(ty, tx), table)
+
+
+@njit(cache=True)
+def _grazes_at(tx, ty, d, ang, table):
+    """:func:`_grazes`, the sightline's angle ``ang`` (atan2(ty, tx)) given."""
     vang, vx, vy, near, nx_, ny_ = table
     for j in range(near.shape[0]):
         if _on_sightline(tx, ty, d, nx_[j], ny_[j]):
             return True
-    ang = math.atan2(ty, tx)
     beta = _FLAG / _NEAR  # farther vertices within _FLAG of the sightline lie within beta radians
     for shift in (0.0, -2.0 * math.pi, 2.0 * math.pi):
+        if shift != 0.0 and (ang - beta + shift > math.pi or ang + beta + shift < -math.pi):
+            continue  # the shifted window holds no angle
         lo = np.searchsorted(vang, ang - beta + shift)
         hi = np.searchsorted(vang, ang + beta + shift, side="right")
         for j in range(lo, hi):
@@ -500,117 +509,3 @@ def visible_mask(events, nearest, pieces, r, tx, ty):
             bound = max(bound, _bound(ang, nearest[j], pieces, r))
         out[t] = d <= bound * (1.0 + 1e-9) + 1e-9
     return out
-
-
-@njit(parallel=True, cache=True)
-def isovist_measures(obs, radius, segs, start, items, cell, nx, ny, gx0, gy0):
-    """Measures of every observer's isovist (rows of NaN where radius is NaN)."""
-    n = obs.shape[0]
-    out = np.full((n, N_MEASURES), np.nan)
-    for i in prange(n):
-        r = radius[i]
-        if not r > 0.0:
-            continue
-        events, nearest, pieces = isovist(obs[i, 0], obs[i, 1], r, segs, start, items, cell, nx, ny, gx0, gy0)
-        measures(events, nearest, pieces, r, out[i])
-    return out
-
-
-@njit(parallel=True, cache=True)
-def isovist_vertex_counts(obs, radius, segs, start, items, cell, nx, ny, gx0, gy0, arc_step):
-    """Number of polygon vertices of each observer's isovist (first pass of two)."""
-    n = obs.shape[0]
-    counts = np.zeros(n, dtype=np.int64)
-    for i in prange(n):
-        r = radius[i]
-        if not r > 0.0:
-            continue
-        events, nearest, pieces = isovist(obs[i, 0], obs[i, 1], r, segs, start, items, cell, nx, ny, gx0, gy0)
-        counts[i] = boundary_points(events, nearest, pieces, r, arc_step).shape[0]
-    return counts
-
-
-@njit(parallel=True, cache=True)
-def isovist_vertices(obs, radius, segs, start, items, cell, nx, ny, gx0, gy0, arc_step, offsets):
-    """Polygon vertices of every isovist, absolute coordinates, rows offsets[i]:offsets[i+1]."""
-    n = obs.shape[0]
-    out = np.empty((offsets[-1], 2))
-    for i in prange(n):
-        r = radius[i]
-        if not r > 0.0:
-            continue
-        events, nearest, pieces = isovist(obs[i, 0], obs[i, 1], r, segs, start, items, cell, nx, ny, gx0, gy0)
-        pts = boundary_points(events, nearest, pieces, r, arc_step)
-        for j in range(pts.shape[0]):
-            out[offsets[i] + j, 0] = pts[j, 0] + obs[i, 0]
-            out[offsets[i] + j, 1] = pts[j, 1] + obs[i, 1]
-    return out
-
-
-@njit(cache=True)
-def _visible_candidates(ox, oy, r, segs, start, items, cell, nx, ny, gx0, gy0,
-                        tgt, t_start, t_items, t_cell, t_nx, t_ny, t_gx0, t_gy0):
-    """The targets within r of an observer and which of them it sees (grazing rule in the module doc)."""
-    events, nearest, pieces, ids = isovist_ids(ox, oy, r, segs, start, items, cell, nx, ny, gx0, gy0)
-    cand = _query(ox, oy, r, t_start, t_items, t_cell, t_nx, t_ny, t_gx0, t_gy0)
-    tx = tgt[cand, 0] - ox
-    ty = tgt[cand, 1] - oy
-    vis = visible_mask(events, nearest, pieces, r, tx, ty)
-    if ids.shape[0] == 0:
-        return cand, vis
-    table = _vertex_table(ids, segs, ox, oy)
-    for j in range(cand.shape[0]):
-        d = math.hypot(tx[j], ty[j])
-        if d == 0.0 or d > r * (1.0 + 1e-12):
-            continue
-        if _grazes(tx[j], ty[j], d, table):
-            vis[j] = not sightline_blocked(ox, oy, tgt[cand[j], 0], tgt[cand[j], 1], ids, segs)
-    return cand, vis
-
-
-@njit(parallel=True, cache=True)
-def visible_targets(obs, radius, segs, start, items, cell, nx, ny, gx0, gy0,
-                    tgt, t_start, t_items, t_cell, t_nx, t_ny, t_gx0, t_gy0, weights):
-    """For each observer, the count of visible targets within its radius and weighted sums.
-
-    ``weights`` (n_targets, w): per target a row of weights; the result (n_obs, w + 1) holds
-    per observer the count of visible targets, then the weighted sums (NaN rows where the
-    radius is NaN).
-    """
-    n = obs.shape[0]
-    w = weights.shape[1]
-    out = np.zeros((n, w + 1))
-    for i in prange(n):
-        r = radius[i]
-        if not r > 0.0:
-            out[i, :] = np.nan
-            continue
-        cand, vis = _visible_candidates(obs[i, 0], obs[i, 1], r, segs, start, items, cell, nx, ny, gx0, gy0,
-                                        tgt, t_start, t_items, t_cell, t_nx, t_ny, t_gx0, t_gy0)
-        for j in range(cand.shape[0]):
-            if vis[j]:
-                out[i, 0] += 1.0
-                for c in range(w):
-                    out[i, 1 + c] += weights[cand[j], c]
-    return out
-
-
-@njit(parallel=True, cache=True)
-def visible_pairs(obs, radius, segs, start, items, cell, nx, ny, gx0, gy0,
-                  tgt, t_start, t_items, t_cell, t_nx, t_ny, t_gx0, t_gy0, offsets):
-    """Every (observer, visible target) pair, observer rows offsets[i]:offsets[i+1]
-    (offsets from the counts of :func:`visible_targets`)."""
-    n = obs.shape[0]
-    pairs = np.empty(offsets[-1], dtype=np.int64)
-    for i in prange(n):
-        r = radius[i]
-        if not r > 0.0:
-            continue
-        cand, vis = _visible_candidates(obs[i, 0], obs[i, 1], r, segs, start, items, cell, nx, ny, gx0, gy0,
-                                        tgt, t_start, t_items, t_cell, t_nx, t_ny, t_gx0, t_gy0)
-        m = offsets[i]
-        for j in range(cand.shape[0]):
-            if vis[j]:
-                pairs[m] = cand[j]
-                m += 1
-    return pairs

@@ -40,11 +40,13 @@ from __future__ import annotations
 import math
 
 import geopandas as gpd
+import numba
 import numpy as np
 import pandas as pd
 import shapely
 from numba import njit, prange
 
+from cpted.engines import _kernels
 from cpted.engines import _lattice as _lattice_mod
 from cpted.engines.visibility import Scene, _observer_xy, _radii, visible_pairs
 
@@ -59,7 +61,12 @@ VGA_COLUMNS = LOCAL + GLOBAL
 
 
 def visibility_graph(
-    places: gpd.GeoSeries | gpd.GeoDataFrame, scene: Scene, *, radius: float | None = None, lattice_path: bool = True
+    places: gpd.GeoSeries | gpd.GeoDataFrame,
+    scene: Scene,
+    *,
+    radius: float | None = None,
+    lattice_path: bool = True,
+    cull: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The visibility graph of ``places`` as CSR arrays (indptr, indices), self-loops left out.
 
@@ -67,6 +74,8 @@ def visibility_graph(
     (grid cells), each exact isovist is scanned over the lattice row by row
     (:mod:`cpted.engines._lattice`), which costs about the places seen rather than the places
     within the radius; the result is the same as testing each place (``lattice_path=False``).
+    ``cull``: sweep only the occluders not hidden behind nearer ones
+    (:mod:`cpted.engines._cull`); the result is the same as sweeping all of them (False).
 
     Examples
     --------
@@ -85,36 +94,26 @@ def visibility_graph(
     xy, blocked = _observer_xy(pts, scene, "places")
     lattice = _lattice(xy) if n else None
     if lattice is None or not lattice_path:
-        obs, tgt = visible_pairs(pts, pts, scene, radius=radius)
+        obs, tgt = visible_pairs(pts, pts, scene, radius=radius, cull=cull)
     else:
         lat, lx0, ly0, lcell, off = lattice
         r = _radii(n, radius, scene)
         r[blocked] = np.nan
-        args = (xy, r, *scene.index, lat, lx0, ly0, lcell, off, xy)
-        counts = np.maximum(_lattice_mod.lattice_counts(*args), 0)
-        offsets = np.concatenate([[0], np.cumsum(counts)])
-        return _csr_rows(offsets, _lattice_mod.lattice_pairs(*args, offsets))  # grouped by observer already
+        args = (xy, r, *scene.index, *_kernels.workspace(*scene.index, cull), lat, lx0, ly0, lcell, off, xy)
+        # each thread's buffer: the rows of a sample of places, scaled up, with a margin (numba gives
+        # each thread one contiguous share of the places); rows that do not fit are computed again
+        step = max(1, n // 400)
+        sample = np.arange(0, n, step)
+        seen = np.maximum(_lattice_mod.lattice_counts(xy[sample], r[sample], *args[2:]), 0)
+        n_threads = numba.get_num_threads()
+        share = np.bincount(sample * n_threads // n, weights=seen, minlength=n_threads)
+        cap = int(share.max() * step * 1.2) + 100_000
+        return _lattice_mod.lattice_fill(*args, *_lattice_mod.lattice_rows(*args, cap))
     keep = obs != tgt
     obs, tgt = obs[keep], tgt[keep]
     order = np.lexsort((tgt, obs))
     indptr = np.concatenate([[0], np.cumsum(np.bincount(obs, minlength=n))]).astype(np.int64)
     return indptr, np.ascontiguousarray(tgt[order], dtype=np.int64)
-
-
-@njit(cache=True)
-def _csr_rows(offsets, targets):
-    """CSR arrays from each row's targets (rows offsets[i]:offsets[i+1]): sorted, self-loops dropped."""
-    n = offsets.shape[0] - 1
-    indptr = np.zeros(n + 1, dtype=np.int64)
-    m = 0
-    for i in range(n):
-        row = np.sort(targets[offsets[i]:offsets[i + 1]])
-        for t in range(row.shape[0]):
-            if row[t] != i:
-                targets[m] = row[t]
-                m += 1
-        indptr[i + 1] = m
-    return indptr, targets[:m].copy()
 
 
 def _lattice(xy: np.ndarray):
@@ -283,11 +282,17 @@ def _local(indptr, indices, rows):
 def _bfs_block(indptr, indices, sources, count, total):
     """Breadth-first searches from up to 64 sources at once, one bit per source.
 
-    Each step pushes the new bits of the places reached last step to their neighbours, so a
-    place is expanded only at the few steps at which some of the 64 searches first reach it.
+    A step either pushes the new bits of the places reached last step to their neighbours
+    (top-down: a place is expanded only at the few steps at which some of the 64 searches first
+    reach it), or, when those places have many edges, lets every place still missing some bits
+    collect them from its neighbours, stopping as soon as it has them all (bottom-up; Beamer,
+    Asanović & Patterson 2012, *Direction-optimizing breadth-first search*). Both give the same
+    depths.
     """
     n = indptr.shape[0] - 1
     b = sources.shape[0]
+    full = ~np.uint64(0) if b == 64 else (np.uint64(1) << np.uint64(b)) - np.uint64(1)
+    n_edges = indptr[n]
     seen = np.zeros(n, dtype=np.uint64)
     front = np.zeros(n, dtype=np.uint64)
     acc = np.zeros(n, dtype=np.uint64)
@@ -309,19 +314,40 @@ def _bfs_block(indptr, indices, sources, count, total):
     while n_queue:
         level += 1
         n_touched = 0
+        out_edges = 0
         for q in range(n_queue):
             u = queue[q]
-            f = front[u]
-            front[u] = 0
-            for t in range(indptr[u], indptr[u + 1]):
-                v = indices[t]
-                add = f & ~seen[v]
-                if add:
-                    acc[v] |= add
-                    if not is_touched[v]:
-                        is_touched[v] = True
-                        touched[n_touched] = v
-                        n_touched += 1
+            out_edges += indptr[u + 1] - indptr[u]
+        if out_edges * 16 > n_edges:  # bottom-up
+            for v in range(n):
+                need = full & ~seen[v]
+                if need == 0:
+                    continue
+                got = np.uint64(0)
+                for t in range(indptr[v], indptr[v + 1]):
+                    got |= front[indices[t]]
+                    if (got & need) == need:
+                        break
+                got &= need
+                if got:
+                    acc[v] = got
+                    touched[n_touched] = v
+                    n_touched += 1
+        else:  # top-down
+            for q in range(n_queue):
+                u = queue[q]
+                f = front[u]
+                for t in range(indptr[u], indptr[u + 1]):
+                    v = indices[t]
+                    add = f & ~seen[v]
+                    if add:
+                        acc[v] |= add
+                        if not is_touched[v]:
+                            is_touched[v] = True
+                            touched[n_touched] = v
+                            n_touched += 1
+        for q in range(n_queue):
+            front[queue[q]] = 0
         n_queue = 0
         for q in range(n_touched):
             v = touched[q]
@@ -332,10 +358,23 @@ def _bfs_block(indptr, indices, sources, count, total):
             front[v] = new
             queue[n_queue] = v
             n_queue += 1
-            for s in range(b):
-                if (new >> np.uint64(s)) & np.uint64(1):
-                    count[s] += 1
-                    total[s] += level
+            while new:
+                low = new & (~new + np.uint64(1))
+                s = _bit_index(low)
+                count[s] += 1
+                total[s] += level
+                new ^= low
+
+
+@njit(cache=True)
+def _bit_index(x):
+    """Position of the single set bit of the uint64 x."""
+    k = 0
+    for shift in (32, 16, 8, 4, 2, 1):
+        if x >= np.uint64(1) << np.uint64(shift):
+            x >>= np.uint64(shift)
+            k += shift
+    return k
 
 
 @njit(parallel=True, cache=True)

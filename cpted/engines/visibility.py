@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from cpted.engines import _sweep
+from cpted.engines import _kernels, _sweep
 from cpted.errors import GeometryError, InputError
 from cpted.prepare.crs import require_projected, require_same_crs
 
@@ -271,6 +271,7 @@ def isovists(
     radius: float | None = None,
     geometry: bool = True,
     arc_step: float = 1.0,
+    cull: bool = True,
 ) -> gpd.GeoDataFrame:
     """Exact isovists of observer points among obstacles.
 
@@ -296,6 +297,10 @@ def isovists(
         Return the isovist polygons (else only the measures, with the observers' points).
     arc_step
         Angular step, in degrees, of the drawn arcs.
+    cull
+        Sweep only the occluders not hidden behind nearer ones (:mod:`cpted.engines._cull`):
+        the same isovists, at a cost that does not grow with the view radius. False sweeps
+        every occluder within the radius (for checks).
 
     Returns
     -------
@@ -321,7 +326,7 @@ def isovists(
     xy, blocked = _observer_xy(observers, scene, "observers")
     r = _radii(len(xy), radius, scene)
     r[blocked] = np.nan
-    raw = _sweep.isovist_measures(xy, r, *scene.index)
+    raw = _kernels.isovist_measures(xy, r, *scene.index, *_kernels.workspace(*scene.index, cull))
     area, perim = raw[:, _sweep.AREA], raw[:, _sweep.PERIMETER]
     with np.errstate(invalid="ignore", divide="ignore"):
         table = pd.DataFrame(
@@ -338,9 +343,9 @@ def isovists(
         )
     if geometry:
         step = np.radians(arc_step)
-        counts = _sweep.isovist_vertex_counts(xy, r, *scene.index, step)
+        counts = _kernels.isovist_vertex_counts(xy, r, *scene.index, *_kernels.workspace(*scene.index, cull), step)
         offsets = np.concatenate([[0], np.cumsum(counts)])
-        verts = _sweep.isovist_vertices(xy, r, *scene.index, step, offsets)
+        verts = _kernels.isovist_vertices(xy, r, *scene.index, *_kernels.workspace(*scene.index, cull), step, offsets)
         polys = np.array([shapely.Polygon()] * len(xy), dtype=object)
         ok = counts >= 3
         if ok.any():
@@ -376,11 +381,13 @@ def count_visible(
     *,
     radius: float,
     weights: np.ndarray | None = None,
+    cull: bool = True,
 ) -> np.ndarray:
     """For each observer, the number of target points it sees within ``radius`` (and weighted sums).
 
     Returns an array (n_observers, 1 + w): the count, then the sum of each weight column
-    over the visible targets. Observers inside obstacles get NaN.
+    over the visible targets. Observers inside obstacles get NaN. ``cull`` as :func:`isovists`
+    (the same counts either way).
 
     Examples
     --------
@@ -396,7 +403,7 @@ def count_visible(
     r[blocked] = np.nan
     w = np.zeros((len(txy), 0)) if weights is None else np.ascontiguousarray(np.asarray(weights, dtype=float).reshape(len(txy), -1))
     tindex = _targets_index(txy, scene, max(float(np.max(radius)) / 4, 5.0))
-    return _sweep.visible_targets(xy, r, *scene.index, *tindex, w)
+    return _kernels.visible_targets(xy, r, *scene.index, *_kernels.workspace(*scene.index, cull), *tindex, w)
 
 
 def visible_pairs(
@@ -405,10 +412,12 @@ def visible_pairs(
     scene: Scene,
     *,
     radius: float | np.ndarray,
+    cull: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Every (observer, target) pair with a clear sightline within the observer's radius.
 
-    Returns two aligned arrays of positions (observer row, target row).
+    Returns two aligned arrays of positions (observer row, target row). ``cull`` as
+    :func:`isovists` (the same pairs either way).
 
     Examples
     --------
@@ -426,8 +435,9 @@ def visible_pairs(
     if not len(txy) or not len(xy):
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     tindex = _targets_index(txy, scene, max(float(np.nanmax(r)) / 4, 5.0) if np.isfinite(r).any() else 25.0)
-    counts = _sweep.visible_targets(xy, r, *scene.index, *tindex, np.zeros((len(txy), 0)))[:, 0]
+    ws = _kernels.workspace(*scene.index, cull)
+    counts = _kernels.visible_targets(xy, r, *scene.index, *ws, *tindex, np.zeros((len(txy), 0)))[:, 0]
     counts = np.nan_to_num(counts).astype(np.int64)
     offsets = np.concatenate([[0], np.cumsum(counts)])
-    tgt = _sweep.visible_pairs(xy, r, *scene.index, *tindex, offsets)
+    tgt = _kernels.visible_pairs(xy, r, *scene.index, *ws, *tindex, offsets)
     return np.repeat(np.arange(len(xy)), counts), tgt

@@ -1,0 +1,92 @@
+"""Occluder culling (cpted.engines._cull) changes nothing: the same isovists, visible targets and
+visibility graphs as sweeping every occluder, on real buildings and on random scenes."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from shapely import box
+
+from cpted.engines.vga import visibility_graph
+from cpted.engines.visibility import count_visible, isovists, prepare_scene, visible_pairs
+from cpted.load.layers import read_layer
+
+MEASURES = ["isovist_area", "isovist_perimeter", "isovist_occlusivity", "isovist_min_radial", "isovist_max_radial",
+            "isovist_drift"]
+
+
+def _same_isovists(scene, pts, radius):
+    fast = isovists(pts, scene, radius=radius, geometry=False)
+    slow = isovists(pts, scene, radius=radius, geometry=False, cull=False)
+    a, b = fast[MEASURES].to_numpy(), slow[MEASURES].to_numpy()
+    np.testing.assert_array_equal(np.isnan(a), np.isnan(b))
+    np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-9)
+
+
+def _same_graph(scene, pts, radius):
+    """The fast path (lattice scan of culled isovists) against testing every place on every occluder."""
+    fast = visibility_graph(pts, scene, radius=radius)
+    slow = visibility_graph(pts, scene, radius=radius, lattice_path=False, cull=False)
+    np.testing.assert_array_equal(fast[0], slow[0])
+    np.testing.assert_array_equal(fast[1], slow[1])
+    return fast
+
+
+def test_nantes_window_unlimited_view(data):
+    """A 250 m window of Île de Nantes (BD TOPO), unlimited view: every measure of every isovist,
+    every edge of the 5 m grid's visibility graph, and the counts of visible places are the same
+    with and without culling."""
+    b, _ = read_layer(data / "nantes/ile_de_nantes_bdtopo_buildings.geojson", "buildings", repair=True)
+    cx, cy = 356200.0, 6688300.0
+    window = box(cx - 125, cy - 125, cx + 125, cy + 125)
+    b = b[b.intersects(window)]
+    obstacles = gpd.GeoSeries(shapely.intersection(b.geometry.values, window), crs=b.crs)
+    obstacles = obstacles[obstacles.geom_type.isin(["Polygon", "MultiPolygon"]) & ~obstacles.is_empty]
+    assert len(obstacles) > 10
+    scene = prepare_scene(obstacles, extent=window)
+    xs = np.arange(cx - 122.5, cx + 125, 5.0)
+    ys = np.arange(cy - 122.5, cy + 125, 5.0)
+    grid = shapely.points(np.array([(x, y) for x in xs for y in ys]))
+    free = shapely.difference(window, shapely.union_all(obstacles.values))
+    pts = gpd.GeoSeries(grid[shapely.contains(free, grid)], crs=b.crs)
+    assert len(pts) > 1000
+    _same_isovists(scene, pts, None)
+    graph = _same_graph(scene, pts, None)
+    assert graph[1].shape[0] > 100_000
+    np.testing.assert_array_equal(count_visible(pts, pts, scene, radius=400)[:, 0],
+                                  count_visible(pts, pts, scene, radius=400, cull=False)[:, 0])
+
+
+@settings(max_examples=30, deadline=None)
+@given(blocks=st.lists(st.tuples(st.integers(0, 30), st.integers(0, 30), st.integers(1, 8), st.integers(1, 8),
+                                 st.sampled_from([0.0, 0.5, 0.25]), st.sampled_from([0.0, 0.3, 1.0])),
+                       min_size=1, max_size=12),
+       radius=st.sampled_from([None, 3.0, 12.5, 25.0]), extent=st.booleans(), seed=st.integers(0, 2**16))
+def test_random_scenes(blocks, radius, extent, seed):
+    """Random scenes of boxes (on the cells' lines, touching, overlapping, turned), with a view
+    bounded by an extent or not (some boxes reaching outside it): culled and unculled sweeps give
+    the same isovists, pairs and graph; observers include points on walls, at corners and
+    outside the grid index."""
+    polys = [shapely.affinity.rotate(box(x + s, y + s, x + s + w, y + s + h), turn * 30, origin="centroid")
+             for x, y, w, h, s, turn in blocks]
+    bound = box(-2, -2, 33, 33) if extent else None
+    scene = prepare_scene(gpd.GeoSeries(polys, crs=2154), extent=bound, cell=2.0)  # culling beyond 8 m
+    if bound is None and radius is None:
+        radius = 60.0
+    xy = np.array([(x + 0.5, y + 0.5) for x in range(-1, 32, 2) for y in range(-1, 32, 2)], dtype=float)
+    pts = gpd.GeoSeries(shapely.points(xy), crs=2154)
+    _same_graph(scene, pts, radius)
+    rng = np.random.default_rng(seed)
+    corners = shapely.get_coordinates(shapely.boundary(gpd.GeoSeries(polys).values))
+    extra = np.vstack([rng.uniform(-6, 38, (40, 2)), corners[rng.integers(0, len(corners), 10)]])
+    obs = gpd.GeoSeries(shapely.points(extra), crs=2154)
+    _same_isovists(scene, obs, radius)
+    r = radius or 60.0
+    a = visible_pairs(obs, pts, scene, radius=r)
+    b = visible_pairs(obs, pts, scene, radius=r, cull=False)
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(np.sort(a[1]), np.sort(b[1]))
+    np.testing.assert_array_equal(a[1], b[1])
