@@ -32,6 +32,7 @@ import math
 import numpy as np
 from numba import njit
 
+from cpted.engines._paths import _pop, _push
 from cpted.engines._sweep import isovist_ids as _all_ids
 from cpted.engines._sweep import sweep
 
@@ -229,46 +230,6 @@ def _hidden(f, x0, y0, x1, y1):
 
 
 @njit(cache=True)
-def _heap_push(keys, vals, n, key, val):
-    i = n
-    while i > 0:
-        parent = (i - 1) >> 1
-        if keys[parent] <= key:
-            break
-        keys[i] = keys[parent]
-        vals[i] = vals[parent]
-        i = parent
-    keys[i] = key
-    vals[i] = val
-    return n + 1
-
-
-@njit(cache=True)
-def _heap_pop(keys, vals, n):
-    """Remove the smallest; returns (val, new n)."""
-    top = vals[0]
-    n -= 1
-    key = keys[n]
-    val = vals[n]
-    i = 0
-    while True:
-        c = 2 * i + 1
-        if c >= n:
-            break
-        if c + 1 < n and keys[c + 1] < keys[c]:
-            c += 1
-        if keys[c] >= key:
-            break
-        keys[i] = keys[c]
-        vals[i] = vals[c]
-        i = c
-    if n > 0:
-        keys[i] = key
-        vals[i] = val
-    return top, n
-
-
-@njit(cache=True)
 def _cell_dmin(ox, oy, a, b, cell, gx0, gy0):
     x0 = gx0 + a * cell - ox - _MARGIN
     y0 = gy0 + b * cell - oy - _MARGIN
@@ -307,7 +268,7 @@ def visible_ids(ox, oy, r, segs, start, items, cell, nx, ny, gx0, gy0, spill, f,
         a = min(nx - 1, max(0, int((ox - gx0) / cell)))
         b = min(ny - 1, max(0, int((oy - gy0) / cell)))
         mark[b * nx + a] = stamp
-        n_heap = _heap_push(keys, vals, n_heap, 0.0, b * nx + a)
+        n_heap = _push(keys, vals, n_heap, 0.0, b * nx + a)
     else:  # outside the grid: sightlines enter it through its outer ring
         for k in range(n_cells):
             b = k // nx
@@ -316,11 +277,11 @@ def visible_ids(ox, oy, r, segs, start, items, cell, nx, ny, gx0, gy0, spill, f,
                 dmin = _cell_dmin(ox, oy, a, b, cell, gx0, gy0)
                 if dmin <= r:
                     mark[k] = stamp
-                    n_heap = _heap_push(keys, vals, n_heap, dmin, k)
+                    n_heap = _push(keys, vals, n_heap, dmin, k)
     ids = np.empty(64, dtype=np.int64)
     n_ids = 0
     while n_heap:
-        k, n_heap = _heap_pop(keys, vals, n_heap)
+        _, k, n_heap = _pop(keys, vals, n_heap)
         b = k // nx
         a = k - b * nx
         if not spill[k]:
@@ -353,7 +314,7 @@ def visible_ids(ox, oy, r, segs, start, items, cell, nx, ny, gx0, gy0, spill, f,
                 if dmin > r:
                     continue
                 mark[k2] = stamp
-                n_heap = _heap_push(keys, vals, n_heap, dmin, k2)
+                n_heap = _push(keys, vals, n_heap, dmin, k2)
     # second look with the whole table: occluders wholly behind nearer walls are dropped too
     keep = 0
     for t in range(n_ids):
