@@ -325,7 +325,7 @@ def _drain(bits, skip, out):
         base = w << 6
         while word:
             low = word & (~word + np.uint64(1))  # lowest set bit
-            p = base + _log2(low)
+            p = base + bit_index(low)
             word ^= low
             if p == skip:
                 continue
@@ -336,8 +336,8 @@ def _drain(bits, skip, out):
 
 
 @njit(cache=True, inline="always")
-def _log2(x):
-    """Position of the single set bit of x."""
+def bit_index(x):
+    """Position of the single set bit of the uint64 x (unrolled binary search)."""
     k = 0
     if x >= np.uint64(1) << np.uint64(32):
         x >>= np.uint64(32)

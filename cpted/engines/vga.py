@@ -360,21 +360,10 @@ def _bfs_block(indptr, indices, sources, count, total):
             n_queue += 1
             while new:
                 low = new & (~new + np.uint64(1))
-                s = _bit_index(low)
+                s = _lattice_mod.bit_index(low)
                 count[s] += 1
                 total[s] += level
                 new ^= low
-
-
-@njit(cache=True)
-def _bit_index(x):
-    """Position of the single set bit of the uint64 x."""
-    k = 0
-    for shift in (32, 16, 8, 4, 2, 1):
-        if x >= np.uint64(1) << np.uint64(shift):
-            x >>= np.uint64(shift)
-            k += shift
-    return k
 
 
 @njit(parallel=True, cache=True)
