@@ -326,7 +326,8 @@ def isovists(
     xy, blocked = _observer_xy(observers, scene, "observers")
     r = _radii(len(xy), radius, scene)
     r[blocked] = np.nan
-    raw = _kernels.isovist_measures(xy, r, *scene.index, *_kernels.workspace(*scene.index, cull))
+    ws = _kernels.workspace(*scene.index, cull)  # the same for the measures and the polygons
+    raw = _kernels.isovist_measures(xy, r, *scene.index, *ws)
     area, perim = raw[:, _sweep.AREA], raw[:, _sweep.PERIMETER]
     with np.errstate(invalid="ignore", divide="ignore"):
         table = pd.DataFrame(
@@ -343,9 +344,9 @@ def isovists(
         )
     if geometry:
         step = np.radians(arc_step)
-        counts = _kernels.isovist_vertex_counts(xy, r, *scene.index, *_kernels.workspace(*scene.index, cull), step)
+        counts = _kernels.isovist_vertex_counts(xy, r, *scene.index, *ws, step)
         offsets = np.concatenate([[0], np.cumsum(counts)])
-        verts = _kernels.isovist_vertices(xy, r, *scene.index, *_kernels.workspace(*scene.index, cull), step, offsets)
+        verts = _kernels.isovist_vertices(xy, r, *scene.index, *ws, step, offsets)
         polys = np.array([shapely.Polygon()] * len(xy), dtype=object)
         ok = counts >= 3
         if ok.any():
