@@ -140,6 +140,37 @@ def test_lattice_scan_equals_testing_every_place(blocks, radius, wall):
     np.testing.assert_array_equal(fast[1], slow[1])
 
 
+def test_lattice_scan_with_a_place_moved_off_a_wall_and_a_corner_on_the_lattice():
+    """A real case (Île de Nantes): one place on a façade, moved off it by a micrometre, must not
+    skew the lattice (its step was once read from that place's gap, 4.999999 m for 5 m, and the
+    drift across 60 columns put places beyond a grazed corner inside the run); and a radius that
+    is a whole number of cells puts rows tangent to the view circle, which must stay cheap and
+    exact. Lambert-93 magnitudes, as in the pipeline."""
+    from cpted.engines.visibility import count_visible
+
+    x0, y0 = 354302.5, 6687602.5  # cell centres on a 5 m lattice
+    obs = (x0 + 100.0, y0 + 100.0)
+    corner = (obs[0] + 44.6, obs[1] - 22.3)  # on the sightline of direction (2, -1), through the places (+50, -25), ...
+    grazed = box(corner[0] - 13.3, corner[1] - 5.5, corner[0], corner[1])  # its top right corner: a grazing sightline
+    facade = box(x0 + 7.5, y0 + 200.0, x0 + 30.0, y0 + 220.0)  # its bottom edge runs along a row of places
+    scene = prepare_scene(gpd.GeoSeries([grazed, facade], crs=2154))
+    xy = np.array([(x0 + 5.0 * i, y0 + 5.0 * j) for j in range(61) for i in range(61)], dtype=float)
+    pts = gpd.GeoSeries(shapely.points(xy), crs=2154)
+    at = int(np.flatnonzero((xy[:, 0] == obs[0]) & (xy[:, 1] == obs[1]))[0])
+    beyond = [int(np.flatnonzero((xy[:, 0] == obs[0] + 10 * k) & (xy[:, 1] == obs[1] - 5 * k))[0]) for k in (5, 6, 7, 8)]
+    # by the grazing rule (touching a corner blocks), the places beyond the corner on that sightline are hidden
+    indptr, indices = visibility_graph(pts, scene, radius=100.0)
+    row = set(indices[indptr[at]:indptr[at + 1]].tolist())
+    assert not row & set(beyond)
+    assert int(np.flatnonzero((xy[:, 0] == obs[0] + 100.0) & (xy[:, 1] == obs[1]))[0]) in row  # at exactly the radius
+    slow = visibility_graph(pts, scene, radius=100.0, lattice_path=False)
+    np.testing.assert_array_equal(indptr, slow[0])
+    np.testing.assert_array_equal(indices, slow[1])
+    fast = count_visible(pts, pts, scene, radius=100.0)[:, 0]
+    np.testing.assert_array_equal(fast, count_visible(pts, pts, scene, radius=100.0, lattice_path=False)[:, 0])
+    np.testing.assert_array_equal(fast[~np.isnan(fast)] - 1, np.diff(indptr)[~np.isnan(fast)])  # itself among the targets
+
+
 def test_audit_visual_integration_on_request_with_the_same_connectivity():
     """The pipeline's VGA: connectivity always (site and ring), mean depth and integration only
     with visual_integration=True; connectivity is the same either way (without integration only

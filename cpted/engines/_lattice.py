@@ -27,6 +27,47 @@ from cpted.engines._cull import isovist_ids
 from cpted.engines._sweep import _EPS, _bound, _grazes_at, _vertex_table, sightline_blocked
 
 _TOL = 2e-6  # m: places this close to a run's end (perpendicular) are tested exactly
+_ON = 1e-7  # m: a place this close to a lattice node is on the lattice
+
+
+def lattice_of(xy: np.ndarray):
+    """When most places lie on a square lattice (grid cell centres): the lattice of place ids
+    (-1: none), its origin and step, and the places off it (e.g. moved off a wall); else None.
+
+    The step is the most common gap between consecutive distinct coordinates, and a place is on
+    the lattice only within :data:`_ON` of a node: far below the tolerance of the row scans
+    (:data:`_TOL`), so that a place moved off a wall by a micrometre is tested exactly, as a place
+    off the lattice, and cannot skew the lattice's step.
+    """
+    ux = np.unique(xy[:, 0])
+    uy = np.unique(xy[:, 1])
+    steps = np.concatenate([np.diff(ux), np.diff(uy)])
+    steps = steps[steps > 1e-3]
+    if not len(steps):
+        return None
+    values, counts = np.unique(steps, return_counts=True)
+    cell = float(values[np.argmax(counts)])
+    values, counts = np.unique(xy[:, 0], return_counts=True)
+    x_ref = values[np.argmax(counts)]
+    values, counts = np.unique(xy[:, 1], return_counts=True)
+    y_ref = values[np.argmax(counts)]
+    ci = np.round((xy[:, 0] - x_ref) / cell)
+    cj = np.round((xy[:, 1] - y_ref) / cell)
+    # the step over the whole lattice (a gap between neighbours carries the rounding of two coordinates)
+    far = np.concatenate([(xy[:, 0] - x_ref)[ci != 0] / ci[ci != 0], (xy[:, 1] - y_ref)[cj != 0] / cj[cj != 0]])
+    if len(far):
+        cell = float(np.median(far))
+    on = (np.abs(x_ref + ci * cell - xy[:, 0]) <= _ON) & (np.abs(y_ref + cj * cell - xy[:, 1]) <= _ON)
+    if on.mean() < 0.5:
+        return None
+    i0, j0 = ci[on].min(), cj[on].min()
+    nx_, ny_ = int(ci[on].max() - i0) + 1, int(cj[on].max() - j0) + 1
+    if nx_ * ny_ > 4 * len(xy) + 1_000_000:
+        return None
+    lat = np.full((ny_, nx_), -1, dtype=np.int64)
+    lat[(cj[on] - j0).astype(np.int64), (ci[on] - i0).astype(np.int64)] = np.flatnonzero(on)
+    off = np.flatnonzero(~on).astype(np.int64)
+    return lat, float(x_ref + i0 * cell), float(y_ref + j0 * cell), cell, off
 
 
 @njit(cache=True)
@@ -110,8 +151,8 @@ def lattice_visible(ox, oy, r, segs, start, items, cell, nx, ny, gx0, gy0, spill
     own_row = -1
     if 0 <= jo < lny and abs(ly0 + jo * lcell - oy) <= _TOL:
         own_row = jo  # the rays along the row are radials: every place of the row is tested exactly
-        c0 = int(max(0.0, math.ceil((ox - r - lx0) / lcell)))
-        c1 = int(min(lnx - 1.0, math.floor((ox + r - lx0) / lcell)))
+        c0 = int(max(0.0, math.ceil((ox - r - _TOL - lx0) / lcell)))
+        c1 = int(min(lnx - 1.0, math.floor((ox + r + _TOL - lx0) / lcell)))
         for c in range(c0, c1 + 1):
             near, n_near = _push(near, n_near, jo * lnx + c)
     inline = np.empty(16, dtype=np.int64)
@@ -229,7 +270,9 @@ def lattice_visible(ox, oy, r, segs, start, items, cell, nx, ny, gx0, gy0, spill
                 if abs(yr) > r:
                     continue
                 s = math.sqrt(r * r - yr * yr)
-                tol_c = (_TOL + 1e-9 * r) * r / max(s, 1e-12)
+                # the run's end for a circle of radius r -+ delta (bounded at the tangent rows, where s = 0)
+                delta = _TOL + 1e-9 * r
+                tol_c = max(math.sqrt((r + delta) ** 2 - yr * yr) - s, s - math.sqrt(max(0.0, (r - delta) ** 2 - yr * yr)))
                 if -s > xa:
                     xa, tol_a = -s, tol_c
                 if s < xb:

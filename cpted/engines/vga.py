@@ -92,7 +92,7 @@ def visibility_graph(
     if radius is None:
         radius = _unlimited(pts)
     xy, blocked = _observer_xy(pts, scene, "places")
-    lattice = _lattice(xy) if n else None
+    lattice = _lattice_mod.lattice_of(xy) if n else None
     if lattice is None or not lattice_path:
         obs, tgt = visible_pairs(pts, pts, scene, radius=radius, cull=cull)
     else:
@@ -114,36 +114,6 @@ def visibility_graph(
     order = np.lexsort((tgt, obs))
     indptr = np.concatenate([[0], np.cumsum(np.bincount(obs, minlength=n))]).astype(np.int64)
     return indptr, np.ascontiguousarray(tgt[order], dtype=np.int64)
-
-
-def _lattice(xy: np.ndarray):
-    """When most places lie on a square lattice (grid cell centres): the lattice of place ids
-    (-1: none), its origin and step, and the places off it (e.g. moved off a wall); else None."""
-    ux = np.unique(xy[:, 0])
-    uy = np.unique(xy[:, 1])
-    steps = np.concatenate([np.diff(ux), np.diff(uy)])
-    steps = steps[steps > 1e-3]
-    if not len(steps):
-        return None
-    cell = float(steps.min())
-    values, counts = np.unique(xy[:, 0], return_counts=True)
-    x_ref = values[np.argmax(counts)]
-    values, counts = np.unique(xy[:, 1], return_counts=True)
-    y_ref = values[np.argmax(counts)]
-    ci = np.round((xy[:, 0] - x_ref) / cell)
-    cj = np.round((xy[:, 1] - y_ref) / cell)
-    tol = 1e-9 * (1.0 + np.abs(xy).max())
-    on = (np.abs(x_ref + ci * cell - xy[:, 0]) <= tol) & (np.abs(y_ref + cj * cell - xy[:, 1]) <= tol)
-    if on.mean() < 0.5:
-        return None
-    i0, j0 = ci[on].min(), cj[on].min()
-    nx_, ny_ = int(ci[on].max() - i0) + 1, int(cj[on].max() - j0) + 1
-    if nx_ * ny_ > 4 * len(xy) + 1_000_000:
-        return None
-    lat = np.full((ny_, nx_), -1, dtype=np.int64)
-    lat[(cj[on] - j0).astype(np.int64), (ci[on] - i0).astype(np.int64)] = np.flatnonzero(on)
-    off = np.flatnonzero(~on).astype(np.int64)
-    return lat, float(x_ref + i0 * cell), float(y_ref + j0 * cell), cell, off
 
 
 def _unlimited(pts) -> float:

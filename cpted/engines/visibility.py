@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from cpted.engines import _kernels, _sweep
+from cpted.engines import _kernels, _lattice, _sweep
 from cpted.errors import GeometryError, InputError
 from cpted.prepare.crs import require_projected, require_same_crs
 
@@ -383,12 +383,16 @@ def count_visible(
     radius: float,
     weights: np.ndarray | None = None,
     cull: bool = True,
+    lattice_path: bool = True,
 ) -> np.ndarray:
     """For each observer, the number of target points it sees within ``radius`` (and weighted sums).
 
     Returns an array (n_observers, 1 + w): the count, then the sum of each weight column
     over the visible targets. Observers inside obstacles get NaN. ``cull`` as :func:`isovists`
-    (the same counts either way).
+    (the same counts either way). ``lattice_path``: when the targets lie on a square lattice
+    (grid cells) and there are no weights, each exact isovist is scanned over the lattice's rows
+    (:mod:`cpted.engines._lattice`) instead of testing every target within the radius; the
+    counts are the same (False: test every target).
 
     Examples
     --------
@@ -402,6 +406,10 @@ def count_visible(
     txy = _target_xy(targets, scene)
     r = _radii(len(xy), radius, scene)
     r[blocked] = np.nan
+    lattice = _lattice.lattice_of(txy) if lattice_path and weights is None and len(txy) else None
+    if lattice is not None and len(lattice[4]) <= 64 + len(txy) // 100:  # each place off the lattice costs a test per observer  # places on a grid: each isovist scanned over the grid's rows
+        counts = _lattice.lattice_counts(xy, r, *scene.index, *_kernels.workspace(*scene.index, cull), *lattice, txy)
+        return np.where(counts < 0, np.nan, counts).astype(float)[:, None]
     w = np.zeros((len(txy), 0)) if weights is None else np.ascontiguousarray(np.asarray(weights, dtype=float).reshape(len(txy), -1))
     tindex = _targets_index(txy, scene, max(float(np.max(radius)) / 4, 5.0))
     return _kernels.visible_targets(xy, r, *scene.index, *_kernels.workspace(*scene.index, cull), *tindex, w)
