@@ -128,11 +128,13 @@ def test_report_subset_and_bad_measure():
        radius=st.sampled_from([None, 4.0, 9.5]), wall=st.booleans())
 def test_lattice_scan_equals_testing_every_place(blocks, radius, wall):
     """The row-by-row scan of each isovist over grid cells finds exactly the places that testing
-    each place finds, grazing sightlines (blocks on the cells' lines, a wall in line with cells) included."""
+    each place finds, grazing sightlines (blocks on the cells' lines, a wall in line with cells) and
+    places drawn twice included."""
     polys = [box(x + s, y + s, x + s + w, y + s + h) for x, y, w, h, s in blocks]
     geoms = list(polys) + ([shapely.LineString([(3.5, 10.5), (6.5, 10.5)])] if wall else [])
     scene = prepare_scene(gpd.GeoSeries(geoms, crs=2154))
     xy = np.array([(x + 0.5, y + 0.5) for x in range(-1, 22) for y in range(-1, 22)], dtype=float)
+    xy = np.vstack([xy, xy[[30, 200, 201]]])  # places drawn twice
     pts = gpd.GeoSeries(shapely.points(xy), crs=2154)
     fast = visibility_graph(pts, scene, radius=radius)
     slow = visibility_graph(pts, scene, radius=radius, lattice_path=False)

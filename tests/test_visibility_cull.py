@@ -69,7 +69,8 @@ def test_random_scenes(blocks, radius, extent, seed):
     """Random scenes of boxes (on the cells' lines, touching, overlapping, turned), with a view
     bounded by an extent or not (some boxes reaching outside it): culled and unculled sweeps give
     the same isovists, pairs and graph; observers include points on walls, at corners and
-    outside the grid index."""
+    outside the grid index. The pairs and counts from them to the grid's places, scanned over the
+    lattice, equal testing every place, and the pairs from the places' side."""
     polys = [shapely.affinity.rotate(box(x + s, y + s, x + s + w, y + s + h), turn * 30, origin="centroid")
              for x, y, w, h, s, turn in blocks]
     bound = box(-2, -2, 33, 33) if extent else None
@@ -85,8 +86,12 @@ def test_random_scenes(blocks, radius, extent, seed):
     obs = gpd.GeoSeries(shapely.points(extra), crs=2154)
     _same_isovists(scene, obs, radius)
     r = radius or 60.0
-    a = visible_pairs(obs, pts, scene, radius=r)
-    b = visible_pairs(obs, pts, scene, radius=r, cull=False)
+    a = visible_pairs(obs, pts, scene, radius=r)  # the places on a lattice: scanned row by row
+    b = visible_pairs(obs, pts, scene, radius=r, cull=False, lattice_path=False)  # every place tested
     np.testing.assert_array_equal(a[0], b[0])
-    np.testing.assert_array_equal(np.sort(a[1]), np.sort(b[1]))
     np.testing.assert_array_equal(a[1], b[1])
+    np.testing.assert_array_equal(count_visible(obs, pts, scene, radius=r)[:, 0],
+                                  count_visible(obs, pts, scene, radius=r, cull=False, lattice_path=False)[:, 0])
+    # symmetric sightlines: the same pairs from the places' side (as eyes_on_street counts them)
+    back = visible_pairs(pts, obs, scene, radius=r, lattice_path=False)
+    assert set(zip(a[0].tolist(), a[1].tolist())) == set(zip(back[1].tolist(), back[0].tolist()))

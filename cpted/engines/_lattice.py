@@ -64,8 +64,14 @@ def lattice_of(xy: np.ndarray):
     nx_, ny_ = int(ci[on].max() - i0) + 1, int(cj[on].max() - j0) + 1
     if nx_ * ny_ > 4 * len(xy) + 1_000_000:
         return None
-    lat = np.full((ny_, nx_), -1, dtype=np.int64)
-    lat[(cj[on] - j0).astype(np.int64), (ci[on] - i0).astype(np.int64)] = np.flatnonzero(on)
+    ids = np.flatnonzero(on)
+    node = (cj[on] - j0).astype(np.int64) * nx_ + (ci[on] - i0).astype(np.int64)
+    first = np.zeros(len(ids), dtype=bool)
+    first[np.unique(node, return_index=True)[1]] = True  # places at the same node: one on the lattice, the others off
+    on[ids[~first]] = False
+    lat = np.full(ny_ * nx_, -1, dtype=np.int64)
+    lat[node[first]] = ids[first]
+    lat = lat.reshape(ny_, nx_)
     off = np.flatnonzero(~on).astype(np.int64)
     return lat, float(x_ref + i0 * cell), float(y_ref + j0 * cell), cell, off
 
@@ -456,3 +462,22 @@ def lattice_fill(obs, radius, segs, start, items, cell, nx, ny, gx0, gy0, spill,
                             spill, f[tid], g[tid], cull, lat, lx0, ly0, lcell, off, tgt, bits[tid])
             _drain(bits[tid], i, row)
     return indptr, indices
+
+
+@njit(parallel=True, cache=True)
+def lattice_pairs(obs, radius, segs, start, items, cell, nx, ny, gx0, gy0, spill, f, g, cull, lat, lx0, ly0, lcell, off, tgt,
+                  offsets):
+    """The places each observer sees (itself included if it is one), in increasing order: rows
+    offsets[i]:offsets[i + 1] of the result (``offsets`` from the counts of :func:`lattice_counts`)."""
+    n = obs.shape[0]
+    pairs = np.empty(offsets[n], dtype=np.int64)
+    bits = np.zeros((max(1, f.shape[0]), (tgt.shape[0] + 63) // 64), dtype=np.uint64)
+    for i in prange(n):
+        r = radius[i]
+        if not r > 0.0 or offsets[i + 1] == offsets[i]:
+            continue
+        tid = numba.get_thread_id()
+        lattice_visible(obs[i, 0], obs[i, 1], r, segs, start, items, cell, nx, ny, gx0, gy0,
+                        spill, f[tid], g[tid], cull, lat, lx0, ly0, lcell, off, tgt, bits[tid])
+        _drain(bits[tid], -1, pairs[offsets[i]:offsets[i + 1]])
+    return pairs

@@ -94,7 +94,7 @@ def visibility_graph(
     xy, blocked = _observer_xy(pts, scene, "places")
     lattice = _lattice_mod.lattice_of(xy) if n else None
     if lattice is None or not lattice_path:
-        obs, tgt = visible_pairs(pts, pts, scene, radius=radius, cull=cull)
+        obs, tgt = visible_pairs(pts, pts, scene, radius=radius, cull=cull, lattice_path=False)
     else:
         lat, lx0, ly0, lcell, off = lattice
         r = _radii(n, radius, scene)

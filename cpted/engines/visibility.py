@@ -422,11 +422,13 @@ def visible_pairs(
     *,
     radius: float | np.ndarray,
     cull: bool = True,
+    lattice_path: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Every (observer, target) pair with a clear sightline within the observer's radius.
 
-    Returns two aligned arrays of positions (observer row, target row). ``cull`` as
-    :func:`isovists` (the same pairs either way).
+    Returns two aligned arrays of positions (observer row, target row), by observer and then
+    target. ``cull`` as :func:`isovists`, ``lattice_path`` as :func:`count_visible` (the same
+    pairs either way).
 
     Examples
     --------
@@ -443,8 +445,14 @@ def visible_pairs(
     r[blocked] = np.nan
     if not len(txy) or not len(xy):
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    tindex = _targets_index(txy, scene, max(float(np.nanmax(r)) / 4, 5.0) if np.isfinite(r).any() else 25.0)
     ws = _kernels.workspace(*scene.index, cull)
+    lattice = _lattice.lattice_of(txy) if lattice_path else None
+    if lattice is not None and len(lattice[4]) <= 64 + len(txy) // 100:  # as count_visible
+        counts = np.maximum(_lattice.lattice_counts(xy, r, *scene.index, *ws, *lattice, txy), 0)
+        offsets = np.concatenate([[0], np.cumsum(counts)])
+        tgt = _lattice.lattice_pairs(xy, r, *scene.index, *ws, *lattice, txy, offsets)
+        return np.repeat(np.arange(len(xy)), counts), tgt
+    tindex = _targets_index(txy, scene, max(float(np.nanmax(r)) / 4, 5.0) if np.isfinite(r).any() else 25.0)
     counts = _kernels.visible_targets(xy, r, *scene.index, *ws, *tindex, np.zeros((len(txy), 0)))[:, 0]
     counts = np.nan_to_num(counts).astype(np.int64)
     offsets = np.concatenate([[0], np.cumsum(counts)])

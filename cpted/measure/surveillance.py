@@ -216,7 +216,8 @@ def eyes_on_street(
     cols = ["eyes_15", "eyes_43", "entrances_15", "entrances_43", "windows_15", "windows_43"]
     out = pd.DataFrame(0.0, index=pts.index, columns=cols)
     if len(openings) and len(pts):
-        src, dst = visible_pairs(pts, openings, scene, radius=dependable)
+        # sightlines are symmetric (one grazing rule): from the fewer openings, over the grid of places
+        dst, src = visible_pairs(openings, pts, scene, radius=dependable)
         pxy = shapely.get_coordinates(pts.values)
         oxy = shapely.get_coordinates(openings.geometry.values)
         v = pxy[src] - oxy[dst]
