@@ -140,14 +140,13 @@ def _near_cols(buf, n, j, x_rel, tol, ox, lx0, lcell, lnx):
 def lattice_visible(ox, oy, r, segs, start, items, cell, nx, ny, gx0, gy0, spill, f, g, cull,
                     lat, lx0, ly0, lcell, off, tgt, bits):
     """The places an observer sees: marked in the bit set ``bits`` (place p: bit p % 64 of word
-    p // 64; a zero-length ``bits`` marks nothing); returns their number.
+    p // 64; all clear on entry), each once; returns their number.
 
     ``lat`` (rows, cols) holds the place on each lattice node (x = lx0 + c * lcell,
     y = ly0 + j * lcell) or -1; ``off`` the places off the lattice; ``tgt`` every place's xy.
     ``spill``, ``f``, ``g``, ``cull``: as :func:`cpted.engines._cull.isovist_ids`.
     """
     lny, lnx = lat.shape
-    mark = bits.shape[0] > 0
     events, nearest, pieces, ids = isovist_ids(ox, oy, r, segs, start, items, cell, nx, ny, gx0, gy0, spill, f, g, cull)
     table = _vertex_table(ids, segs, ox, oy)
     found = 0
@@ -318,8 +317,7 @@ def lattice_visible(ox, oy, r, segs, start, items, cell, nx, ny, gx0, gy0, spill
                         h = np.searchsorted(hidden, j * lnx + c)
                         if h < hidden.shape[0] and hidden[h] == j * lnx + c:
                             continue
-                    if mark:
-                        bits[p >> 6] |= np.uint64(1) << np.uint64(p & 63)
+                    bits[p >> 6] |= np.uint64(1) << np.uint64(p & 63)
                     found += 1
     # the exact test: places near a run's end (each once, and only if not counted inside a run) and off the lattice
     for t in range(hidden.shape[0]):
@@ -329,17 +327,15 @@ def lattice_visible(ox, oy, r, segs, start, items, cell, nx, ny, gx0, gy0, spill
         j = cand[t] // lnx
         c = cand[t] - j * lnx
         p = lat[j, c]
-        if p < 0:
-            continue
+        if p < 0 or bits[p >> 6] & (np.uint64(1) << np.uint64(p & 63)):
+            continue  # counted inside a run already (near the end of a neighbouring sector's run)
         if _sees(ox, oy, tgt[p, 0], tgt[p, 1], r, events, nearest, pieces, ids, table, segs):
-            if mark:
-                bits[p >> 6] |= np.uint64(1) << np.uint64(p & 63)
+            bits[p >> 6] |= np.uint64(1) << np.uint64(p & 63)
             found += 1
     for t in range(off.shape[0]):
         p = off[t]
         if _sees(ox, oy, tgt[p, 0], tgt[p, 1], r, events, nearest, pieces, ids, table, segs):
-            if mark:
-                bits[p >> 6] |= np.uint64(1) << np.uint64(p & 63)
+            bits[p >> 6] |= np.uint64(1) << np.uint64(p & 63)
             found += 1
     return found
 
@@ -349,7 +345,7 @@ def lattice_counts(obs, radius, segs, start, items, cell, nx, ny, gx0, gy0, spil
     """The number of places each observer sees (-1 where its radius is NaN)."""
     n = obs.shape[0]
     counts = np.zeros(n, dtype=np.int64)
-    empty = np.empty(0, dtype=np.uint64)
+    bits = np.zeros((max(1, f.shape[0]), (tgt.shape[0] + 63) // 64), dtype=np.uint64)  # each place counted once
     for i in prange(n):
         r = radius[i]
         if not r > 0.0:
@@ -357,7 +353,8 @@ def lattice_counts(obs, radius, segs, start, items, cell, nx, ny, gx0, gy0, spil
             continue
         tid = numba.get_thread_id()
         counts[i] = lattice_visible(obs[i, 0], obs[i, 1], r, segs, start, items, cell, nx, ny, gx0, gy0,
-                                    spill, f[tid], g[tid], cull, lat, lx0, ly0, lcell, off, tgt, empty)
+                                    spill, f[tid], g[tid], cull, lat, lx0, ly0, lcell, off, tgt, bits[tid])
+        bits[tid, :] = 0
     return counts
 
 

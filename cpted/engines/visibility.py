@@ -169,7 +169,9 @@ def _bounds(segs: np.ndarray, extent) -> tuple[float, float, float, float]:
 
 
 def inside_obstacles(points: gpd.GeoSeries | gpd.GeoDataFrame, scene: Scene) -> np.ndarray:
-    """True for the points strictly inside an obstacle of ``scene``.
+    """True for the points strictly inside an obstacle of ``scene``, farther than 0.1 µm from that
+    obstacle's outline (a point that close is on the outline, whichever side rounding puts it: it
+    is moved into open space and sees and is seen, as an observer and as a target alike).
 
     Examples
     --------
@@ -181,8 +183,9 @@ def inside_obstacles(points: gpd.GeoSeries | gpd.GeoDataFrame, scene: Scene) -> 
     geoms = points.geometry.values if isinstance(points, gpd.GeoDataFrame) else points.values
     out = np.zeros(len(geoms), dtype=bool)
     if len(scene.obstacles) and len(geoms):
-        hit, _ = scene.tree.query(geoms, predicate="within")
-        out[hit] = True
+        hit, poly = scene.tree.query(geoms, predicate="within")
+        deep = shapely.distance(geoms[hit], shapely.boundary(scene.obstacles[poly])) > _NUDGE / 10
+        out[hit[deep]] = True
     return out
 
 
