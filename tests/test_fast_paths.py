@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from shapely import box
 
 from cpted.measure.coverage import clip_lines
+from cpted.prepare.grid import union_cells
 
 
 def _same_clip(lines, area) -> None:
@@ -176,3 +177,19 @@ osm = "{data}/france/le_mans_centre.osm.pbf"
         pd.testing.assert_frame_equal(own.cells, given.cells, check_exact=True)
         assert own.cells.notna().any().any()
         assert pd.Series(own.summary).equals(pd.Series(given.summary))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.sets(st.tuples(st.integers(0, 15), st.integers(0, 15)), min_size=1), st.sampled_from([5.0, 0.1, 2.5]),
+       st.booleans())
+def test_union_cells_is_the_union(nodes, size, overlap):
+    """The coverage union of grid cells (holes, cells touching at a corner, Lambert-93 magnitudes)
+    equals the general union; squares that overlap, or are not on one lattice, get the general union."""
+    x0, y0 = 354300.0, 6687600.0
+    squares = np.array([box(x0 + i * size, y0 + j * size, x0 + (i + 1) * size, y0 + (j + 1) * size) for i, j in nodes])
+    if overlap:
+        squares = np.append(squares, box(x0 + 0.4 * size, y0 + 0.3 * size, x0 + 1.4 * size, y0 + 1.3 * size))
+    fast, slow = union_cells(squares), shapely.union_all(squares)
+    assert shapely.is_valid(fast)
+    assert fast.area == pytest.approx(slow.area, rel=1e-12)
+    assert shapely.equals(fast, slow)

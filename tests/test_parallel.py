@@ -351,3 +351,20 @@ def test_the_longest_sites_are_handed_out_first_and_rows_keep_the_file_order(sit
     # 660 x 440 m, 400 x 400 m and 460 x 260 m boxes, 10 m cells, buildings from each OSM file
     assert handed == ["le_mans_centre", "off_the_data", "nantes_graslin"]
     assert result.summary["site_id"].tolist() == ["le_mans_centre", "nantes_graslin", "off_the_data"]
+
+
+def test_peak_memory_is_the_block_s_own():
+    """A site's peak memory: what the block allocates counts, a larger block freed before it does not."""
+    import psutil
+
+    from cpted.pipeline import PeakMemory
+
+    before = np.ones(300_000_000 // 8)
+    before[:] = 1.0
+    del before
+    rss = psutil.Process().memory_info().rss
+    with PeakMemory() as memory:
+        inside = np.ones(100_000_000 // 8)
+        inside[:] = 2.0
+        del inside
+    assert rss + 90e6 <= memory.peak <= rss + 200e6

@@ -19,6 +19,7 @@ from cpted.measure.lighting import lighting_class
 from cpted.measure.surveillance import blind_spots
 from cpted.measure.territoriality import frontage
 from cpted.prepare.coverage import COVERAGE_COLUMNS
+from cpted.prepare.grid import union_cells
 
 __all__ = ["BUILDING_COLUMNS", "clip_lines", "restrict_to_coverage", "scored_shares"]
 
@@ -158,7 +159,7 @@ def _territoriality_summary(site, cells, complete, layers) -> dict[str, object]:
     if cells["ambiguous"].notna().any() or "ambiguous_space" in layers:
         s["ambiguous_share"] = float(covered["ambiguous"].mean()) if covered["ambiguous"].notna().any() else np.nan
         flag = (cells["ambiguous"] == 1).to_numpy()
-        merged = shapely.get_parts(shapely.union_all(cells.geometry.values[flag])) if flag.any() else np.array([])
+        merged = shapely.get_parts(union_cells(cells.geometry.values[flag])) if flag.any() else np.array([])
         layers["ambiguous_space"] = gpd.GeoDataFrame({"area_m2": shapely.area(merged) if len(merged) else []},
                                                      geometry=list(merged), crs=cells.crs)
     edges = layers.get("boundaries")
@@ -184,7 +185,7 @@ def _territoriality_summary(site, cells, complete, layers) -> dict[str, object]:
     buildings = site.layers.get("buildings") if site is not None else None
     streets = site.layers.get("streets") if site is not None else None
     if buildings is not None and len(buildings) and streets is not None and len(streets):
-        covered_area = shapely.union_all(covered.geometry.values).buffer(site.cell_size) if len(covered) else None
+        covered_area = union_cells(covered.geometry.values).buffer(site.cell_size) if len(covered) else None
         local = streets.iloc[streets.sindex.query(site.boundary, predicate="intersects")]
         if covered_area is not None:
             local = local.set_geometry(clip_lines(local.geometry.values, covered_area), crs=local.crs)

@@ -29,6 +29,7 @@ from cpted.engines.visibility import (ISOVIST_COLUMNS, Scene, count_visible, ins
 from cpted.measure._result import MeasureResult, need, need_attribute
 from cpted.measure.lighting import illuminance, lighting_class, lit_way_share
 from cpted.prepare.crs import require_projected, require_same_crs
+from cpted.prepare.grid import union_cells
 
 __all__ = [
     "RELIABLE",
@@ -319,7 +320,7 @@ def blind_spots(
     cell_area = float(cells.geometry.area.iloc[0]) if len(cells) else 1.0
     frames = []
     for kind, mask in (("blind_spot", blind), ("entrapment_spot", enclosed)):
-        merged = shapely.get_parts(shapely.union_all(cells.geometry.values[mask])) if mask.any() else np.array([])
+        merged = shapely.get_parts(union_cells(cells.geometry.values[mask])) if mask.any() else np.array([])
         area = shapely.area(merged) if len(merged) else np.array([])
         frames.append(gpd.GeoDataFrame({"kind": kind, "area_m2": area, "cells": np.round(area / cell_area).astype(int)},
                                        geometry=list(merged), crs=cells.crs))
@@ -447,17 +448,16 @@ def surveillance(site, *, view_radius: float = VIEW_RADIUS, isovist_polygons: bo
 def _context_places(site, *, within: float | None = None) -> gpd.GeoSeries:
     """Centres of the cells of the context ring that the grid's rules keep (public ground on foot);
     only those within ``within`` metres of the site when given (the cells are aligned on the CRS,
-    so a smaller area gives the same cells)."""
+    so a smaller area gives the same cells, and those of the site are the site's own)."""
     from cpted.prepare.grid import classify_cells
 
     area = site.analysis_area if within is None else site.analysis_area.intersection(site.boundary.buffer(within))
     ring = classify_cells(
         area, crs=site.crs, cell_size=site.cell_size, private=site.private_land,
         unwalkable=site.unwalkable, reach_from=site.reach_from, reach=site.walk_reach,
-        streets=site.layers["streets"].geometry if "streets" in site.layers else None,
+        streets=site.layers["streets"].geometry if "streets" in site.layers else None, without=site.boundary,
     )
-    in_site = pd.Series(ring["cell_id"].to_numpy()).isin(site.grid["cell_id"]).to_numpy()  # hashed: ids are text
-    keep = (ring["reason"] == "public").to_numpy() & ~in_site
+    keep = (ring["reason"] == "public").to_numpy()
     return gpd.GeoSeries(shapely.points(ring["x"].to_numpy()[keep], ring["y"].to_numpy()[keep]), crs=site.crs)
 
 

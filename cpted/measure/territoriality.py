@@ -23,6 +23,7 @@ from cpted.engines.network import Network, nearest_edge
 from cpted.engines.visibility import prepare_scene, visible_pairs
 from cpted.measure._result import MeasureResult, need
 from cpted.prepare.crs import require_same_crs
+from cpted.prepare.grid import union_cells
 
 __all__ = [
     "private_plots",
@@ -314,7 +315,7 @@ def ambiguous_space(
             p, _ = shapely.STRtree(parks.geometry.values).query(pts, predicate="within")
             claimed[p] = True
     flag = ~claimed
-    merged = shapely.get_parts(shapely.union_all(cells.geometry.values[flag])) if flag.any() else np.array([])
+    merged = shapely.get_parts(union_cells(cells.geometry.values[flag])) if flag.any() else np.array([])
     polys = gpd.GeoDataFrame({"area_m2": shapely.area(merged) if len(merged) else []}, geometry=list(merged), crs=cells.crs)
     return flag, polys
 
