@@ -11,6 +11,7 @@ import sqlite3
 import geopandas as gpd
 import matplotlib as mpl
 import numpy as np
+import pandas as pd
 import pyogrio
 import pytest
 from PIL import Image
@@ -178,3 +179,26 @@ def longest_black_run(rgb: np.ndarray) -> int:
             if len(edges):
                 longest = max(longest, int((edges[1::2] - edges[0::2]).max()))
     return longest
+
+
+def test_arrow_and_plain_writes_give_the_same_geopackage(tmp_path, monkeypatch):
+    """write_audit writes through Arrow where pyogrio and GDAL allow it: every layer reads back the
+    same as a plain write (values, NaN, dtypes, field types, geometry types, empty layers)."""
+    import cpted.report.outputs as outputs
+
+    lamps = gpd.GeoDataFrame({"height_m": [6.0, 8.0, np.nan]}, geometry=[Point(50, 95), Point(150, 95), Point(250, 95)],
+                             crs=2154)
+    result = audit(_scene(lamps=lamps), measures=["surveillance", "access_control", "territoriality"])
+    result.layers["nothing"] = gpd.GeoDataFrame({"flag": pd.Series([], dtype=bool)}, geometry=gpd.GeoSeries([], crs=2154))
+    if not outputs._arrow_writes():
+        pytest.skip(f"pyogrio {pyogrio.__version__} on GDAL {pyogrio.__gdal_version__} writes without Arrow")
+    arrow = write_audit(result, tmp_path / "arrow.gpkg")
+    monkeypatch.setattr(outputs, "_arrow_writes", lambda: False)
+    plain = write_audit(result, tmp_path / "plain.gpkg")
+    names = [n for n in pyogrio.list_layers(plain)[:, 0] if n != "layer_styles"]
+    assert names == [n for n in pyogrio.list_layers(arrow)[:, 0] if n != "layer_styles"] and "cells" in names
+    for name in names:
+        a, b = pyogrio.read_info(arrow, layer=name), pyogrio.read_info(plain, layer=name)
+        assert (a["fields"].tolist(), a["dtypes"].tolist(), a["geometry_type"], a["features"]) == (
+            b["fields"].tolist(), b["dtypes"].tolist(), b["geometry_type"], b["features"]), name
+        pd.testing.assert_frame_equal(pyogrio.read_dataframe(arrow, layer=name), pyogrio.read_dataframe(plain, layer=name))

@@ -63,6 +63,13 @@ def context_layers(result) -> dict[str, gpd.GeoDataFrame]:
     return out
 
 
+def _arrow_writes() -> bool:
+    """Whether pyogrio writes through Arrow here (pyogrio 0.8+ on GDAL 3.8+; not Debian's GDAL 3.6
+    under QGIS 3.22): the same layers, about twice as fast."""
+    version = tuple(int(part) for part in pyogrio.__version__.split(".")[:2] if part.isdigit())
+    return version >= (0, 8) and tuple(pyogrio.__gdal_version__) >= (3, 8)
+
+
 def write_audit(result, path: str | Path) -> Path:
     """Write an :class:`~cpted.pipeline.AuditResult`'s layers into one GeoPackage.
 
@@ -79,6 +86,7 @@ def write_audit(result, path: str | Path) -> Path:
         "attribution": " | ".join(result.site.attribution),
     }
     layers = {**result.layers, **context_layers(result)}
+    arrow = _arrow_writes()
     with atomic_path(path) as tmp:
         for i, (name, gdf) in enumerate(layers.items()):
             pyogrio.write_dataframe(
@@ -89,6 +97,7 @@ def write_audit(result, path: str | Path) -> Path:
                 append=i > 0,
                 metadata=metadata if i == 0 else None,
                 promote_to_multi=False,
+                use_arrow=arrow,
             )
         write_styles(tmp, list(layers))  # QGIS opens the result layers styled
     return path
