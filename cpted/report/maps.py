@@ -30,6 +30,7 @@ import math
 from typing import NamedTuple
 
 import numpy as np
+import shapely
 
 from cpted.report.i18n import as_html, tr
 from cpted.report.method import PRINCIPLE_LABELS
@@ -141,6 +142,35 @@ def unscored_reason(result, key: str, lang: str = "en") -> str:
     return text
 
 
+def _rgba8(colour) -> np.ndarray:
+    import matplotlib as mpl
+
+    return np.round(np.array(mpl.colors.to_rgba(colour)) * 255).astype(np.uint8)
+
+
+def _base_layers(site, streets, pad: float):
+    """The buildings near the site (as matplotlib paths, holes kept) and the streets (as point
+    arrays), drawn under every map: built once per report instead of through GeoPandas' plot
+    for each map (which also redraws the whole figure each time)."""
+    from matplotlib.path import Path as MplPath
+
+    paths, lines = [], []
+    buildings = site.layers.get("buildings")
+    if buildings is not None and len(buildings):
+        near = buildings.geometry.values[buildings.sindex.query(site.boundary.buffer(pad * 2), predicate="intersects")]
+        for poly in shapely.get_parts(near):
+            if poly.is_empty or poly.geom_type != "Polygon":
+                continue
+            rings = [np.asarray(poly.exterior.coords)] + [np.asarray(r.coords) for r in poly.interiors]
+            codes = [np.r_[MplPath.MOVETO, np.full(len(r) - 2, MplPath.LINETO), MplPath.CLOSEPOLY] for r in rings]
+            paths.append(MplPath(np.concatenate(rings), np.concatenate(codes).astype(MplPath.code_type)))
+    if streets is not None and len(streets):
+        for line in shapely.get_parts(streets.geometry.values):
+            if not line.is_empty:
+                lines.append(np.asarray(line.coords)[:, :2])
+    return paths, lines
+
+
 def _cell_image(site, values: dict[str, float] | None):
     """RGBA image of every cell of the site: a score colour, no-data or neutral, and its extent."""
     import matplotlib as mpl
@@ -150,16 +180,16 @@ def _cell_image(site, values: dict[str, float] | None):
     size = site.cell_size
     i = np.round((x - x.min()) / size).astype(int)
     j = np.round((y - y.min()) / size).astype(int)
-    rgba = np.zeros((j.max() + 1, i.max() + 1, 4))
+    rgba = np.zeros((j.max() + 1, i.max() + 1, 4), dtype=np.uint8)  # 8 bits: drawn as given, not converted
     public = (allcells["reason"] == "public").to_numpy()
-    rgba[j[~public], i[~public]] = mpl.colors.to_rgba(NEUTRAL)
+    rgba[j[~public], i[~public]] = _rgba8(NEUTRAL)
     if values is not None:
         v = allcells["cell_id"].map(values).to_numpy(dtype=float)
         have = public & np.isfinite(v)
-        rgba[j[public & ~have], i[public & ~have]] = mpl.colors.to_rgba(_NO_DATA)
-        rgba[j[have], i[have]] = mpl.colormaps["RdYlGn"](np.clip(v[have], 0, 100) / 100)
+        rgba[j[public & ~have], i[public & ~have]] = _rgba8(_NO_DATA)
+        rgba[j[have], i[have]] = mpl.colormaps["RdYlGn"](np.clip(v[have], 0, 100) / 100, bytes=True)
     else:
-        rgba[j[public], i[public]] = mpl.colors.to_rgba(_NO_DATA)
+        rgba[j[public], i[public]] = _rgba8(_NO_DATA)
     half = size / 2
     return rgba, (x.min() - half, x.max() + half, y.min() - half, y.max() + half)
 
@@ -278,12 +308,14 @@ def _north_arrow(ax, degrees: float, lang: str) -> None:
             bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "none", "alpha": 0.8})
 
 
-def _draw(result, column: str | None, *, title: str, lang: str = "en", places=None, colorbar: bool = True):
-    """The map as a matplotlib figure (not yet saved) with its axes and what was labelled."""
+def _draw(result, column: str | None, *, title: str, lang: str = "en", places=None, colorbar: bool = True, base=None):
+    """The map as a matplotlib figure (not yet saved) with its axes and what was labelled;
+    ``base``: :func:`_base_layers` of the site, if already built."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.collections import LineCollection, PathCollection
     from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
 
     site = result.site
@@ -305,19 +337,17 @@ def _draw(result, column: str | None, *, title: str, lang: str = "en", places=No
     ax.set_aspect("equal", adjustable="box", anchor="C")
     ax.set_axis_off()
     ax.imshow(rgba, origin="lower", extent=extent, interpolation="nearest", zorder=1)
-    buildings = site.layers.get("buildings")
-    near = []
-    if buildings is not None and len(buildings):
-        near = buildings.iloc[buildings.sindex.query(site.boundary.buffer(pad * 2), predicate="intersects")]
-        near.plot(ax=ax, color=_BUILDINGS, linewidth=0, zorder=2)
     streets = result.layers.get("streets")
-    if streets is not None and len(streets):
-        streets.plot(ax=ax, color=_STREETS, linewidth=0.35, zorder=3)
+    near, lines = _base_layers(site, streets, pad) if base is None else base
+    if near:
+        ax.add_collection(PathCollection(near, facecolors=_BUILDINGS, edgecolors=_BUILDINGS, linewidths=0, zorder=2))
+    if lines:
+        ax.add_collection(LineCollection(lines, colors=_STREETS, linewidths=0.35, zorder=3))
     gx, gy = site.boundary.exterior.xy if site.boundary.geom_type == "Polygon" else site.boundary.envelope.exterior.xy
     ax.plot(gx, gy, color="black", linewidth=1.2, zorder=4)
     ax.set_xlim(x0, x1)
     ax.set_ylim(y0, y1)
-    fig.canvas.draw()
+    ax.apply_aspect()  # the axes box as drawn (equal aspect), for placing the labels without drawing
     span = max(x1 - x0, y1 - y0)
     street_names = _street_labels(ax, streets[streets["in_site"]] if streets is not None and "in_site" in streets
                                   else streets, site.boundary, span)
@@ -334,7 +364,7 @@ def _draw(result, column: str | None, *, title: str, lang: str = "en", places=No
         bar.set_label(tr("score (0-100): low is a problem", lang), fontsize=9)
         bar.ax.tick_params(labelsize=8)
     reasons = [r for r in _REASON_WORDS if (site.cells["reason"] == r).any()]
-    no_data = bool((rgba[..., :3] == matplotlib.colors.to_rgb(_NO_DATA)).all(axis=2).any())
+    no_data = bool((rgba[..., :3] == _rgba8(_NO_DATA)[:3]).all(axis=2).any())
     legend = _legend_patches(reasons, buildings=len(near) > 0, no_data=no_data, places=bool(numbers), lang=lang)
     fig.legend(handles=legend, loc="lower right",
                bbox_to_anchor=(0.99, 0.3 / height_in), ncol=2, fontsize=9, frameon=False)
@@ -365,7 +395,7 @@ def _png(fig) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def principle_map(result, column: str | None, *, title: str, lang: str = "en", places=None) -> MapFigure:
+def principle_map(result, column: str | None, *, title: str, lang: str = "en", places=None, base=None) -> MapFigure:
     """One map of an audit: ``column`` of the cells (0-100, red to green) at a working scale.
 
     Parameters
@@ -381,13 +411,16 @@ def principle_map(result, column: str | None, *, title: str, lang: str = "en", p
         The language of the map's words (:data:`cpted.report.i18n.LANGS`).
     places
         Problem places to outline and number (``place_no``), as listed in the report's table.
+    base
+        The buildings and streets drawn under the cells, when a caller drawing several maps of
+        the site has built them once (private; None: built here).
 
     Returns
     -------
     MapFigure
         With ``src`` the PNG as a data URI, ``places`` and ``streets`` what was labelled.
     """
-    fig, _, numbers, names = _draw(result, column, title=title, lang=lang, places=places)
+    fig, _, numbers, names = _draw(result, column, title=title, lang=lang, places=places, base=base)
     return MapFigure(title=title, src=_png(fig), places=tuple(numbers), streets=tuple(names))
 
 
@@ -401,19 +434,21 @@ def site_maps(result, *, lang: str = "en", places=None) -> list[MapFigure]:
     (over the CPTED index when it is scored). A principle with no score gives its sentence
     (:func:`unscored_reason`) instead of a map. ``places`` are the rows of the report's table."""
     out = []
+    x0, y0, x1, y1 = result.site.boundary.bounds
+    base = _base_layers(result.site, result.layers.get("streets"), 0.02 * max(x1 - x0, y1 - y0))  # as _draw pads
     for key in (*PRINCIPLES, "surveillance_night"):
         title = tr(_LABELS[key], lang)
         if _scored(result, f"score_{key}"):
             mine = places[places["principle"] == key] if places is not None and key in PRINCIPLES else None
-            out.append(principle_map(result, f"score_{key}", title=title, lang=lang, places=mine))
+            out.append(principle_map(result, f"score_{key}", title=title, lang=lang, places=mine, base=base))
         else:
             out.append(MapFigure(title=title, src=None, note=unscored_reason(result, key, lang)))
     if _scored(result, "cpted_index"):
         title = tr("Problem places over the CPTED index", lang)
-        out.append(principle_map(result, "cpted_index", title=title, lang=lang, places=places))
+        out.append(principle_map(result, "cpted_index", title=title, lang=lang, places=places, base=base))
     else:
         title = tr("Problem places (the CPTED index is n/a)", lang)
-        fig, _, numbers, names = _draw(result, None, title=title, lang=lang, places=places, colorbar=False)
+        fig, _, numbers, names = _draw(result, None, title=title, lang=lang, places=places, colorbar=False, base=base)
         out.append(MapFigure(title=title, src=_png(fig), places=tuple(numbers), streets=tuple(names)))
     return out
 
