@@ -22,7 +22,6 @@ from cpted.errors import (
     GeometryError,
     InputError,
     MissingColumnsError,
-    MissingDataError,
     SitesFileError,
 )
 from cpted.load.graph import read_graphml
@@ -560,7 +559,7 @@ def test_fetch_with_an_unresolvable_host_says_so(capsys, tmp_path, data, monkeyp
     assert code == 3
     expected = ("does not resolve: Name or service not known" if resolver == "fails"
                 else "did not resolve within 5 s: no network or no DNS")
-    assert f"the Overpass server https://overpass.cpted-test.invalid/api cannot be reached (the name " in err
+    assert "the Overpass server https://overpass.cpted-test.invalid/api cannot be reached (the name " in err
     assert expected in err and "To work offline" in err
 
 

@@ -8,7 +8,6 @@ import re
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyogrio
 import pytest
 import shapely
 from shapely import LineString, box

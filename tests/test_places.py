@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 import shapely
 from pyproj import Transformer
-from shapely import LineString, Point, box
+from shapely import LineString, box
 
 from cpted.prepare.grid import CARRIAGEWAY_HALF_WIDTH, WALK_REACH
 from cpted.prepare.site import Site
