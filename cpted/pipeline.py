@@ -16,6 +16,7 @@ import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import geopandas as gpd
 import numpy as np
@@ -44,7 +45,7 @@ from cpted.prepare.site import Site
 from cpted.prepare.sources import SourceCache, load_site, site_area, site_boundary, site_polygon
 
 __all__ = ["SourceCache", "load_site", "site_boundary", "site_area", "AuditResult", "MEASURES", "audit", "audit_to",
-           "batch", "BatchResult", "expected_cost", "shared_source_notes", "SHARED_WARNINGS", "PeakMemory", "STATUSES", "score_status"]
+           "batch", "BatchResult", "expected_cost", "shared_source_notes", "SourceNote", "SHARED_WARNINGS", "PeakMemory", "STATUSES", "score_status"]
 
 log = logging.getLogger(__name__)
 
@@ -281,7 +282,7 @@ class BatchResult:
     out: Path
     #: The warnings of the sites file's shared sources (``[layers]``), each once, with the sites
     #: that read them (:func:`shared_source_notes`); the sites' own ``notes`` leave them out.
-    source_notes: list[str] = field(default_factory=list)
+    source_notes: list[SourceNote] = field(default_factory=list)
 
     @property
     def failed(self) -> pd.DataFrame:
@@ -372,29 +373,37 @@ def _set_apart_shared_warnings(site: Site, spec: SiteSpec) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def shared_source_notes(rows: list[dict]) -> list[str]:
+class SourceNote(NamedTuple):
+    """A shared source's warning, said once for a batch: ``sites`` that read the source, or None
+    when every site did. ``str()`` gives it as one English line (the terminal, ``batch.log``)."""
+
+    warning: str
+    sites: tuple[str, ...] | None
+
+    def __str__(self) -> str:
+        if self.sites is None:
+            return f"{self.warning} (read by every site)"
+        return f"{self.warning} (read by site{'s' if len(self.sites) > 1 else ''} {', '.join(self.sites)})"
+
+
+def shared_source_notes(rows: list[dict]) -> list[SourceNote]:
     """The warnings of the shared sources of a batch's rows (:data:`SHARED_WARNINGS`), each once,
-    with the sites that read the source (all of them: "read by every site").
+    with the sites that read the source (None: every site).
 
     Examples
     --------
-    >>> shared_source_notes([{"site_id": "a", SHARED_WARNINGS: ["w1", "w2"]}, {"site_id": "b", SHARED_WARNINGS: ["w1"]},
-    ...                      {"site_id": "c", "status": "failed"}])
+    >>> notes = shared_source_notes([{"site_id": "a", SHARED_WARNINGS: ["w1", "w2"]}, {"site_id": "b", SHARED_WARNINGS: ["w1"]},
+    ...                              {"site_id": "c", "status": "failed"}])
+    >>> [str(n) for n in notes]
     ['w1 (read by sites a, b)', 'w2 (read by site a)']
     >>> shared_source_notes([{"site_id": "a", SHARED_WARNINGS: ["w1"]}])
-    ['w1 (read by every site)']
+    [SourceNote(warning='w1', sites=None)]
     """
     sites: dict[str, list[str]] = {}
     for row in rows:
         for warning in row.get(SHARED_WARNINGS) or ():
             sites.setdefault(warning, []).append(str(row["site_id"]))
-    out = []
-    for warning, ids in sites.items():
-        if len(ids) == len(rows):
-            out.append(f"{warning} (read by every site)")
-        else:
-            out.append(f"{warning} (read by site{'s' if len(ids) > 1 else ''} {', '.join(ids)})")
-    return out
+    return [SourceNote(warning, None if len(ids) == len(rows) else tuple(ids)) for warning, ids in sites.items()]
 
 
 class PeakMemory:

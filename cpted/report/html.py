@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import html
 import math
-import re
 import textwrap
 from pathlib import Path
 
@@ -176,30 +175,23 @@ def _row(r: pd.Series, lang: str) -> str:
             f"<ul>{counts}</ul>{notes_html}</details></td></tr>")
 
 
-_READ_BY = re.compile(r"(?P<note>.*) \(read by (?P<sites>every site|sites? .+)\)\Z", re.DOTALL)
-
-
-def _source_notes(notes: list[str], lang: str) -> str:
-    """The shared sources' warnings, once each, under the table (:func:`write_index`)."""
+def _source_notes(notes, lang: str) -> str:
+    """The shared sources' warnings (:class:`cpted.pipeline.SourceNote`), once each, under the
+    table (:func:`write_index`)."""
     if not notes:
         return ""
     items = []
     for note in notes:
-        found = _READ_BY.match(note)
-        if found is None:
-            items.append(f"<li>{html.escape(tr_list(note, lang))}</li>")
-            continue
-        who = found["sites"]
-        sites = (tr("every site", lang) if who == "every site"
-                 else f'{tr("sites", lang)} <span translate="no">{html.escape(who.split(" ", 1)[1])}</span>')
-        items.append(f"<li>{html.escape(tr_phrase(found['note'], lang))} "
+        sites = (tr("every site", lang) if note.sites is None
+                 else f'{tr("sites", lang)} <span translate="no">{html.escape(", ".join(note.sites))}</span>')
+        items.append(f"<li>{html.escape(tr_phrase(note.warning, lang))} "
                      f"({html.escape(tr('read by', lang))} {sites})</li>")
     head = html.escape(tr("Notes on the sources shared by the sites (said once here, not under each site):", lang))
     return f'<div class="notes"><p>{head}</p><ul>{"".join(items)}</ul></div>'
 
 
 def write_index(summary: pd.DataFrame, path: str | Path, *, title: str = "cpted audit", lang: str = "en",
-                source_notes: list[str] | None = None) -> Path:
+                source_notes: list | None = None) -> Path:
     """Write the overview page of a batch, atomically.
 
     Parameters
