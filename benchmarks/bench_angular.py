@@ -35,8 +35,9 @@ Measured 2026-11-30 on the shared 2-core machine (other jobs running), one threa
 
 cpted searches the directed segment graph with its chains of degree-2 segments contracted
 (:mod:`cpted.engines._angular_chains`). Radius n node count equals depthmapX's on all 13,942 segments and total depth
-agrees to 2.6e-8 (median), except one segment that is isolated in cpted's graph (total depth 0) and not in
-depthmapX's.
+agrees to 2.6e-8 (median), except one segment that is isolated in both graphs (its ends meet no other segment: the
+nearest end is 21 m away): cpted gives its total depth as 0, depthmapX as -1 (its "no value"; checked on a
+16-segment extract around it, where depthmapX also gives connectivity 0 and node count 1).
 
 depthmapX: pass the built ``depthmapXcli`` (``--depthmapx``), or let the script build it from a checkout of
 SpaceGroupUCL/depthmapX (``--build-depthmapx SRC``: cmake + make, about 20 minutes on 2 cores; the GUI and test
