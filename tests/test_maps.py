@@ -193,6 +193,7 @@ def test_arrow_and_plain_writes_give_the_same_geopackage(tmp_path, monkeypatch):
     if not outputs._arrow_writes():
         pytest.skip(f"pyogrio {pyogrio.__version__} on GDAL {pyogrio.__gdal_version__} writes without Arrow")
     arrow = write_audit(result, tmp_path / "arrow.gpkg")
+    assert pyogrio.get_gdal_config_option("OGR_SQLITE_SYNCHRONOUS") is None  # unsynced only while writing
     monkeypatch.setattr(outputs, "_arrow_writes", lambda: False)
     plain = write_audit(result, tmp_path / "plain.gpkg")
     names = [n for n in pyogrio.list_layers(plain)[:, 0] if n != "layer_styles"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from pathlib import Path
 
 import geopandas as gpd
@@ -70,6 +72,27 @@ def _arrow_writes() -> bool:
     return version >= (0, 8) and tuple(pyogrio.__gdal_version__) >= (3, 8)
 
 
+@contextlib.contextmanager
+def _unsynced_sqlite():
+    """GDAL's SQLite (GeoPackage) writes without a disk sync at each commit, within the block: the
+    file is a temporary one, synced once and renamed when complete (half the time of a site's
+    GeoPackage, which waited on a dozen syncs)."""
+    before = pyogrio.get_gdal_config_option("OGR_SQLITE_SYNCHRONOUS")
+    pyogrio.set_gdal_config_options({"OGR_SQLITE_SYNCHRONOUS": "OFF"})
+    try:
+        yield
+    finally:
+        pyogrio.set_gdal_config_options({"OGR_SQLITE_SYNCHRONOUS": before})
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def write_audit(result, path: str | Path) -> Path:
     """Write an :class:`~cpted.pipeline.AuditResult`'s layers into one GeoPackage.
 
@@ -87,7 +110,7 @@ def write_audit(result, path: str | Path) -> Path:
     }
     layers = {**result.layers, **context_layers(result)}
     arrow = _arrow_writes()
-    with atomic_path(path) as tmp:
+    with atomic_path(path) as tmp, _unsynced_sqlite():
         for i, (name, gdf) in enumerate(layers.items()):
             pyogrio.write_dataframe(
                 gdf,
@@ -100,6 +123,7 @@ def write_audit(result, path: str | Path) -> Path:
                 use_arrow=arrow,
             )
         write_styles(tmp, list(layers))  # QGIS opens the result layers styled
+        _fsync(tmp)  # once, before the rename, instead of at each layer's commit
     return path
 
 
