@@ -68,7 +68,8 @@ _EDGE_DTYPES = {"bearing": float, "grade": float, "grade_abs": float, "length": 
 def _literals(data: dict) -> None:
     """Evaluate stringified lists, dicts and sets in place, as osmnx does."""
     for attr, value in data.items():
-        if (value.startswith("[") and value.endswith("]")) or (value.startswith("{") and value.endswith("}")):
+        first = value[:1]  # value.startswith("[") and value.endswith("]"), or "{" and "}", cheaper
+        if (first == "[" and value[-1:] == "]") or (first == "{" and value[-1:] == "}"):
             with contextlib.suppress(SyntaxError, ValueError):
                 data[attr] = ast.literal_eval(value)
 
