@@ -7,7 +7,6 @@ Edge attributes are read by :mod:`cpted.load.values`, as OSM tags are: ``tunnel`
 
 from __future__ import annotations
 
-import bz2
 from pathlib import Path
 
 import geopandas as gpd
@@ -16,6 +15,7 @@ import pandas as pd
 import shapely
 
 from cpted.errors import CorruptFileError, DataNotFoundError
+from cpted.load.graphml import read_graphml_edges
 from cpted.load.osm_tags import walk_kind
 from cpted.load.values import read_categories, read_flags, read_text, warn_unreadable
 
@@ -36,7 +36,9 @@ def is_graphml_file(path: str | Path) -> bool:
 def read_graphml(path: str | Path) -> gpd.GeoDataFrame:
     """Read an OSMnx GraphML graph into a streets layer (undirected edges, graph CRS).
 
-    Reciprocal edges of the directed OSMnx graph (u→v and v→u of the same way) become one
+    The file is streamed (:func:`cpted.load.graphml.read_graphml_edges`): the edges are the ones
+    ``osmnx.graph_to_gdfs(osmnx.load_graphml(path), nodes=False)`` gives, without building the
+    networkx graph. Reciprocal edges of the directed OSMnx graph (u→v and v→u of the same way) become one
     undirected edge. ``u`` and ``v`` keep the OSM node ids so graphs that overlap can be merged.
 
     Parameters
@@ -55,26 +57,19 @@ def read_graphml(path: str | Path) -> gpd.GeoDataFrame:
     >>> len(streets)
     27168
     """
-    import osmnx as ox  # heavy: imported when used
-
     path = Path(path)
     if not path.exists():
         msg = f"graph file {str(path)!r} does not exist; check the path or run `cpted fetch`"
         raise DataNotFoundError(msg)
-    try:
-        if path.name.lower().endswith(".bz2"):
-            with bz2.open(path, "rt", encoding="utf-8") as f:
-                graph = ox.load_graphml(graphml_str=f.read())
-        else:
-            graph = ox.load_graphml(path)
-    except Exception as exc:  # noqa: BLE001 - expat, bz2 and networkx errors alike
+    try:  # the edges osmnx.graph_to_gdfs(osmnx.load_graphml(path)) gives, streamed without networkx
+        edges = read_graphml_edges(path)
+    except Exception as exc:  # noqa: BLE001 - expat, bz2, conversion and GraphML errors alike
         msg = (
             f"graph file {str(path)!r} cannot be read as OSMnx GraphML ({type(exc).__name__}: "
             f"{exc}); it is truncated or not GraphML: download it again or save it with "
             f"osmnx.save_graphml"
         )
         raise CorruptFileError(msg) from None
-    edges = ox.graph_to_gdfs(graph, nodes=False, fill_edge_geometry=True).reset_index()
     return edges_to_streets(edges, name=path.name)
 
 
