@@ -20,7 +20,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from cpted.engines._cull import isovist_ids, new_workspace, spill_cells
+from cpted.engines._cull import LEAF, build_tree, empty_tree, isovist_ids, new_workspace
 from cpted.engines._sweep import (
     N_MEASURES,
     _grazes,
@@ -34,18 +34,19 @@ from cpted.engines._sweep import (
 
 
 def workspace(segs, start, items, cell, nx, ny, gx0, gy0, cull=True):
-    """The arguments (spill, f, g, cull) of the kernels: the cells never hidden and one workspace per
-    thread (numba's current number of threads), or empty ones without ``cull``."""
+    """The arguments (tree, f, g, cull) of the kernels: the occluders' quadtree
+    (:func:`cpted.engines._cull.build_tree`, leaves of ``cell`` * LEAF) and one workspace per thread
+    (numba's current number of threads), or empty ones without ``cull``."""
     n_threads = numba.get_num_threads()
     if not cull:
-        return np.zeros(0, dtype=np.bool_), np.zeros((n_threads, 1)), np.zeros((n_threads, 1), dtype=np.int64), False
-    spill = spill_cells(segs, start, items, cell, nx, ny, gx0, gy0)
-    f, g = new_workspace(n_threads, nx * ny, segs.shape[0])
-    return spill, f, g, True
+        return empty_tree(), np.zeros((n_threads, 1)), np.zeros((n_threads, 1), dtype=np.int64), False
+    tree = build_tree(segs, cell * LEAF)
+    f, g = new_workspace(n_threads, tree[0][-1], segs.shape[0])
+    return tree, f, g, True
 
 
 @njit(parallel=True, cache=True)
-def isovist_measures(obs, radius, segs, start, items, cell, nx, ny, gx0, gy0, spill, f, g, cull):
+def isovist_measures(obs, radius, segs, start, items, cell, nx, ny, gx0, gy0, tree, f, g, cull):
     """Measures of every observer's isovist (rows of NaN where radius is NaN)."""
     n = obs.shape[0]
     out = np.full((n, N_MEASURES), np.nan)
@@ -55,13 +56,13 @@ def isovist_measures(obs, radius, segs, start, items, cell, nx, ny, gx0, gy0, sp
             continue
         tid = numba.get_thread_id()
         events, nearest, pieces, _ = isovist_ids(obs[i, 0], obs[i, 1], r, segs, start, items, cell, nx, ny, gx0, gy0,
-                                                 spill, f[tid], g[tid], cull)
+                                                 tree, f[tid], g[tid], cull)
         measures(events, nearest, pieces, r, out[i])
     return out
 
 
 @njit(parallel=True, cache=True)
-def isovist_vertex_counts(obs, radius, segs, start, items, cell, nx, ny, gx0, gy0, spill, f, g, cull, arc_step):
+def isovist_vertex_counts(obs, radius, segs, start, items, cell, nx, ny, gx0, gy0, tree, f, g, cull, arc_step):
     """Number of polygon vertices of each observer's isovist (first pass of two)."""
     n = obs.shape[0]
     counts = np.zeros(n, dtype=np.int64)
@@ -71,13 +72,13 @@ def isovist_vertex_counts(obs, radius, segs, start, items, cell, nx, ny, gx0, gy
             continue
         tid = numba.get_thread_id()
         events, nearest, pieces, _ = isovist_ids(obs[i, 0], obs[i, 1], r, segs, start, items, cell, nx, ny, gx0, gy0,
-                                                 spill, f[tid], g[tid], cull)
+                                                 tree, f[tid], g[tid], cull)
         counts[i] = boundary_points(events, nearest, pieces, r, arc_step).shape[0]
     return counts
 
 
 @njit(parallel=True, cache=True)
-def isovist_vertices(obs, radius, segs, start, items, cell, nx, ny, gx0, gy0, spill, f, g, cull, arc_step, offsets):
+def isovist_vertices(obs, radius, segs, start, items, cell, nx, ny, gx0, gy0, tree, f, g, cull, arc_step, offsets):
     """Polygon vertices of every isovist, absolute coordinates, rows offsets[i]:offsets[i+1]."""
     n = obs.shape[0]
     out = np.empty((offsets[-1], 2))
@@ -87,7 +88,7 @@ def isovist_vertices(obs, radius, segs, start, items, cell, nx, ny, gx0, gy0, sp
             continue
         tid = numba.get_thread_id()
         events, nearest, pieces, _ = isovist_ids(obs[i, 0], obs[i, 1], r, segs, start, items, cell, nx, ny, gx0, gy0,
-                                                 spill, f[tid], g[tid], cull)
+                                                 tree, f[tid], g[tid], cull)
         pts = boundary_points(events, nearest, pieces, r, arc_step)
         for j in range(pts.shape[0]):
             out[offsets[i] + j, 0] = pts[j, 0] + obs[i, 0]
@@ -96,10 +97,10 @@ def isovist_vertices(obs, radius, segs, start, items, cell, nx, ny, gx0, gy0, sp
 
 
 @njit(cache=True)
-def _visible_candidates(ox, oy, r, segs, start, items, cell, nx, ny, gx0, gy0, spill, f, g, cull,
+def _visible_candidates(ox, oy, r, segs, start, items, cell, nx, ny, gx0, gy0, tree, f, g, cull,
                         tgt, t_start, t_items, t_cell, t_nx, t_ny, t_gx0, t_gy0):
     """The targets within r of an observer and which of them it sees (grazing rule of :mod:`cpted.engines._sweep`)."""
-    events, nearest, pieces, ids = isovist_ids(ox, oy, r, segs, start, items, cell, nx, ny, gx0, gy0, spill, f, g, cull)
+    events, nearest, pieces, ids = isovist_ids(ox, oy, r, segs, start, items, cell, nx, ny, gx0, gy0, tree, f, g, cull)
     cand = _query(ox, oy, r, t_start, t_items, t_cell, t_nx, t_ny, t_gx0, t_gy0)
     tx = tgt[cand, 0] - ox
     ty = tgt[cand, 1] - oy
@@ -117,7 +118,7 @@ def _visible_candidates(ox, oy, r, segs, start, items, cell, nx, ny, gx0, gy0, s
 
 
 @njit(parallel=True, cache=True)
-def visible_targets(obs, radius, segs, start, items, cell, nx, ny, gx0, gy0, spill, f, g, cull,
+def visible_targets(obs, radius, segs, start, items, cell, nx, ny, gx0, gy0, tree, f, g, cull,
                     tgt, t_start, t_items, t_cell, t_nx, t_ny, t_gx0, t_gy0, weights):
     """For each observer, the count of visible targets within its radius and weighted sums.
 
@@ -135,7 +136,7 @@ def visible_targets(obs, radius, segs, start, items, cell, nx, ny, gx0, gy0, spi
             continue
         tid = numba.get_thread_id()
         cand, vis = _visible_candidates(obs[i, 0], obs[i, 1], r, segs, start, items, cell, nx, ny, gx0, gy0,
-                                        spill, f[tid], g[tid], cull,
+                                        tree, f[tid], g[tid], cull,
                                         tgt, t_start, t_items, t_cell, t_nx, t_ny, t_gx0, t_gy0)
         for j in range(cand.shape[0]):
             if vis[j]:
@@ -146,7 +147,7 @@ def visible_targets(obs, radius, segs, start, items, cell, nx, ny, gx0, gy0, spi
 
 
 @njit(parallel=True, cache=True)
-def visible_pairs(obs, radius, segs, start, items, cell, nx, ny, gx0, gy0, spill, f, g, cull,
+def visible_pairs(obs, radius, segs, start, items, cell, nx, ny, gx0, gy0, tree, f, g, cull,
                   tgt, t_start, t_items, t_cell, t_nx, t_ny, t_gx0, t_gy0, offsets):
     """Every (observer, visible target) pair, observer rows offsets[i]:offsets[i+1]
     (offsets from the counts of :func:`visible_targets`)."""
@@ -158,7 +159,7 @@ def visible_pairs(obs, radius, segs, start, items, cell, nx, ny, gx0, gy0, spill
             continue
         tid = numba.get_thread_id()
         cand, vis = _visible_candidates(obs[i, 0], obs[i, 1], r, segs, start, items, cell, nx, ny, gx0, gy0,
-                                        spill, f[tid], g[tid], cull,
+                                        tree, f[tid], g[tid], cull,
                                         tgt, t_start, t_items, t_cell, t_nx, t_ny, t_gx0, t_gy0)
         m = offsets[i]
         for j in range(cand.shape[0]):

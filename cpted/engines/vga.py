@@ -102,13 +102,17 @@ def visibility_graph(
         args = (xy, r, *scene.index, *_kernels.workspace(*scene.index, cull), lat, lx0, ly0, lcell, off, xy)
         # each thread's buffer: the rows of a sample of places, scaled up, with a margin (numba gives
         # each thread one contiguous share of the places); rows that do not fit are computed again
+        # every place on the lattice: the graph being symmetric, each place scans only the places after
+        # it (column order) and the rows are mirrored
+        half = not len(off)
         step = max(1, n // 400)
         sample = np.arange(0, n, step)
-        seen = np.maximum(_lattice_mod.lattice_counts(xy[sample], r[sample], *args[2:]), 0)
+        seen = np.maximum(_lattice_mod.lattice_counts(xy[sample], r[sample], *args[2:], half), 0)
         n_threads = numba.get_num_threads()
         share = np.bincount(sample * n_threads // n, weights=seen, minlength=n_threads)
         cap = int(share.max() * step * 1.2) + 100_000
-        return _lattice_mod.lattice_fill(*args, *_lattice_mod.lattice_rows(*args, cap))
+        rows = _lattice_mod.lattice_rows(*args, cap, half)
+        return (_lattice_mod.mirror_fill if half else _lattice_mod.lattice_fill)(*args, *rows)
     keep = obs != tgt
     obs, tgt = obs[keep], tgt[keep]
     order = np.lexsort((tgt, obs))
