@@ -1,23 +1,34 @@
 """Compiled kernels: the occluders an observer can see, found without looking at the others.
 
 With an unlimited view every occluder of the scene lies within the radius, while an observer
-sees a few dozen of them. This module walks the cells of the scene's grid index outward from the
-observer (nearest first, each cell reached from a neighbour that is not hidden) and keeps an
-angular table of where the view is already blocked: for each of :data:`N_BINS` angular bins, a
-distance beyond which every sightline of the bin has met a wall. A wall piece that spans a whole
-bin blocks it at the farther of its two ends (the distance along a segment is largest at an end);
-pieces meeting at a vertex inside a bin block it together, chained from the bin's two sides.
+sees a few dozen of them. This module walks a quadtree of the occluders (:func:`build_tree`:
+square nodes, empty ones left out) from the observer, nearest node first, and keeps an angular
+table of where the view is already blocked: for each of :data:`N_BINS` angular bins, a distance
+beyond which every sightline of the bin has met a wall. A wall piece that spans a whole bin blocks
+it at the farther of its two ends (the distance along a segment is largest at an end); pieces
+meeting at a vertex inside a bin block it together, chained from the bin's two sides.
 
-A cell is **hidden** when every bin its box spans (grown by :data:`_MARGIN`) is blocked nearer
-than the box's nearest point (less :data:`_SLACK`): then every point of the cell lies strictly
-behind a wall. Its occluders are dropped and its neighbours are not reached through it. Only such
-occluders are dropped, so the exact sweep of :mod:`cpted.engines._sweep` on the ones kept gives
-the same isovist, the same visible places and the same grazing decisions as the sweep over all of
-them: no dropped occluder is ever the nearest wall in any direction, none touches a sightline to a
-point the observer sees, and every target near a dropped vertex lies behind a kept wall.
+A node is **hidden** when every bin its box spans (grown by :data:`_MARGIN`) is blocked nearer
+than the box's nearest point (less :data:`_SLACK`): then every point of it lies strictly behind a
+wall, and it is not opened. The occluders of the leaves opened are entered in the table; a second
+look drops those the whole table hides. Only such occluders are dropped, so the exact sweep of
+:mod:`cpted.engines._sweep` on the ones kept gives the same isovist, the same visible places and
+the same grazing decisions as the sweep over all of them: no dropped occluder is ever the nearest
+wall in any direction, none touches a sightline to a point the observer sees, and every target
+near a dropped vertex lies behind a kept wall.
 
-Cells of the grid's outer ring that hold occluders reaching outside the grid are never hidden
-(parts of their occluders lie outside every cell's box).
+**Back faces** are dropped too, unseen: an occluder bordering an obstacle on one side and open
+space on the other (:func:`cpted.engines._kernels.solid_sides`), with the observer (in open space)
+more than :data:`_BACK` on the obstacle's side of its line. A sightline reaches a point of it from
+inside the obstacle, so it has met the obstacle's outline before; and the first occluder any
+sightline meets (crossing it, or touching a vertex) is never a back face: at a crossing the
+observer is on the occluder's open side, and at a touched vertex one of the occluders bordering the
+obstacle there has the observer on its open side. The nearest wall of every direction and the
+first contact of every blocked sightline (which blocks it, by the grazing rule) are thus kept.
+
+With ``xmin`` (:func:`visible_ids`), only the occluders reaching the half-plane x >= xmin are
+entered: the isovist swept over them is exact in that half-plane (a sightline to a point of it
+stays in it), which is all the graph's half scans need (:mod:`cpted.engines._lattice`).
 
 Angles are pseudo-angles (the "diamond angle", from 0 to 4, monotone in the true angle), cheaper
 than atan2; the table is only ever compared with itself.
@@ -46,6 +57,7 @@ _MARGIN = 1e-3  # m: cell boxes are grown by this much before testing whether th
 _SPAN = 1e-6  # pseudo-angle: a wall's span is grown by this much before testing whether it is hidden
 _SLACK = 1e-5  # m: a box is hidden only if blocked this much (plus 1e-7 relative) nearer than its nearest point
 LEAF = 2.0  # side of the quadtree's leaves, in cells of the scene's grid index
+_BACK = 1e-5  # m: an occluder is a back face when the observer lies this far on its obstacle's side of its line
 _NEAR_WALL = 1e-7  # m: walls passing this close to the observer block nothing in the table
 # layout of a thread's float row: block, left reach, left distance, right reach, right distance (by bin),
 # the coarse level (by group), then heap keys (by cell)
@@ -71,13 +83,15 @@ def _bin(p):
     return min(max(b, 0), N_BINS - 1)
 
 
-def build_tree(segs, cell):
+def build_tree(segs, cell, solid):
     """The occluders' quadtree: a square grid of leaves of side ``cell`` over the occluders' bounds
     (each occluder listed in every leaf its box meets), and the coarser levels above it, each
     node flagged when some leaf below it lists an occluder.
 
+    ``solid``: each occluder's solid side (:func:`cpted.engines._kernels.solid_sides`), kept with it.
+
     Returns (level offsets, occupied flags of every node, leaf start offsets, leaf items,
-    [x0, y0, cell, levels]); nodes of level l (0: leaves) have side cell * 2**l and are numbered
+    [x0, y0, cell, levels], side); nodes of level l (0: leaves) have side cell * 2**l and are numbered
     from level offset l, row by row.
     """
     if segs.shape[0]:
@@ -104,13 +118,13 @@ def build_tree(segs, cell):
         occupied.append(o[0::2, 0::2] | o[1::2, 0::2] | o[0::2, 1::2] | o[1::2, 1::2])
     offsets = np.concatenate([[0], np.cumsum([o.size for o in occupied])]).astype(np.int64)
     full = np.concatenate([o.ravel() for o in occupied])
-    return offsets, full, start, items, np.array([x0, y0, float(cell), float(levels)])
+    return offsets, full, start, items, np.array([x0, y0, float(cell), float(levels)]), solid.astype(np.int8)
 
 
 def empty_tree():
     """A tree of no occluder, of the same types as :func:`build_tree` (for kernels run without culling)."""
     return (np.zeros(2, dtype=np.int64), np.zeros(1, dtype=np.bool_), np.zeros(2, dtype=np.int64),
-            np.zeros(0, dtype=np.int64), np.array([0.0, 0.0, 1.0, 0.0]))
+            np.zeros(0, dtype=np.int64), np.array([0.0, 0.0, 1.0, 0.0]), np.zeros(0, dtype=np.int8))
 
 
 @njit(cache=True)
@@ -277,7 +291,7 @@ def visible_ids(ox, oy, r, segs, tree, f, g, xmin):
     Only the occluders reaching x >= ``xmin`` are looked at (-inf: all); those hidden by them are
     dropped, so that the result holds every occluder seen in the half-plane x >= ``xmin``.
     """
-    offsets, full, start, items, geo = tree
+    offsets, full, start, items, geo, solid = tree
     tx0 = geo[0]
     ty0 = geo[1]
     leaf = geo[2]
@@ -327,6 +341,13 @@ def visible_ids(ox, oy, r, segs, tree, f, g, xmin):
                 seg_mark[q] = stamp
                 if segs[q, 0] < xmin and segs[q, 2] < xmin:
                     continue
+                if solid[q] != 0:  # the observer on its obstacle's side: a back face, never seen (module docstring)
+                    px = segs[q, 0] - ox
+                    py = segs[q, 1] - oy
+                    ex = segs[q, 2] - segs[q, 0]
+                    ey = segs[q, 3] - segs[q, 1]
+                    if solid[q] * (ey * px - ex * py) > _BACK * math.sqrt(ex * ex + ey * ey):
+                        continue
                 if n_ids == ids.shape[0]:
                     grown = np.empty(2 * n_ids, dtype=np.int64)
                     grown[:n_ids] = ids[:n_ids]

@@ -18,6 +18,7 @@ import math
 
 import numba
 import numpy as np
+import shapely
 from numba import njit, prange
 
 from cpted.engines._cull import LEAF, build_tree, empty_tree, isovist_ids, new_workspace
@@ -33,16 +34,47 @@ from cpted.engines._sweep import (
 )
 
 
-def workspace(segs, start, items, cell, nx, ny, gx0, gy0, cull=True):
-    """The arguments (tree, f, g, cull) of the kernels: the occluders' quadtree
-    (:func:`cpted.engines._cull.build_tree`, leaves of ``cell`` * LEAF) and one workspace per thread
-    (numba's current number of threads), or empty ones without ``cull``."""
+def workspace(scene, cull=True):
+    """The arguments (tree, f, g, cull) of the kernels for a :class:`cpted.engines.visibility.Scene`:
+    the occluders' quadtree (:func:`cpted.engines._cull.build_tree`, leaves of the index cell times
+    LEAF, with each occluder's solid side) and one workspace per thread (numba's current number of
+    threads), or empty ones without ``cull``."""
+    segs = scene.segments
     n_threads = numba.get_num_threads()
     if not cull:
         return empty_tree(), np.zeros((n_threads, 1)), np.zeros((n_threads, 1), dtype=np.int64), False
-    tree = build_tree(segs, cell * LEAF)
+    tree = build_tree(segs, scene.cell * LEAF, solid_sides(segs, scene.tree, len(scene.obstacles)))
     f, g = new_workspace(n_threads, tree[0][-1], segs.shape[0])
     return tree, f, g, True
+
+
+def solid_sides(segs, polygons, n_polygons, delta=1e-6):
+    """For each occluder, the side where an obstacle (polygon of the STRtree ``polygons``) lies and
+    open space the other: +1 left (of the way from its first end to its second), -1 right, 0 neither
+    (a line such as a wall or a hedge, the extent's outline, a wall inside overlapping buildings) or
+    unsure (another occluder within 2 ``delta`` of its middle). Read at ``delta`` (m) from its middle:
+    a noded occluder borders one face of the plane on each side along its whole length."""
+    out = np.zeros(segs.shape[0], dtype=np.int8)
+    if not n_polygons or not segs.shape[0]:
+        return out
+    mx = 0.5 * (segs[:, 0] + segs[:, 2])
+    my = 0.5 * (segs[:, 1] + segs[:, 3])
+    ex = segs[:, 2] - segs[:, 0]
+    ey = segs[:, 3] - segs[:, 1]
+    length = np.hypot(ex, ey)
+    nx, ny = -ey / length, ex / length
+    inside = []
+    for sign in (1.0, -1.0):
+        hit, _ = polygons.query(shapely.points(mx + sign * delta * nx, my + sign * delta * ny), predicate="within")
+        flag = np.zeros(segs.shape[0], dtype=bool)
+        flag[hit] = True
+        inside.append(flag)
+    lines = shapely.STRtree(shapely.linestrings(segs.reshape(-1, 2, 2)))
+    near, _ = lines.query(shapely.points(mx, my), predicate="dwithin", distance=2 * delta)
+    crowded = np.bincount(near, minlength=segs.shape[0]) > 1
+    out[inside[0] & ~inside[1] & ~crowded] = 1
+    out[inside[1] & ~inside[0] & ~crowded] = -1
+    return out
 
 
 @njit(parallel=True, cache=True)

@@ -326,7 +326,7 @@ def isovists(
     xy, blocked = _observer_xy(observers, scene, "observers")
     r = _radii(len(xy), radius, scene)
     r[blocked] = np.nan
-    ws = _kernels.workspace(*scene.index, cull)  # the same for the measures and the polygons
+    ws = _kernels.workspace(scene, cull)  # the same for the measures and the polygons
     raw = _kernels.isovist_measures(xy, r, *scene.index, *ws)
     area, perim = raw[:, _sweep.AREA], raw[:, _sweep.PERIMETER]
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -408,11 +408,11 @@ def count_visible(
     r[blocked] = np.nan
     lattice = _lattice.lattice_of(txy) if lattice_path and weights is None and len(txy) else None
     if lattice is not None and len(lattice[4]) <= 64 + len(txy) // 100:  # each place off the lattice costs a test per observer  # places on a grid: each isovist scanned over the grid's rows
-        counts = _lattice.lattice_counts(xy, r, *scene.index, *_kernels.workspace(*scene.index, cull), *lattice, txy)
+        counts = _lattice.lattice_counts(xy, r, *scene.index, *_kernels.workspace(scene, cull), *lattice, txy)
         return np.where(counts < 0, np.nan, counts).astype(float)[:, None]
     w = np.zeros((len(txy), 0)) if weights is None else np.ascontiguousarray(np.asarray(weights, dtype=float).reshape(len(txy), -1))
     tindex = _targets_index(txy, scene, max(float(np.max(radius)) / 4, 5.0))
-    return _kernels.visible_targets(xy, r, *scene.index, *_kernels.workspace(*scene.index, cull), *tindex, w)
+    return _kernels.visible_targets(xy, r, *scene.index, *_kernels.workspace(scene, cull), *tindex, w)
 
 
 def visible_pairs(
@@ -444,7 +444,7 @@ def visible_pairs(
     if not len(txy) or not len(xy):
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     tindex = _targets_index(txy, scene, max(float(np.nanmax(r)) / 4, 5.0) if np.isfinite(r).any() else 25.0)
-    ws = _kernels.workspace(*scene.index, cull)
+    ws = _kernels.workspace(scene, cull)
     counts = _kernels.visible_targets(xy, r, *scene.index, *ws, *tindex, np.zeros((len(txy), 0)))[:, 0]
     counts = np.nan_to_num(counts).astype(np.int64)
     offsets = np.concatenate([[0], np.cumsum(counts)])
