@@ -74,6 +74,9 @@ def visibility_graph(
     (grid cells), each exact isovist is scanned over the lattice row by row
     (:mod:`cpted.engines._lattice`), which costs about the places seen rather than the places
     within the radius; the result is the same as testing each place (``lattice_path=False``).
+    When moreover no place is off the lattice or inside an obstacle, each place scans only the
+    places after it (column order), over the occluders of that half-plane, and the rows are
+    mirrored: the graph is symmetric (:mod:`cpted.engines._sweep`), and each pair is decided once.
     ``cull``: sweep only the occluders not hidden behind nearer ones
     (:mod:`cpted.engines._cull`); the result is the same as sweeping all of them (False).
 

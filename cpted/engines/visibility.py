@@ -199,16 +199,18 @@ def _observer_xy(observers, scene: Scene, name: str) -> tuple[np.ndarray, np.nda
         msg = f"{name} has empty points; drop them first"
         raise GeometryError(msg)
     inside = inside_obstacles(geoms, scene)
-    _nudge_off_walls(xy, inside, scene)
+    _nudge_off_walls(xy, inside, scene, values)
     if scene.extent is not None and len(xy):
         inside |= ~shapely.contains_xy(scene.extent, xy[:, 0], xy[:, 1])
     return xy, inside
 
 
-def _nudge_off_walls(xy: np.ndarray, inside: np.ndarray, scene: Scene) -> None:
-    """Move the points (not inside an obstacle) lying on an obstacle's outline into open space, in place."""
+def _nudge_off_walls(xy: np.ndarray, inside: np.ndarray, scene: Scene, points=None) -> None:
+    """Move the points (not inside an obstacle) lying on an obstacle's outline into open space, in place
+    (``points``: the same points as geometries, if at hand)."""
     if len(scene.obstacles) and len(xy):
-        near, _ = scene.wall_tree.query(shapely.points(xy), predicate="dwithin", distance=_NUDGE / 10)
+        points = shapely.points(xy) if points is None else points
+        near, _ = scene.wall_tree.query(points, predicate="dwithin", distance=_NUDGE / 10)
         for i in np.unique(near[~inside[near]]):
             xy[i] = _nudge(xy[i], scene.tree)
 
@@ -218,7 +220,7 @@ def _target_xy(targets, scene: Scene) -> np.ndarray:
     geoms = targets.geometry if isinstance(targets, gpd.GeoDataFrame) else targets
     xy = shapely.get_coordinates(geoms.values).astype(float)
     if len(xy) == len(geoms):
-        _nudge_off_walls(xy, inside_obstacles(geoms, scene), scene)
+        _nudge_off_walls(xy, inside_obstacles(geoms, scene), scene, geoms.values)
     return np.ascontiguousarray(xy)
 
 
