@@ -447,8 +447,8 @@ def measures(events, nearest, pieces, r, out):
             u = -(pieces[k, 0] * ex + pieces[k, 1] * ey) / ll
             fx = pieces[k, 0] + u * ex
             fy = pieces[k, 1] + u * ey
-            fa = math.atan2(fy, fx)
-            if lo < fa < hi:
+            # strictly inside the interval (narrower than pi: a piece spans less), by the sides of its radials
+            if ce[i] * fy - se[i] * fx > 0.0 and fx * se[i + 1] - fy * ce[i + 1] > 0.0:
                 rmin = min(rmin, math.hypot(fx, fy))
             else:
                 rmin = min(rmin, r0, r1)
