@@ -142,6 +142,33 @@ def test_lattice_scan_equals_testing_every_place(blocks, radius, wall):
     np.testing.assert_array_equal(fast[1], slow[1])
 
 
+@settings(max_examples=25, deadline=None)
+@given(blocks=st.lists(st.tuples(st.integers(0, 18), st.integers(0, 18), st.integers(1, 6), st.integers(1, 6),
+                                 st.sampled_from([0.0, 0.5, 0.3]), st.sampled_from([0.0, 0.0, 1.0])),
+                       min_size=1, max_size=6),
+       radius=st.sampled_from([None, 4.0, 9.5]))
+def test_half_scans_mirrored_equal_testing_every_place(blocks, radius):
+    """Every place on a lattice node and in open space (the places on walls, which would be moved off
+    the lattice, and inside blocks left out): each place scans only the places after it in column order, over the occluders of
+    that half-plane, and the rows are mirrored. The graph equals testing every place on every
+    occluder, with sightlines along the places' rows and columns grazing corners (blocks with
+    corners on them) and turned blocks."""
+    from cpted.engines._lattice import lattice_of
+
+    polys = [shapely.affinity.rotate(box(x + s, y + s, x + s + w, y + s + h), 25 * turn, origin="centroid")
+             for x, y, w, h, s, turn in blocks]
+    scene = prepare_scene(gpd.GeoSeries(polys, crs=2154))
+    xy = np.array([(x + 0.5, y + 0.5) for x in range(-1, 22) for y in range(-1, 22)], dtype=float)
+    solid = shapely.union_all(polys)
+    xy = xy[shapely.distance(solid, shapely.points(xy)) > 1e-6]  # in open space, off every wall
+    pts = gpd.GeoSeries(shapely.points(xy), crs=2154)
+    assert lattice_of(xy)[4].size == 0  # no place off the lattice nor inside an obstacle: the half scans run
+    fast = visibility_graph(pts, scene, radius=radius)
+    slow = visibility_graph(pts, scene, radius=radius, lattice_path=False, cull=False)
+    np.testing.assert_array_equal(fast[0], slow[0])
+    np.testing.assert_array_equal(fast[1], slow[1])
+
+
 def test_lattice_scan_with_a_place_moved_off_a_wall_and_a_corner_on_the_lattice():
     """A real case (Île de Nantes): one place on a façade, moved off it by a micrometre, must not
     skew the lattice (its step was once read from that place's gap, 4.999999 m for 5 m, and the

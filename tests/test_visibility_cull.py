@@ -95,3 +95,40 @@ def test_random_scenes(blocks, radius, extent, seed):
     # symmetric sightlines: the same pairs from the places' side (as eyes_on_street counts them)
     back = visible_pairs(pts, obs, scene, radius=r, lattice_path=False)
     assert set(zip(a[0].tolist(), a[1].tolist())) == set(zip(back[1].tolist(), back[0].tolist()))
+
+
+def test_back_faces_dropped_and_nothing_changes():
+    """Occluders bordering an obstacle on one side only get that side (+1 left of their way, -1
+    right); a free-standing wall, the extent's outline and the walls inside overlapping buildings
+    get 0. An observer outside the buildings keeps no back face (observer on the obstacle's side),
+    and its isovist, visible pairs and graph are those of the unculled sweep."""
+    from cpted.engines import _cull, _kernels
+
+    polys = [box(0, 0, 10, 10), box(5, 5, 15, 15), box(30, 0, 34, 40)]
+    wall = shapely.LineString([(20, -5), (20, 12)])
+    scene = prepare_scene(gpd.GeoSeries(polys + [wall], crs=2154), extent=box(-40, -40, 60, 60))
+    segs = scene.segments
+    side = _kernels.solid_sides(segs, scene.tree, len(scene.obstacles))
+    mid = shapely.points(0.5 * (segs[:, 0] + segs[:, 2]), 0.5 * (segs[:, 1] + segs[:, 3]))
+    solid = shapely.union_all(polys)
+    on_outline = shapely.distance(shapely.boundary(solid), mid) < 1e-9
+    np.testing.assert_array_equal(side != 0, on_outline)
+    left = shapely.points(0.5 * (segs[:, 0] + segs[:, 2]) - 1e-3 * (segs[:, 3] - segs[:, 1]),
+                          0.5 * (segs[:, 1] + segs[:, 3]) + 1e-3 * (segs[:, 2] - segs[:, 0]))
+    np.testing.assert_array_equal(side[on_outline] == 1, shapely.contains(solid, left)[on_outline])
+    tree, f, g, _ = _kernels.workspace(scene)
+    for ox, oy in [(-20.0, 5.0), (25.0, 30.0), (12.0, -8.0), (45.0, 50.0)]:
+        ids = _cull.visible_ids(ox, oy, 500.0, segs, tree, f[0], g[0], -np.inf)
+        px, py = segs[ids, 0] - ox, segs[ids, 1] - oy
+        ex, ey = segs[ids, 2] - segs[ids, 0], segs[ids, 3] - segs[ids, 1]
+        assert not np.any(side[ids] * (ey * px - ex * py) > 1e-3)  # no back face kept
+    pts = gpd.GeoSeries(shapely.points([(-20.0, 5.0), (25.0, 30.0), (12.0, -8.0), (45.0, 50.0), (17.5, 2.5)]),
+                        crs=2154)
+    _same_isovists(scene, pts, None)
+    xy = np.array([(x, y) for x in np.arange(-37.5, 60, 5.0) for y in np.arange(-37.5, 60, 5.0)])
+    grid = gpd.GeoSeries(shapely.points(xy), crs=2154)
+    _same_graph(scene, grid, None)
+    a = visible_pairs(pts, grid, scene, radius=200.0)
+    b = visible_pairs(pts, grid, scene, radius=200.0, cull=False)
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])

@@ -28,6 +28,7 @@ from cpted.engines._sweep import _EPS, _bound, _grazes_at, _vertex_table, sightl
 
 _TOL = 2e-6  # m: places this close to a run's end (perpendicular) are tested exactly
 _ON = 1e-7  # m: a place this close to a lattice node is on the lattice
+_HALF = 2e-3  # m: half scans sweep the occluders reaching x >= the observer's x less this (> _sweep._NEAR)
 
 
 def lattice_of(xy: np.ndarray):
@@ -137,27 +138,38 @@ def _near_cols(buf, n, j, x_rel, tol, ox, lx0, lcell, lnx):
 
 
 @njit(cache=True)
-def lattice_visible(ox, oy, r, segs, start, items, cell, nx, ny, gx0, gy0, spill, f, g, cull,
-                    lat, lx0, ly0, lcell, off, tgt, bits):
+def lattice_visible(ox, oy, r, segs, start, items, cell, nx, ny, gx0, gy0, tree, f, g, cull,
+                    lat, lx0, ly0, lcell, off, tgt, bits, half=False):
     """The places an observer sees: marked in the bit set ``bits`` (place p: bit p % 64 of word
     p // 64; all clear on entry), each once; returns their number.
 
     ``lat`` (rows, cols) holds the place on each lattice node (x = lx0 + c * lcell,
     y = ly0 + j * lcell) or -1; ``off`` the places off the lattice; ``tgt`` every place's xy.
-    ``spill``, ``f``, ``g``, ``cull``: as :func:`cpted.engines._cull.isovist_ids`.
+    ``tree``, ``f``, ``g``, ``cull``: as :func:`cpted.engines._cull.isovist_ids`.
+
+    ``half``: only the places after the observer's node in column order (a later column, or the
+    same column and a later row), for an observer on a lattice node and no place off the lattice;
+    the isovist is then swept only over the occluders reaching the half-plane of those places
+    (x >= the observer's x less :data:`_HALF`). Every pair of places is decided once, by its
+    first place, with the same answer as in full (the sweep is exact in that half-plane).
     """
     lny, lnx = lat.shape
-    events, nearest, pieces, ids = isovist_ids(ox, oy, r, segs, start, items, cell, nx, ny, gx0, gy0, spill, f, g, cull)
+    xmin = ox - _HALF if half else -np.inf
+    events, nearest, pieces, ids = isovist_ids(ox, oy, r, segs, start, items, cell, nx, ny, gx0, gy0, tree, f, g, cull,
+                                               xmin)
     table = _vertex_table(ids, segs, ox, oy)
     found = 0
     near = np.empty(64, dtype=np.int64)
     n_near = 0
     jo = int(round((oy - ly0) / lcell))
+    co = int(round((ox - lx0) / lcell))  # half: the observer's column
     own_row = -1
     if 0 <= jo < lny and abs(ly0 + jo * lcell - oy) <= _TOL:
         own_row = jo  # the rays along the row are radials: every place of the row is tested exactly
         c0 = int(max(0.0, math.ceil((ox - r - _TOL - lx0) / lcell)))
         c1 = int(min(lnx - 1.0, math.floor((ox + r + _TOL - lx0) / lcell)))
+        if half:
+            c0 = max(c0, co + 1)
         for c in range(c0, c1 + 1):
             near, n_near = _push(near, n_near, jo * lnx + c)
     inline = np.empty(16, dtype=np.int64)
@@ -209,6 +221,8 @@ def lattice_visible(ox, oy, r, segs, start, items, cell, nx, ny, gx0, gy0, spill
             i_next += 1
         lo = events[i]
         hi = events[i_next]
+        if half and (lo >= 0.5 * math.pi or hi <= -0.5 * math.pi):
+            continue  # wholly left of the observer's column
         if k < 0:
             y_lo = r * math.sin(lo)
             y_hi = r * math.sin(hi)
@@ -310,6 +324,8 @@ def lattice_visible(ox, oy, r, segs, start, items, cell, nx, ny, gx0, gy0, spill
             hi_x = xb - tol_b
             c0 = int(max(0.0, math.floor((ox + lo_x - lx0) / lcell) + 1.0)) if math.isfinite(lo_x) else 0
             c1 = int(min(lnx - 1.0, math.ceil((ox + hi_x - lx0) / lcell) - 1.0)) if math.isfinite(hi_x) else lnx - 1
+            if half:
+                c0 = max(c0, co if j > jo else co + 1)
             for c in range(c0, c1 + 1):
                 p = lat[j, c]
                 if p >= 0:
@@ -327,12 +343,12 @@ def lattice_visible(ox, oy, r, segs, start, items, cell, nx, ny, gx0, gy0, spill
         j = cand[t] // lnx
         c = cand[t] - j * lnx
         p = lat[j, c]
-        if p < 0 or bits[p >> 6] & (np.uint64(1) << np.uint64(p & 63)):
-            continue  # counted inside a run already (near the end of a neighbouring sector's run)
+        if p < 0 or (half and not (c > co or (c == co and j > jo))) or bits[p >> 6] & (np.uint64(1) << np.uint64(p & 63)):
+            continue  # the other half's, or counted inside a run already (near the end of a neighbouring sector's run)
         if _sees(ox, oy, tgt[p, 0], tgt[p, 1], r, events, nearest, pieces, ids, table, segs):
             bits[p >> 6] |= np.uint64(1) << np.uint64(p & 63)
             found += 1
-    for t in range(off.shape[0]):
+    for t in range(0 if half else off.shape[0]):
         p = off[t]
         if _sees(ox, oy, tgt[p, 0], tgt[p, 1], r, events, nearest, pieces, ids, table, segs):
             bits[p >> 6] |= np.uint64(1) << np.uint64(p & 63)
@@ -341,8 +357,9 @@ def lattice_visible(ox, oy, r, segs, start, items, cell, nx, ny, gx0, gy0, spill
 
 
 @njit(parallel=True, cache=True)
-def lattice_counts(obs, radius, segs, start, items, cell, nx, ny, gx0, gy0, spill, f, g, cull, lat, lx0, ly0, lcell, off, tgt):
-    """The number of places each observer sees (-1 where its radius is NaN)."""
+def lattice_counts(obs, radius, segs, start, items, cell, nx, ny, gx0, gy0, tree, f, g, cull, lat, lx0, ly0, lcell, off, tgt,
+                   half=False):
+    """The number of places each observer sees (-1 where its radius is NaN); ``half``: as :func:`lattice_visible`."""
     n = obs.shape[0]
     counts = np.zeros(n, dtype=np.int64)
     bits = np.zeros((max(1, f.shape[0]), (tgt.shape[0] + 63) // 64), dtype=np.uint64)  # each place counted once
@@ -353,7 +370,7 @@ def lattice_counts(obs, radius, segs, start, items, cell, nx, ny, gx0, gy0, spil
             continue
         tid = numba.get_thread_id()
         counts[i] = lattice_visible(obs[i, 0], obs[i, 1], r, segs, start, items, cell, nx, ny, gx0, gy0,
-                                    spill, f[tid], g[tid], cull, lat, lx0, ly0, lcell, off, tgt, bits[tid])
+                                    tree, f[tid], g[tid], cull, lat, lx0, ly0, lcell, off, tgt, bits[tid], half)
         bits[tid, :] = 0
     return counts
 
@@ -406,8 +423,10 @@ def bit_index(x):
 
 
 @njit(parallel=True, cache=True)
-def lattice_rows(obs, radius, segs, start, items, cell, nx, ny, gx0, gy0, spill, f, g, cull, lat, lx0, ly0, lcell, off, tgt, cap):
-    """The places each observer sees but itself, in increasing order, in one pass.
+def lattice_rows(obs, radius, segs, start, items, cell, nx, ny, gx0, gy0, tree, f, g, cull, lat, lx0, ly0, lcell, off, tgt, cap,
+                 half=False):
+    """The places each observer sees but itself, in increasing order, in one pass (``half``: only
+    those after it, as :func:`lattice_visible`).
 
     Each thread appends its observers' rows to its own buffer of ``cap`` places. Returns
     (buffers, thread, offset, count) per observer; offset -1 where the row did not fit (or the
@@ -427,7 +446,7 @@ def lattice_rows(obs, radius, segs, start, items, cell, nx, ny, gx0, gy0, spill,
             continue
         tid = numba.get_thread_id()
         lattice_visible(obs[i, 0], obs[i, 1], r, segs, start, items, cell, nx, ny, gx0, gy0,
-                        spill, f[tid], g[tid], cull, lat, lx0, ly0, lcell, off, tgt, bits[tid])
+                        tree, f[tid], g[tid], cull, lat, lx0, ly0, lcell, off, tgt, bits[tid], half)
         at = fill[tid, 0]
         m = _drain(bits[tid], i, buf[tid, at:])
         thread[i] = tid
@@ -439,7 +458,7 @@ def lattice_rows(obs, radius, segs, start, items, cell, nx, ny, gx0, gy0, spill,
 
 
 @njit(parallel=True, cache=True)
-def lattice_fill(obs, radius, segs, start, items, cell, nx, ny, gx0, gy0, spill, f, g, cull, lat, lx0, ly0, lcell, off, tgt,
+def lattice_fill(obs, radius, segs, start, items, cell, nx, ny, gx0, gy0, tree, f, g, cull, lat, lx0, ly0, lcell, off, tgt,
                  buf, thread, offset, count):
     """The CSR arrays (indptr, indices) of the rows of :func:`lattice_rows`, the rows that did not
     fit computed again."""
@@ -456,13 +475,13 @@ def lattice_fill(obs, radius, segs, start, items, cell, nx, ny, gx0, gy0, spill,
         elif count[i] > 0:
             tid = numba.get_thread_id()
             lattice_visible(obs[i, 0], obs[i, 1], radius[i], segs, start, items, cell, nx, ny, gx0, gy0,
-                            spill, f[tid], g[tid], cull, lat, lx0, ly0, lcell, off, tgt, bits[tid])
+                            tree, f[tid], g[tid], cull, lat, lx0, ly0, lcell, off, tgt, bits[tid])
             _drain(bits[tid], i, row)
     return indptr, indices
 
 
 @njit(parallel=True, cache=True)
-def lattice_pairs(obs, radius, segs, start, items, cell, nx, ny, gx0, gy0, spill, f, g, cull, lat, lx0, ly0, lcell, off, tgt,
+def lattice_pairs(obs, radius, segs, start, items, cell, nx, ny, gx0, gy0, tree, f, g, cull, lat, lx0, ly0, lcell, off, tgt,
                   offsets):
     """The places each observer sees (itself included if it is one), in increasing order: rows
     offsets[i]:offsets[i + 1] of the result (``offsets`` from the counts of :func:`lattice_counts`)."""
@@ -475,6 +494,74 @@ def lattice_pairs(obs, radius, segs, start, items, cell, nx, ny, gx0, gy0, spill
             continue
         tid = numba.get_thread_id()
         lattice_visible(obs[i, 0], obs[i, 1], r, segs, start, items, cell, nx, ny, gx0, gy0,
-                        spill, f[tid], g[tid], cull, lat, lx0, ly0, lcell, off, tgt, bits[tid])
+                        tree, f[tid], g[tid], cull, lat, lx0, ly0, lcell, off, tgt, bits[tid])
         _drain(bits[tid], -1, pairs[offsets[i]:offsets[i + 1]])
     return pairs
+
+
+@njit(cache=True)
+def mirror_fill(obs, radius, segs, start, items, cell, nx, ny, gx0, gy0, tree, f, g, cull, lat, lx0, ly0, lcell, off, tgt,
+                buf, thread, offset, count):
+    """The CSR arrays (indptr, indices) of the symmetric graph whose half rows (each place's
+    neighbours after it, :func:`lattice_rows` with ``half``) are given: row i holds the places
+    whose half rows hold i, then its own half row, merged in increasing order. Half rows that
+    did not fit are computed again."""
+    n = obs.shape[0]
+    n_words = (tgt.shape[0] + 63) // 64
+    bits = np.zeros(n_words, dtype=np.uint64)
+    f0 = f[0]
+    g0 = g[0]
+    # half rows that did not fit the buffers, computed again
+    n_extra = 0
+    for i in range(n):
+        if offset[i] < 0:
+            n_extra += count[i]
+    extra = np.empty(n_extra, dtype=np.int64)
+    extra_at = np.full(n, -1, dtype=np.int64)
+    at = 0
+    for i in range(n):
+        if offset[i] < 0 and count[i] > 0:
+            lattice_visible(obs[i, 0], obs[i, 1], radius[i], segs, start, items, cell, nx, ny, gx0, gy0,
+                            tree, f0, g0, cull, lat, lx0, ly0, lcell, off, tgt, bits, True)
+            _drain(bits, i, extra[at:at + count[i]])
+            extra_at[i] = at
+            at += count[i]
+    lower = np.zeros(n, dtype=np.int64)  # the places whose half rows hold i
+    for i in range(n):
+        row = buf[thread[i], offset[i]:offset[i] + count[i]] if offset[i] >= 0 else extra[extra_at[i]:extra_at[i] + count[i]]
+        for t in range(row.shape[0]):
+            lower[row[t]] += 1
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    for i in range(n):
+        indptr[i + 1] = indptr[i] + lower[i] + count[i]
+    indices = np.empty(indptr[n], dtype=np.int64)
+    fill = indptr[:n].copy()
+    for i in range(n):  # increasing i: each row's lower part comes sorted
+        row = buf[thread[i], offset[i]:offset[i] + count[i]] if offset[i] >= 0 else extra[extra_at[i]:extra_at[i] + count[i]]
+        for t in range(row.shape[0]):
+            p = row[t]
+            indices[fill[p]] = i
+            fill[p] += 1
+    tmp = np.empty(0, dtype=np.int64)
+    for i in range(n):
+        row = buf[thread[i], offset[i]:offset[i] + count[i]] if offset[i] >= 0 else extra[extra_at[i]:extra_at[i] + count[i]]
+        a = indptr[i]
+        m = lower[i]
+        k = row.shape[0]
+        out = indices[a:a + m + k]
+        if m == 0 or k == 0 or out[m - 1] < row[0]:
+            out[m:] = row
+            continue
+        if tmp.shape[0] < m:
+            tmp = np.empty(2 * m, dtype=np.int64)
+        tmp[:m] = out[:m]
+        x = 0
+        y = 0
+        for t in range(m + k):
+            if y == k or (x < m and tmp[x] < row[y]):
+                out[t] = tmp[x]
+                x += 1
+            else:
+                out[t] = row[y]
+                y += 1
+    return indptr, indices

@@ -237,6 +237,9 @@ def sweep(ox, oy, r, ids, segs):
         n_active = keep
         if n_active == 0:
             continue
+        if n_active == 1:
+            nearest[i] = active[0]
+            continue
         mid = 0.5 * (lo + hi)
         c = math.cos(mid)
         s = math.sin(mid)
@@ -397,12 +400,18 @@ def measures(events, nearest, pieces, r, out):
     m = nearest.shape[0]
     first_r = -1.0
     prev_r = -1.0
+    ce = np.cos(events)  # each event's direction, once (the same values as _bound computes)
+    se = np.sin(events)
     for i in range(m):
         lo = events[i]
         hi = events[i + 1]
         k = nearest[i]
-        r0 = _bound(lo, k, pieces, r)
-        r1 = _bound(hi, k, pieces, r)
+        if k < 0:
+            r0 = r
+            r1 = r
+        else:
+            r0 = _ray_distance(ce[i], se[i], pieces[k, 0], pieces[k, 1], pieces[k, 2], pieces[k, 3])
+            r1 = _ray_distance(ce[i + 1], se[i + 1], pieces[k, 0], pieces[k, 1], pieces[k, 2], pieces[k, 3])
         if i == 0:
             first_r = r0
         else:
@@ -421,10 +430,10 @@ def measures(events, nearest, pieces, r, out):
             rmin = min(rmin, r)
             rmax = max(rmax, r)
         else:
-            x0 = r0 * math.cos(lo)
-            y0 = r0 * math.sin(lo)
-            x1 = r1 * math.cos(hi)
-            y1 = r1 * math.sin(hi)
+            x0 = r0 * ce[i]
+            y0 = r0 * se[i]
+            x1 = r1 * ce[i + 1]
+            y1 = r1 * se[i + 1]
             a = 0.5 * (x0 * y1 - y0 * x1)
             area += a
             mx += a * (x0 + x1) / 3.0
@@ -438,8 +447,8 @@ def measures(events, nearest, pieces, r, out):
             u = -(pieces[k, 0] * ex + pieces[k, 1] * ey) / ll
             fx = pieces[k, 0] + u * ex
             fy = pieces[k, 1] + u * ey
-            fa = math.atan2(fy, fx)
-            if lo < fa < hi:
+            # strictly inside the interval (narrower than pi: a piece spans less), by the sides of its radials
+            if ce[i] * fy - se[i] * fx > 0.0 and fx * se[i + 1] - fy * ce[i + 1] > 0.0:
                 rmin = min(rmin, math.hypot(fx, fy))
             else:
                 rmin = min(rmin, r0, r1)

@@ -74,6 +74,9 @@ def visibility_graph(
     (grid cells), each exact isovist is scanned over the lattice row by row
     (:mod:`cpted.engines._lattice`), which costs about the places seen rather than the places
     within the radius; the result is the same as testing each place (``lattice_path=False``).
+    When moreover no place is off the lattice or inside an obstacle, each place scans only the
+    places after it (column order), over the occluders of that half-plane, and the rows are
+    mirrored: the graph is symmetric (:mod:`cpted.engines._sweep`), and each pair is decided once.
     ``cull``: sweep only the occluders not hidden behind nearer ones
     (:mod:`cpted.engines._cull`); the result is the same as sweeping all of them (False).
 
@@ -99,16 +102,21 @@ def visibility_graph(
         lat, lx0, ly0, lcell, off = lattice
         r = _radii(n, radius, scene)
         r[blocked] = np.nan
-        args = (xy, r, *scene.index, *_kernels.workspace(*scene.index, cull), lat, lx0, ly0, lcell, off, xy)
+        args = (xy, r, *scene.index, *_kernels.workspace(scene, cull), lat, lx0, ly0, lcell, off, xy)
         # each thread's buffer: the rows of a sample of places, scaled up, with a margin (numba gives
         # each thread one contiguous share of the places); rows that do not fit are computed again
+        # every place on the lattice and in open space: the graph being symmetric, each place scans only
+        # the places after it (column order) and the rows are mirrored (a place inside an obstacle sees
+        # nothing, but may be seen, within the grazing tolerance of a wall: not symmetric)
+        half = not len(off) and not np.isnan(r).any()
         step = max(1, n // 400)
         sample = np.arange(0, n, step)
-        seen = np.maximum(_lattice_mod.lattice_counts(xy[sample], r[sample], *args[2:]), 0)
+        seen = np.maximum(_lattice_mod.lattice_counts(xy[sample], r[sample], *args[2:], half), 0)
         n_threads = numba.get_num_threads()
         share = np.bincount(sample * n_threads // n, weights=seen, minlength=n_threads)
         cap = int(share.max() * step * 1.2) + 100_000
-        return _lattice_mod.lattice_fill(*args, *_lattice_mod.lattice_rows(*args, cap))
+        rows = _lattice_mod.lattice_rows(*args, cap, half)
+        return (_lattice_mod.mirror_fill if half else _lattice_mod.lattice_fill)(*args, *rows)
     keep = obs != tgt
     obs, tgt = obs[keep], tgt[keep]
     order = np.lexsort((tgt, obs))

@@ -202,16 +202,18 @@ def _observer_xy(observers, scene: Scene, name: str) -> tuple[np.ndarray, np.nda
         msg = f"{name} has empty points; drop them first"
         raise GeometryError(msg)
     inside = inside_obstacles(geoms, scene)
-    _nudge_off_walls(xy, inside, scene)
+    _nudge_off_walls(xy, inside, scene, values)
     if scene.extent is not None and len(xy):
         inside |= ~shapely.contains_xy(scene.extent, xy[:, 0], xy[:, 1])
     return xy, inside
 
 
-def _nudge_off_walls(xy: np.ndarray, inside: np.ndarray, scene: Scene) -> None:
-    """Move the points (not inside an obstacle) lying on an obstacle's outline into open space, in place."""
+def _nudge_off_walls(xy: np.ndarray, inside: np.ndarray, scene: Scene, points=None) -> None:
+    """Move the points (not inside an obstacle) lying on an obstacle's outline into open space, in place
+    (``points``: the same points as geometries, if at hand)."""
     if len(scene.obstacles) and len(xy):
-        near, _ = scene.wall_tree.query(shapely.points(xy), predicate="dwithin", distance=_NUDGE / 10)
+        points = shapely.points(xy) if points is None else points
+        near, _ = scene.wall_tree.query(points, predicate="dwithin", distance=_NUDGE / 10)
         for i in np.unique(near[~inside[near]]):
             xy[i] = _nudge(xy[i], scene.tree)
 
@@ -221,7 +223,7 @@ def _target_xy(targets, scene: Scene) -> np.ndarray:
     geoms = targets.geometry if isinstance(targets, gpd.GeoDataFrame) else targets
     xy = shapely.get_coordinates(geoms.values).astype(float)
     if len(xy) == len(geoms):
-        _nudge_off_walls(xy, inside_obstacles(geoms, scene), scene)
+        _nudge_off_walls(xy, inside_obstacles(geoms, scene), scene, geoms.values)
     return np.ascontiguousarray(xy)
 
 
@@ -329,7 +331,7 @@ def isovists(
     xy, blocked = _observer_xy(observers, scene, "observers")
     r = _radii(len(xy), radius, scene)
     r[blocked] = np.nan
-    ws = _kernels.workspace(*scene.index, cull)  # the same for the measures and the polygons
+    ws = _kernels.workspace(scene, cull)  # the same for the measures and the polygons
     raw = _kernels.isovist_measures(xy, r, *scene.index, *ws)
     area, perim = raw[:, _sweep.AREA], raw[:, _sweep.PERIMETER]
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -411,11 +413,11 @@ def count_visible(
     r[blocked] = np.nan
     lattice = _lattice.lattice_of(txy) if lattice_path and weights is None and len(txy) else None
     if lattice is not None and len(lattice[4]) <= 64 + len(txy) // 100:  # each place off the lattice costs a test per observer  # places on a grid: each isovist scanned over the grid's rows
-        counts = _lattice.lattice_counts(xy, r, *scene.index, *_kernels.workspace(*scene.index, cull), *lattice, txy)
+        counts = _lattice.lattice_counts(xy, r, *scene.index, *_kernels.workspace(scene, cull), *lattice, txy)
         return np.where(counts < 0, np.nan, counts).astype(float)[:, None]
     w = np.zeros((len(txy), 0)) if weights is None else np.ascontiguousarray(np.asarray(weights, dtype=float).reshape(len(txy), -1))
     tindex = _targets_index(txy, scene, max(float(np.max(radius)) / 4, 5.0))
-    return _kernels.visible_targets(xy, r, *scene.index, *_kernels.workspace(*scene.index, cull), *tindex, w)
+    return _kernels.visible_targets(xy, r, *scene.index, *_kernels.workspace(scene, cull), *tindex, w)
 
 
 def visible_pairs(
@@ -448,7 +450,7 @@ def visible_pairs(
     r[blocked] = np.nan
     if not len(txy) or not len(xy):
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    ws = _kernels.workspace(*scene.index, cull)
+    ws = _kernels.workspace(scene, cull)
     lattice = _lattice.lattice_of(txy) if lattice_path else None
     if lattice is not None and len(lattice[4]) <= 64 + len(txy) // 100:  # as count_visible
         counts = np.maximum(_lattice.lattice_counts(xy, r, *scene.index, *ws, *lattice, txy), 0)
