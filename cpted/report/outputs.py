@@ -120,7 +120,7 @@ def write_audit(result, path: str | Path) -> Path:
                 append=i > 0,
                 metadata=metadata if i == 0 else None,
                 promote_to_multi=False,
-                use_arrow=arrow,
+                **({"use_arrow": True} if arrow else {}),  # pyogrio 0.7 takes an unknown keyword for a GDAL option
             )
         write_styles(tmp, list(layers))  # QGIS opens the result layers styled
         _fsync(tmp)  # once, before the rename, instead of at each layer's commit
