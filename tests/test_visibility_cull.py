@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from shapely import box
 
 from cpted.engines.vga import visibility_graph
-from cpted.engines.visibility import count_visible, isovists, prepare_scene, visible_pairs
+from cpted.engines.visibility import (ISOVIST_COLUMNS, count_visible, isovists, isovists_and_counts, prepare_scene,
+                                      visible_pairs)
 from cpted.load.layers import read_layer
 
 MEASURES = ["isovist_area", "isovist_perimeter", "isovist_occlusivity", "isovist_min_radial", "isovist_max_radial",
@@ -92,6 +93,11 @@ def test_random_scenes(blocks, radius, extent, seed):
     np.testing.assert_array_equal(a[1], b[1])
     np.testing.assert_array_equal(count_visible(obs, pts, scene, radius=r)[:, 0],
                                   count_visible(obs, pts, scene, radius=r, cull=False, lattice_path=False)[:, 0])
+    table, seen = isovists_and_counts(obs, pts, scene, radius=r)  # one sweep for both
+    np.testing.assert_array_equal(seen, count_visible(obs, pts, scene, radius=r, cull=False, lattice_path=False)[:, 0])
+    iso = isovists(obs, scene, radius=r, geometry=False, cull=False)[list(ISOVIST_COLUMNS)].to_numpy()
+    np.testing.assert_array_equal(np.isnan(table.to_numpy()), np.isnan(iso))
+    np.testing.assert_allclose(table.to_numpy(), iso, rtol=1e-9, atol=1e-9)
     # symmetric sightlines: the same pairs from the places' side (as eyes_on_street counts them)
     back = visible_pairs(pts, obs, scene, radius=r, lattice_path=False)
     assert set(zip(a[0].tolist(), a[1].tolist())) == set(zip(back[1].tolist(), back[0].tolist()))

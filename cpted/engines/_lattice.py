@@ -24,7 +24,7 @@ from numba import njit, prange
 import numba
 
 from cpted.engines._cull import isovist_ids
-from cpted.engines._sweep import _EPS, _bound, _grazes_at, _vertex_table, sightline_blocked
+from cpted.engines._sweep import _EPS, N_MEASURES, _bound, _grazes_at, _vertex_table, measures, sightline_blocked
 
 _TOL = 2e-6  # m: places this close to a run's end (perpendicular) are tested exactly
 _ON = 1e-7  # m: a place this close to a lattice node is on the lattice
@@ -139,9 +139,10 @@ def _near_cols(buf, n, j, x_rel, tol, ox, lx0, lcell, lnx):
 
 @njit(cache=True)
 def lattice_visible(ox, oy, r, segs, start, items, cell, nx, ny, gx0, gy0, tree, f, g, cull,
-                    lat, lx0, ly0, lcell, off, tgt, bits, half=False):
+                    lat, lx0, ly0, lcell, off, tgt, bits, half=False, meas=None):
     """The places an observer sees: marked in the bit set ``bits`` (place p: bit p % 64 of word
-    p // 64; all clear on entry), each once; returns their number.
+    p // 64; all clear on entry), each once; returns their number. ``meas``: also the measures of
+    the (whole) isovist into this row (:func:`cpted.engines._sweep.measures`).
 
     ``lat`` (rows, cols) holds the place on each lattice node (x = lx0 + c * lcell,
     y = ly0 + j * lcell) or -1; ``off`` the places off the lattice; ``tgt`` every place's xy.
@@ -157,6 +158,8 @@ def lattice_visible(ox, oy, r, segs, start, items, cell, nx, ny, gx0, gy0, tree,
     xmin = ox - _HALF if half else -np.inf
     events, nearest, pieces, ids = isovist_ids(ox, oy, r, segs, start, items, cell, nx, ny, gx0, gy0, tree, f, g, cull,
                                                xmin)
+    if meas is not None:
+        measures(events, nearest, pieces, r, meas)
     table = _vertex_table(ids, segs, ox, oy)
     found = 0
     near = np.empty(64, dtype=np.int64)
@@ -373,6 +376,27 @@ def lattice_counts(obs, radius, segs, start, items, cell, nx, ny, gx0, gy0, tree
                                     tree, f[tid], g[tid], cull, lat, lx0, ly0, lcell, off, tgt, bits[tid], half)
         bits[tid, :] = 0
     return counts
+
+
+@njit(parallel=True, cache=True)
+def lattice_counts_measures(obs, radius, segs, start, items, cell, nx, ny, gx0, gy0, tree, f, g, cull, lat, lx0, ly0, lcell,
+                            off, tgt):
+    """:func:`lattice_counts` and the isovists' measures (rows of NaN where the radius is NaN), from
+    one sweep per observer."""
+    n = obs.shape[0]
+    counts = np.zeros(n, dtype=np.int64)
+    out = np.full((n, N_MEASURES), np.nan)
+    bits = np.zeros((max(1, f.shape[0]), (tgt.shape[0] + 63) // 64), dtype=np.uint64)
+    for i in prange(n):
+        r = radius[i]
+        if not r > 0.0:
+            counts[i] = -1
+            continue
+        tid = numba.get_thread_id()
+        counts[i] = lattice_visible(obs[i, 0], obs[i, 1], r, segs, start, items, cell, nx, ny, gx0, gy0,
+                                    tree, f[tid], g[tid], cull, lat, lx0, ly0, lcell, off, tgt, bits[tid], False, out[i])
+        bits[tid, :] = 0
+    return counts, out
 
 
 @njit(cache=True)

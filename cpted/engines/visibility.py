@@ -22,7 +22,8 @@ from cpted.engines import _kernels, _lattice, _sweep
 from cpted.errors import GeometryError, InputError
 from cpted.prepare.crs import require_projected, require_same_crs
 
-__all__ = ["Scene", "prepare_scene", "isovists", "count_visible", "visible_pairs", "inside_obstacles", "ISOVIST_COLUMNS"]
+__all__ = ["Scene", "prepare_scene", "isovists", "count_visible", "isovists_and_counts", "visible_pairs", "inside_obstacles",
+           "ISOVIST_COLUMNS"]
 
 #: Measure columns of :func:`isovists`.
 ISOVIST_COLUMNS = (
@@ -332,21 +333,7 @@ def isovists(
     r = _radii(len(xy), radius, scene)
     r[blocked] = np.nan
     ws = _kernels.workspace(scene, cull)  # the same for the measures and the polygons
-    raw = _kernels.isovist_measures(xy, r, *scene.index, *ws)
-    area, perim = raw[:, _sweep.AREA], raw[:, _sweep.PERIMETER]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        table = pd.DataFrame(
-            {
-                "isovist_area": area,
-                "isovist_perimeter": perim,
-                "isovist_compactness": 4 * np.pi * area / perim**2,
-                "isovist_occlusivity": raw[:, _sweep.OCCLUSIVITY],
-                "isovist_min_radial": raw[:, _sweep.MIN_RADIAL],
-                "isovist_max_radial": raw[:, _sweep.MAX_RADIAL],
-                "isovist_drift": np.hypot(raw[:, _sweep.CX], raw[:, _sweep.CY]),
-            },
-            index=index,
-        )
+    table = _measure_table(_kernels.isovist_measures(xy, r, *scene.index, *ws), index)
     if geometry:
         step = np.radians(arc_step)
         counts = _kernels.isovist_vertex_counts(xy, r, *scene.index, *ws, step)
@@ -362,6 +349,50 @@ def isovists(
         geoms = shapely.points(xy)
         geoms[blocked] = shapely.Point()
     return gpd.GeoDataFrame(table, geometry=list(geoms), crs=scene.crs, index=index)
+
+
+def _measure_table(raw: np.ndarray, index) -> pd.DataFrame:
+    """The isovist columns of :func:`isovists` from the kernels' measures."""
+    area, perim = raw[:, _sweep.AREA], raw[:, _sweep.PERIMETER]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return pd.DataFrame(
+            {
+                "isovist_area": area,
+                "isovist_perimeter": perim,
+                "isovist_compactness": 4 * np.pi * area / perim**2,
+                "isovist_occlusivity": raw[:, _sweep.OCCLUSIVITY],
+                "isovist_min_radial": raw[:, _sweep.MIN_RADIAL],
+                "isovist_max_radial": raw[:, _sweep.MAX_RADIAL],
+                "isovist_drift": np.hypot(raw[:, _sweep.CX], raw[:, _sweep.CY]),
+            },
+            index=index,
+        )
+
+
+def isovists_and_counts(observers, targets, scene: Scene, *, radius: float) -> tuple[pd.DataFrame, np.ndarray]:
+    """The measures of :func:`isovists` (``geometry=False``, as a DataFrame) and the counts of
+    :func:`count_visible` (one column), from one sweep per observer when the targets lie on a
+    lattice (else both functions, one after the other): the same values either way.
+
+    Examples
+    --------
+    >>> from shapely import Point, box
+    >>> scene = prepare_scene(gpd.GeoSeries([box(4, -1, 6, 1)], crs=2154))
+    >>> pts = gpd.GeoSeries([Point(0, 0), Point(10, 0), Point(0, 5)], crs=2154)
+    >>> table, seen = isovists_and_counts(pts, pts, scene, radius=20)
+    >>> seen.tolist(), table["isovist_area"].round(1).tolist()
+    ([2.0, 2.0, 3.0], [1162.6, 1162.6, 1185.7])
+    """
+    xy, blocked = _observer_xy(observers, scene, "observers")
+    txy = _target_xy(targets, scene)
+    lattice = _lattice.lattice_of(txy) if len(txy) else None
+    if lattice is None or len(lattice[4]) > 64 + len(txy) // 100:
+        table = pd.DataFrame(isovists(observers, scene, radius=radius, geometry=False)[list(ISOVIST_COLUMNS)])
+        return table, count_visible(observers, targets, scene, radius=radius)[:, 0]
+    r = _radii(len(xy), radius, scene)
+    r[blocked] = np.nan
+    counts, raw = _lattice.lattice_counts_measures(xy, r, *scene.index, *_kernels.workspace(scene), *lattice, txy)
+    return _measure_table(raw, observers.index), np.where(counts < 0, np.nan, counts).astype(float)
 
 
 def _default_extent(observers, obstacles):

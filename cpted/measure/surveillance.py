@@ -24,8 +24,8 @@ import pandas as pd
 import shapely
 
 from cpted.config import STOREY_HEIGHT
-from cpted.engines.visibility import (ISOVIST_COLUMNS, Scene, count_visible, inside_obstacles, isovists, prepare_scene,
-                                     visible_pairs)
+from cpted.engines.visibility import (ISOVIST_COLUMNS, Scene, inside_obstacles, isovists, isovists_and_counts,
+                                      prepare_scene, visible_pairs)
 from cpted.measure._result import MeasureResult, need, need_attribute
 from cpted.measure.lighting import illuminance, lighting_class, lit_way_share
 from cpted.prepare.crs import require_projected, require_same_crs
@@ -272,18 +272,18 @@ def visual_field(
     from cpted.engines.vga import vga
 
     pts = places.geometry if isinstance(places, gpd.GeoDataFrame) else places
-    iso = isovists(pts, scene, radius=radius, geometry=False)
-    out = pd.DataFrame(iso[list(ISOVIST_COLUMNS)], index=pts.index)
     ring = gpd.GeoSeries([], crs=pts.crs) if context is None else context
     if not integration and np.isfinite(radius) and len(ring) and len(pts):  # only these can be seen
         near = shapely.STRtree(pts.values).query(ring.values, predicate="dwithin", distance=radius)[0]
         ring = ring.iloc[np.unique(near)]
     both = gpd.GeoSeries(np.concatenate([pts.values, ring.values]), crs=pts.crs)
     inside = inside_obstacles(pts, scene)
-    if not integration:  # a count per place, without building the graph
-        seen = count_visible(pts, both, scene, radius=radius)[:, 0] - 1  # itself among the targets
-        out["connectivity"] = np.where(inside, np.nan, seen)
+    if not integration:  # a count per place, without building the graph; one sweep per place for both
+        out, seen = isovists_and_counts(pts, both, scene, radius=radius)
+        out["connectivity"] = np.where(inside, np.nan, seen - 1)  # itself among the targets
         return out
+    iso = isovists(pts, scene, radius=radius, geometry=False)
+    out = pd.DataFrame(iso[list(ISOVIST_COLUMNS)], index=pts.index)
     report = np.arange(len(both)) < len(pts)
     graph = vga(both, scene, radius=radius, report=report, measures=("connectivity", "mean_depth", "integration_hh"))
     out["connectivity"] = np.where(inside, np.nan, graph["connectivity"].to_numpy())
