@@ -383,12 +383,12 @@ def isovists_and_counts(observers, targets, scene: Scene, *, radius: float) -> t
     >>> seen.tolist(), table["isovist_area"].round(1).tolist()
     ([2.0, 2.0, 3.0], [1162.6, 1162.6, 1185.7])
     """
-    xy, blocked = _observer_xy(observers, scene, "observers")
     txy = _target_xy(targets, scene)
-    lattice = _lattice.lattice_of(txy) if len(txy) else None
-    if lattice is None or len(lattice[4]) > 64 + len(txy) // 100:
+    lattice = _target_lattice(txy)
+    if lattice is None:
         table = pd.DataFrame(isovists(observers, scene, radius=radius, geometry=False)[list(ISOVIST_COLUMNS)])
         return table, count_visible(observers, targets, scene, radius=radius)[:, 0]
+    xy, blocked = _observer_xy(observers, scene, "observers")
     r = _radii(len(xy), radius, scene)
     r[blocked] = np.nan
     counts, raw = _lattice.lattice_counts_measures(xy, r, *scene.index, *_kernels.workspace(scene), *lattice, txy)
@@ -402,6 +402,13 @@ def _default_extent(observers, obstacles):
     if not np.isfinite(bounds).all():
         return None
     return shapely.box(*bounds).buffer(1.0, join_style="mitre")
+
+
+def _target_lattice(txy: np.ndarray):
+    """The lattice the targets lie on (:func:`cpted.engines._lattice.lattice_of`), or None: none,
+    or too many targets off it (each costs an exact test per observer)."""
+    lattice = _lattice.lattice_of(txy) if len(txy) else None
+    return lattice if lattice is not None and len(lattice[4]) <= 64 + len(txy) // 100 else None
 
 
 def _targets_index(targets_xy: np.ndarray, scene: Scene, cell: float):
@@ -442,8 +449,8 @@ def count_visible(
     txy = _target_xy(targets, scene)
     r = _radii(len(xy), radius, scene)
     r[blocked] = np.nan
-    lattice = _lattice.lattice_of(txy) if lattice_path and weights is None and len(txy) else None
-    if lattice is not None and len(lattice[4]) <= 64 + len(txy) // 100:  # each place off the lattice costs a test per observer  # places on a grid: each isovist scanned over the grid's rows
+    lattice = _target_lattice(txy) if lattice_path and weights is None else None
+    if lattice is not None:  # places on a grid: each isovist scanned over the grid's rows
         counts = _lattice.lattice_counts(xy, r, *scene.index, *_kernels.workspace(scene, cull), *lattice, txy)
         return np.where(counts < 0, np.nan, counts).astype(float)[:, None]
     w = np.zeros((len(txy), 0)) if weights is None else np.ascontiguousarray(np.asarray(weights, dtype=float).reshape(len(txy), -1))
@@ -482,8 +489,8 @@ def visible_pairs(
     if not len(txy) or not len(xy):
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     ws = _kernels.workspace(scene, cull)
-    lattice = _lattice.lattice_of(txy) if lattice_path else None
-    if lattice is not None and len(lattice[4]) <= 64 + len(txy) // 100:  # as count_visible
+    lattice = _target_lattice(txy) if lattice_path else None
+    if lattice is not None:
         counts = np.maximum(_lattice.lattice_counts(xy, r, *scene.index, *ws, *lattice, txy), 0)
         offsets = np.concatenate([[0], np.cumsum(counts)])
         tgt = _lattice.lattice_pairs(xy, r, *scene.index, *ws, *lattice, txy, offsets)
