@@ -203,3 +203,19 @@ def test_arrow_and_plain_writes_give_the_same_geopackage(tmp_path, monkeypatch):
         assert (a["fields"].tolist(), a["dtypes"].tolist(), a["geometry_type"], a["features"]) == (
             b["fields"].tolist(), b["dtypes"].tolist(), b["geometry_type"], b["features"]), name
         pd.testing.assert_frame_equal(pyogrio.read_dataframe(arrow, layer=name), pyogrio.read_dataframe(plain, layer=name))
+
+
+def test_maps_of_buildings_and_streets_with_z(scene):
+    """Footprints and streets with a z coordinate (as QGIS layers often are) draw as the flat ones do."""
+    import shapely as _shapely
+
+    flat = maps._base_layers(scene.site, scene.layers.get("streets"), 8.0)
+    site = _scene()
+    site.layers["buildings"] = site.layers["buildings"].set_geometry(_shapely.force_3d(site.layers["buildings"].geometry.values, 9.0))
+    streets = scene.layers["streets"].set_geometry(_shapely.force_3d(scene.layers["streets"].geometry.values, 3.0))
+    paths, lines = maps._base_layers(site, streets, 8.0)
+    assert len(paths) == len(flat[0]) == 2 and len(lines) == len(flat[1])
+    for a, b in zip(paths, flat[0], strict=True):
+        np.testing.assert_array_equal(a.vertices, b.vertices)
+    for a, b in zip(lines, flat[1], strict=True):
+        np.testing.assert_array_equal(a, b)

@@ -161,7 +161,7 @@ def _base_layers(site, streets, pad: float):
         for poly in shapely.get_parts(near):
             if poly.is_empty or poly.geom_type != "Polygon":
                 continue
-            rings = [np.asarray(poly.exterior.coords)] + [np.asarray(r.coords) for r in poly.interiors]
+            rings = [np.asarray(poly.exterior.coords)[:, :2]] + [np.asarray(r.coords)[:, :2] for r in poly.interiors]
             codes = [np.r_[MplPath.MOVETO, np.full(len(r) - 2, MplPath.LINETO), MplPath.CLOSEPOLY] for r in rings]
             paths.append(MplPath(np.concatenate(rings), np.concatenate(codes).astype(MplPath.code_type)))
     if streets is not None and len(streets):
