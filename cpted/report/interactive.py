@@ -130,9 +130,13 @@ def _nan_reasons(cells: pd.DataFrame, key: str, column: str, completeness: str, 
     share_text = [f"{v:.0%}" if np.isfinite(v) else "" for v in shares]
     cov_code, cov_text = pd.factorize(coverage[nan])
     bits = missing[nan].astype(np.int64) @ (np.int64(1) << np.arange(len(metrics), dtype=np.int64))
-    keys, group = np.unique(np.column_stack([share_code.ravel(), bits, cov_code]), axis=0, return_inverse=True)
+    # one integer per (share, missing inputs, coverage reason): a 1-D unique, much faster than rows'
+    ncov, npattern = max(len(cov_text), 1), np.int64(1) << len(metrics)
+    keys, group = np.unique((share_code.ravel() * npattern + bits) * ncov + cov_code, return_inverse=True)
     said, texts = {}, []
-    for code, pattern, cov in keys:
+    for key in keys.tolist():
+        rest, cov = divmod(key, ncov)
+        code, pattern = divmod(rest, int(npattern))
         why = (share_text[code], tuple(bool(pattern >> k & 1) for k in range(len(metrics))), cov_text[cov])
         if why not in said:
             parts = [tr(text, lang, share=why[0], need=f"{MIN_COMPLETENESS:.0%}")] if why[0] else []
