@@ -93,6 +93,23 @@ def test_problem_places_are_numbered_as_given(scene):
     assert [m.places for m in per_principle] == [(), (7,), (3,), (), (), (3, 7)]
 
 
+def test_the_maps_of_a_site_drawn_on_one_frame_equal_each_drawn_alone(scene):
+    """site_maps builds the site's frame once and paints each map on it: nothing of one map (its
+    places, numbers, legend, colour bar, title) may stay on the next; each PNG is the one a figure
+    of its own gives."""
+    places = gpd.GeoDataFrame({"place_no": [3, 7], "principle": ["access_control", "territoriality"]},
+                              geometry=[box(300, 110, 330, 140), box(160, 105, 190, 125)], crs=2154)
+    together = [m for m in maps.site_maps(scene, places=places) if m.src]
+    columns = {"Territoriality": "score_territoriality", "Access control": "score_access_control",
+               "Problem places over the CPTED index": "cpted_index"}
+    assert [m.title for m in together] == list(columns)
+    for m in together:
+        mine = places if m.title.startswith("Problem") else places[places["principle"] == columns[m.title].removeprefix("score_")]
+        alone = maps.principle_map(scene, columns[m.title], title=m.title, places=mine)
+        assert (m.places, m.streets) == (alone.places, alone.streets)
+        assert m.src == alone.src, m.title
+
+
 def test_a_principle_with_no_score_says_why_and_what_fills_it(scene, tmp_path):
     figures = {m.title: m for m in maps.site_maps(scene)}
     maintenance = figures["Maintenance / image"]

@@ -30,6 +30,7 @@ import math
 from typing import NamedTuple
 
 import numpy as np
+import pandas as pd
 import shapely
 
 from cpted.report.i18n import as_html, tr
@@ -150,8 +151,8 @@ def _rgba8(colour) -> np.ndarray:
 
 def _base_layers(site, streets, pad: float):
     """The buildings near the site (as matplotlib paths, holes kept) and the streets (as point
-    arrays), drawn under every map: built once per report instead of through GeoPandas' plot
-    for each map (which also redraws the whole figure each time)."""
+    arrays), drawn under every map (rather than through GeoPandas' plot, which also redraws the
+    whole figure each time)."""
     from matplotlib.path import Path as MplPath
 
     paths, lines = [], []
@@ -171,27 +172,34 @@ def _base_layers(site, streets, pad: float):
     return paths, lines
 
 
-def _cell_image(site, values: dict[str, float] | None):
-    """RGBA image of every cell of the site: a score colour, no-data or neutral, and its extent."""
-    import matplotlib as mpl
-
+def _cell_raster(site):
+    """Where each cell of the site falls in the map's image (row and column arrays), which cells
+    are public ground, the image's shape and its extent: the same for every map of the site."""
     allcells = site.cells
     x, y = allcells["x"].to_numpy(), allcells["y"].to_numpy()
     size = site.cell_size
     i = np.round((x - x.min()) / size).astype(int)
     j = np.round((y - y.min()) / size).astype(int)
-    rgba = np.zeros((j.max() + 1, i.max() + 1, 4), dtype=np.uint8)  # 8 bits: drawn as given, not converted
     public = (allcells["reason"] == "public").to_numpy()
+    half = size / 2
+    return j, i, public, (j.max() + 1, i.max() + 1), (x.min() - half, x.max() + half, y.min() - half, y.max() + half)
+
+
+def _cell_image(raster, values: np.ndarray | None) -> np.ndarray:
+    """RGBA image of every cell of the site (:func:`_cell_raster`): a score colour, no-data or
+    neutral. ``values`` are aligned to ``site.cells`` (NaN: unknown), or None for no score."""
+    import matplotlib as mpl
+
+    j, i, public, shape, _ = raster
+    rgba = np.zeros((*shape, 4), dtype=np.uint8)  # 8 bits: drawn as given, not converted
     rgba[j[~public], i[~public]] = _rgba8(NEUTRAL)
     if values is not None:
-        v = allcells["cell_id"].map(values).to_numpy(dtype=float)
-        have = public & np.isfinite(v)
+        have = public & np.isfinite(values)
         rgba[j[public & ~have], i[public & ~have]] = _rgba8(_NO_DATA)
-        rgba[j[have], i[have]] = mpl.colormaps["RdYlGn"](np.clip(v[have], 0, 100) / 100, bytes=True)
+        rgba[j[have], i[have]] = mpl.colormaps["RdYlGn"](np.clip(values[have], 0, 100) / 100, bytes=True)
     else:
         rgba[j[public], i[public]] = _rgba8(_NO_DATA)
-    half = size / 2
-    return rgba, (x.min() - half, x.max() + half, y.min() - half, y.max() + half)
+    return rgba
 
 
 def _north_angle(site) -> float:
@@ -271,10 +279,14 @@ def _legend_patches(reasons, *, buildings: bool, no_data: bool, places: bool, la
     return patches
 
 
-def _numbers(ax, places) -> list[int]:
+def _numbers(ax, places) -> tuple[list[int], list]:
     """Outline the places and number them (``place_no``) in a disc beside each, up and right, else
-    at the first spot free of the numbers already drawn."""
-    places.boundary.plot(ax=ax, color=_PLACES, linewidth=1.6, zorder=5)
+    at the first spot free of the numbers already drawn; and the artists drawn."""
+    from matplotlib.collections import LineCollection
+
+    rings = [np.asarray(line.coords)[:, :2] for line in shapely.get_parts(places.geometry.boundary.values)
+             if not line.is_empty]
+    drawn = [ax.add_collection(LineCollection(rings, colors=_PLACES, linewidths=1.6, zorder=5), autolim=False)]
     renderer, taken, numbers = ax.figure.canvas.get_renderer(), [], []
     for no, geom in zip(places["place_no"], places.geometry, strict=True):
         p = geom.representative_point()
@@ -286,10 +298,11 @@ def _numbers(ax, places) -> list[int]:
             box = label.get_window_extent(renderer).expanded(1.8, 1.6)  # the digits, and their disc around
             if not any(box.overlaps(b) for b in taken) or offset == _NUMBER_OFFSETS[-1]:
                 taken.append(box)
+                drawn.append(label)
                 break
             label.remove()
         numbers.append(int(no))
-    return numbers
+    return numbers, drawn
 
 
 def _north_arrow(ax, degrees: float, lang: str) -> None:
@@ -308,9 +321,24 @@ def _north_arrow(ax, degrees: float, lang: str) -> None:
             bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "none", "alpha": 0.8})
 
 
-def _draw(result, column: str | None, *, title: str, lang: str = "en", places=None, colorbar: bool = True, base=None):
-    """The map as a matplotlib figure (not yet saved) with its axes and what was labelled;
-    ``base``: :func:`_base_layers` of the site, if already built."""
+class _Frame(NamedTuple):
+    """A site's map drawn once without its scores: the figure, the map's axes, the cells' image
+    (its data set by each map), where the cells fall in it, each cell's row in the result's cells,
+    the street names labelled, the grounds left out (for the legend) and whether buildings are drawn."""
+
+    fig: object
+    ax: object
+    image: object
+    raster: tuple
+    rows: np.ndarray
+    streets: list[str]
+    reasons: list[str]
+    buildings: bool
+
+
+def _frame(result, *, lang: str = "en") -> _Frame:
+    """Everything a map of the site draws whatever its scores: the frame, buildings, streets and
+    their names, the boundary, the scale bar, the north arrow and the data attribution."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -319,9 +347,7 @@ def _draw(result, column: str | None, *, title: str, lang: str = "en", places=No
     from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
 
     site = result.site
-    cells = result.layers["cells"]
-    values = dict(zip(cells["cell_id"], cells[column].to_numpy(dtype=float), strict=True)) if column else None
-    rgba, extent = _cell_image(site, values)
+    raster = _cell_raster(site)
     x0, y0, x1, y1 = site.boundary.bounds
     pad = 0.02 * max(x1 - x0, y1 - y0)
     x0, y0, x1, y1 = x0 - pad, y0 - pad, x1 + pad, y1 + pad
@@ -336,9 +362,9 @@ def _draw(result, column: str | None, *, title: str, lang: str = "en", places=No
     ax.set_ylim(y0, y1)
     ax.set_aspect("equal", adjustable="box", anchor="C")
     ax.set_axis_off()
-    ax.imshow(rgba, origin="lower", extent=extent, interpolation="nearest", zorder=1)
+    image = ax.imshow(_cell_image(raster, None), origin="lower", extent=raster[4], interpolation="nearest", zorder=1)
     streets = result.layers.get("streets")
-    near, lines = _base_layers(site, streets, pad) if base is None else base
+    near, lines = _base_layers(site, streets, pad)
     if near:
         ax.add_collection(PathCollection(near, facecolors=_BUILDINGS, edgecolors=_BUILDINGS, linewidths=0, zorder=2))
     if lines:
@@ -351,38 +377,68 @@ def _draw(result, column: str | None, *, title: str, lang: str = "en", places=No
     span = max(x1 - x0, y1 - y0)
     street_names = _street_labels(ax, streets[streets["in_site"]] if streets is not None and "in_site" in streets
                                   else streets, site.boundary, span)
-    numbers = _numbers(ax, places) if places is not None and len(places) else []
     metres = nice_length(x1 - x0)
     ax.add_artist(AnchoredSizeBar(ax.transData, metres, _scale_label(metres), "lower left", pad=0.6, sep=4,
                                   frameon=True, size_vertical=span / 300, fontproperties={"size": 10}))
     _north_arrow(ax, _north_angle(site), lang)
-    fig.text(0.01, 1 - 0.3 / height_in, title, fontsize=15, fontweight="bold", va="center")
+    attribution = str(result.summary.get("attribution") or "") or tr("no attribution recorded", lang)
+    fig.text(0.01, 0.12 / height_in, tr("Data: {attribution}", lang, attribution=attribution), fontsize=8,
+             color="#333", va="bottom", wrap=True)
+    # each cell of the site as a row of the result's cells (-1: none there)
+    rows = pd.Index(result.layers["cells"]["cell_id"]).get_indexer(site.cells["cell_id"])
+    reasons = [r for r in _REASON_WORDS if (site.cells["reason"] == r).any()]
+    return _Frame(fig, ax, image, raster, rows, street_names, reasons, len(near) > 0)
+
+
+def _paint(frame: _Frame, result, column: str | None, *, title: str, lang: str = "en", places=None,
+           colorbar: bool = True) -> tuple[list[int], list]:
+    """One map on the site's frame: ``column``'s colours, the title, the colour bar, the legend and
+    the numbered places; returns the place numbers drawn and the artists to remove for the next map."""
+    import matplotlib
+
+    fig = frame.fig
+    height_in = fig.get_size_inches()[1]
+    values = None
+    if column:
+        scores = result.layers["cells"][column].to_numpy(dtype=float)
+        values, there = np.full(len(frame.rows), np.nan), frame.rows >= 0
+        values[there] = scores[frame.rows[there]]
+    rgba = _cell_image(frame.raster, values)
+    frame.image.set_data(rgba)
+    numbers, drawn = _numbers(frame.ax, places) if places is not None and len(places) else ([], [])
+    drawn.append(fig.text(0.01, 1 - 0.3 / height_in, title, fontsize=15, fontweight="bold", va="center"))
     if colorbar and column:
         cax = fig.add_axes((0.01, 0.72 / height_in, 0.3, 0.16 / height_in))
         bar = fig.colorbar(matplotlib.cm.ScalarMappable(norm=matplotlib.colors.Normalize(0, 100), cmap="RdYlGn"),
                            cax=cax, orientation="horizontal")
         bar.set_label(tr("score (0-100): low is a problem", lang), fontsize=9)
         bar.ax.tick_params(labelsize=8)
-    reasons = [r for r in _REASON_WORDS if (site.cells["reason"] == r).any()]
+        drawn.append(cax)
     no_data = bool((rgba[..., :3] == _rgba8(_NO_DATA)[:3]).all(axis=2).any())
-    legend = _legend_patches(reasons, buildings=len(near) > 0, no_data=no_data, places=bool(numbers), lang=lang)
-    fig.legend(handles=legend, loc="lower right",
-               bbox_to_anchor=(0.99, 0.3 / height_in), ncol=2, fontsize=9, frameon=False)
-    attribution = str(result.summary.get("attribution") or "") or tr("no attribution recorded", lang)
-    fig.text(0.01, 0.12 / height_in, tr("Data: {attribution}", lang, attribution=attribution), fontsize=8,
-             color="#333", va="bottom", wrap=True)
-    return fig, ax, numbers, street_names
+    legend = _legend_patches(frame.reasons, buildings=frame.buildings, no_data=no_data, places=bool(numbers), lang=lang)
+    drawn.append(fig.legend(handles=legend, loc="lower right", bbox_to_anchor=(0.99, 0.3 / height_in), ncol=2,
+                            fontsize=9, frameon=False))
+    return numbers, drawn
 
 
-def _png(fig) -> str:
-    """The figure as a data URI of a 128-colour PNG (a third of the full-colour size)."""
+def _draw(result, column: str | None, *, title: str, lang: str = "en", places=None, colorbar: bool = True):
+    """One map as a matplotlib figure (not yet saved) with its axes and what was labelled."""
+    frame = _frame(result, lang=lang)
+    numbers, _ = _paint(frame, result, column, title=title, lang=lang, places=places, colorbar=colorbar)
+    return frame.fig, frame.ax, numbers, frame.streets
+
+
+def _png(fig, *, close: bool = True) -> str:
+    """The figure as a data URI of a 128-colour PNG (a third of the full-colour size); ``close``
+    False keeps the figure for the next map of the site."""
     import matplotlib
     import matplotlib.pyplot as plt
     from PIL import Image
 
     fig.canvas.draw()
     image = Image.fromarray(np.asarray(fig.canvas.buffer_rgba())[..., :3])
-    plt.close(fig)
+    if close:
+        plt.close(fig)
     small = image.quantize(colors=128, method=Image.Quantize.FASTOCTREE)
     palette = np.array(small.getpalette()[: 3 * 128], dtype=float).reshape(-1, 3)
     flat = np.array([matplotlib.colors.to_rgb(c) for c in ("#ffffff", NEUTRAL, _NO_DATA, _BUILDINGS, "#000000")]) * 255
@@ -395,7 +451,7 @@ def _png(fig) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def principle_map(result, column: str | None, *, title: str, lang: str = "en", places=None, base=None) -> MapFigure:
+def principle_map(result, column: str | None, *, title: str, lang: str = "en", places=None) -> MapFigure:
     """One map of an audit: ``column`` of the cells (0-100, red to green) at a working scale.
 
     Parameters
@@ -411,16 +467,13 @@ def principle_map(result, column: str | None, *, title: str, lang: str = "en", p
         The language of the map's words (:data:`cpted.report.i18n.LANGS`).
     places
         Problem places to outline and number (``place_no``), as listed in the report's table.
-    base
-        The buildings and streets drawn under the cells, when a caller drawing several maps of
-        the site has built them once (private; None: built here).
 
     Returns
     -------
     MapFigure
         With ``src`` the PNG as a data URI, ``places`` and ``streets`` what was labelled.
     """
-    fig, _, numbers, names = _draw(result, column, title=title, lang=lang, places=places, base=base)
+    fig, _, numbers, names = _draw(result, column, title=title, lang=lang, places=places)
     return MapFigure(title=title, src=_png(fig), places=tuple(numbers), streets=tuple(names))
 
 
@@ -432,24 +485,36 @@ def _scored(result, column: str) -> bool:
 def site_maps(result, *, lang: str = "en", places=None) -> list[MapFigure]:
     """The maps of the site report: each principle, surveillance at night, then the problem places
     (over the CPTED index when it is scored). A principle with no score gives its sentence
-    (:func:`unscored_reason`) instead of a map. ``places`` are the rows of the report's table."""
+    (:func:`unscored_reason`) instead of a map. ``places`` are the rows of the report's table.
+
+    The site's frame (buildings, streets and their names, scale, attribution) is built once and
+    each map only sets its colours, title, legend and places on it."""
+    import matplotlib.pyplot as plt
+
+    frame = _frame(result, lang=lang)
+
+    def draw(column: str | None, title: str, mine) -> MapFigure:
+        numbers, drawn = _paint(frame, result, column, title=title, lang=lang, places=mine, colorbar=column is not None)
+        src = _png(frame.fig, close=False)
+        for artist in drawn:
+            artist.remove()
+        return MapFigure(title=title, src=src, places=tuple(numbers), streets=tuple(frame.streets))
+
     out = []
-    x0, y0, x1, y1 = result.site.boundary.bounds
-    base = _base_layers(result.site, result.layers.get("streets"), 0.02 * max(x1 - x0, y1 - y0))  # as _draw pads
-    for key in (*PRINCIPLES, "surveillance_night"):
-        title = tr(_LABELS[key], lang)
-        if _scored(result, f"score_{key}"):
-            mine = places[places["principle"] == key] if places is not None and key in PRINCIPLES else None
-            out.append(principle_map(result, f"score_{key}", title=title, lang=lang, places=mine, base=base))
+    try:
+        for key in (*PRINCIPLES, "surveillance_night"):
+            title = tr(_LABELS[key], lang)
+            if _scored(result, f"score_{key}"):
+                out.append(draw(f"score_{key}", title, places[places["principle"] == key]
+                                if places is not None and key in PRINCIPLES else None))
+            else:
+                out.append(MapFigure(title=title, src=None, note=unscored_reason(result, key, lang)))
+        if _scored(result, "cpted_index"):
+            out.append(draw("cpted_index", tr("Problem places over the CPTED index", lang), places))
         else:
-            out.append(MapFigure(title=title, src=None, note=unscored_reason(result, key, lang)))
-    if _scored(result, "cpted_index"):
-        title = tr("Problem places over the CPTED index", lang)
-        out.append(principle_map(result, "cpted_index", title=title, lang=lang, places=places, base=base))
-    else:
-        title = tr("Problem places (the CPTED index is n/a)", lang)
-        fig, _, numbers, names = _draw(result, None, title=title, lang=lang, places=places, colorbar=False, base=base)
-        out.append(MapFigure(title=title, src=_png(fig), places=tuple(numbers), streets=tuple(names)))
+            out.append(draw(None, tr("Problem places (the CPTED index is n/a)", lang), places))
+    finally:
+        plt.close(frame.fig)
     return out
 
 
