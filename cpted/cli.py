@@ -425,5 +425,18 @@ def main(argv: list[str] | None = None) -> int:
                 signal.signal(sig, handler)
 
 
+def run() -> None:
+    """The ``cpted`` command (the entry point ``pip`` installs, and ``python -m cpted.cli``):
+    :func:`main`, then the process ends at once with its exit code, its output flushed, instead of
+    tearing down every module it imported (0.6-0.8 s after a batch, as long as some of its sites).
+    Everything :func:`main` starts (Dask clusters, temporary folders, atomic writes) is closed or
+    finished before it returns; an unexpected error still ends with its traceback."""
+    code = main()
+    logging.shutdown()  # flushes and closes every log handler (batch.log)
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
