@@ -138,3 +138,40 @@ def test_back_faces_dropped_and_nothing_changes():
     b = visible_pairs(pts, grid, scene, radius=200.0, cull=False)
     np.testing.assert_array_equal(a[0], b[0])
     np.testing.assert_array_equal(a[1], b[1])
+
+
+def test_a_gap_narrower_than_touch_between_two_walls_is_closed():
+    """Two buildings whose facing corners miss each other by 1e-11 m (as adjacent BD TOPO buildings
+    do), and a long wall behind: the sightlines through the gap touch both corners (TOUCH = 1e-9 m)
+    and are blocked, so the isovist is that of one building (drawn by hand: the corners shared).
+    Before, the sweep saw a needle through the gap: to the wall behind, or, culled (that wall's
+    far side a back face), to the view circle, and the two paths disagreed."""
+    behind = box(30, -20, 32, 20)
+    apart = prepare_scene(gpd.GeoSeries([box(10, -5, 12, 0), box(10, 1e-11, 12, 5), behind], crs=2154))
+    whole = prepare_scene(gpd.GeoSeries([box(10, -5, 12, 5), behind], crs=2154))
+    pts = gpd.GeoSeries(shapely.points([(0.0, 0.0), (0.0, 3.0), (-5.0, 0.0)]), crs=2154)
+    for radius in (50.0, 200.0):
+        truth = isovists(pts, whole, radius=radius, geometry=False, cull=False)[MEASURES].to_numpy()
+        for cull in (True, False):
+            got = isovists(pts, apart, radius=radius, geometry=False, cull=cull)[MEASURES].to_numpy()
+            np.testing.assert_allclose(got, truth, rtol=1e-9, atol=1e-6, err_msg=f"radius {radius}, cull {cull}")
+        polygons = isovists(pts, apart, radius=radius, cull=False).geometry
+        np.testing.assert_allclose(polygons.length, truth[:, MEASURES.index("isovist_perimeter")], rtol=1e-4)  # arcs as chords
+
+
+def test_ile_de_nantes_cells_at_100_m_with_and_without_culling(data):
+    """The grid cells of Île de Nantes where the 100 m isovists once differed with culling (a gap of
+    5e-11 m between two BD TOPO buildings seen through, a needle of up to 85 m in the perimeter):
+    every measure and count now the same either way."""
+    b, _ = read_layer(data / "nantes/ile_de_nantes_bdtopo_buildings.geojson", "buildings", repair=True)
+    cx, cy = 356062.5, 6688392.5
+    window = box(cx - 160, cy - 160, cx + 160, cy + 160)
+    b = b[b.intersects(window)]
+    scene = prepare_scene(gpd.GeoSeries(b.geometry.values, crs=b.crs), extent=None)
+    xy = np.array([(x, y) for x in np.arange(cx - 60, cx + 61, 5.0) for y in np.arange(cy - 60, cy + 61, 5.0)])
+    grid = shapely.points(xy)
+    pts = gpd.GeoSeries(grid[~shapely.intersects(shapely.union_all(b.geometry.values), grid)], crs=b.crs)
+    assert len(pts) > 200
+    _same_isovists(scene, pts, 100.0)
+    np.testing.assert_array_equal(count_visible(pts, pts, scene, radius=100.0)[:, 0],
+                                  count_visible(pts, pts, scene, radius=100.0, cull=False, lattice_path=False)[:, 0])

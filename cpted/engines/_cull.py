@@ -392,12 +392,15 @@ def visible_ids(ox, oy, r, segs, tree, f, g, xmin):
 def isovist_ids(ox, oy, r, segs, start, items, cell, nx, ny, gx0, gy0, tree, f, g, cull, xmin=-np.inf):
     """The isovist of one observer within radius r and the ids of the occluders swept.
 
-    With ``cull``, and a radius beyond four cells of the grid index, the occluders are those
+    With ``cull``, and a radius beyond two cells of the grid index, the occluders are those
     :func:`visible_ids` keeps; otherwise every one within the radius, gathered by
     :func:`cpted.engines._sweep.isovist_ids` (at a short radius, culling costs more than it saves).
-    Both give the same isovist.
+    Both give the same isovist. On the 72,664 cells of Île de Nantes (BD TOPO buildings, 25 m
+    index cells, 1 December 2026), isovists at 100 m took 2.8 s culled against 4.9 s, at 43 m
+    1.3 s against 1.2 s, at 25 m 0.9 s against 0.5 s; with the counts of the lattice scan at
+    100 m, 5.4-6.3 s against 9.7-11.1 s.
     """
-    if not cull or r <= 4.0 * cell:
+    if not cull or r <= 2.0 * cell:
         return _all_ids(ox, oy, r, segs, start, items, cell, nx, ny, gx0, gy0)
     ids = visible_ids(ox, oy, r, segs, tree, f, g, xmin)
     events, nearest, pieces = sweep(ox, oy, r, ids, segs)

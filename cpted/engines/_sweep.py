@@ -388,6 +388,16 @@ def _bound(angle, k, pieces, r):
 
 
 @njit(cache=True)
+def _sliver(lo, hi, r):
+    """Whether the interval (lo, hi) of an isovist is narrower than :data:`TOUCH` even at the view
+    radius: a gap between two walls (meeting at nearly the same vertex) that no sightline passes
+    without touching them. It is left out of the measures and the polygon, as closed: the view
+    through it (to a wall behind, or to the circle when culling dropped that wall as a back face)
+    is a needle of the floating-point, not a view."""
+    return (hi - lo) * r < TOUCH
+
+
+@njit(cache=True)
 def measures(events, nearest, pieces, r, out):
     """Exact area, perimeter, occlusivity, min/max radial and centroid (relative) into ``out``."""
     area = 0.0
@@ -405,6 +415,8 @@ def measures(events, nearest, pieces, r, out):
     for i in range(m):
         lo = events[i]
         hi = events[i + 1]
+        if _sliver(lo, hi, r):
+            continue
         k = nearest[i]
         if k < 0:
             r0 = r
@@ -412,7 +424,7 @@ def measures(events, nearest, pieces, r, out):
         else:
             r0 = _ray_distance(ce[i], se[i], pieces[k, 0], pieces[k, 1], pieces[k, 2], pieces[k, 3])
             r1 = _ray_distance(ce[i + 1], se[i + 1], pieces[k, 0], pieces[k, 1], pieces[k, 2], pieces[k, 3])
-        if i == 0:
+        if first_r < 0.0:
             first_r = r0
         else:
             occl += abs(r0 - prev_r)
@@ -452,7 +464,7 @@ def measures(events, nearest, pieces, r, out):
                 rmin = min(rmin, math.hypot(fx, fy))
             else:
                 rmin = min(rmin, r0, r1)
-    if m > 0:
+    if first_r >= 0.0:
         occl += abs(first_r - prev_r)  # across the ray at angle pi
     out[AREA] = area
     out[PERIMETER] = perim + occl
@@ -476,6 +488,8 @@ def boundary_points(events, nearest, pieces, r, arc_step):
     for i in range(m):
         lo = events[i]
         hi = events[i + 1]
+        if _sliver(lo, hi, r):
+            continue
         k = nearest[i]
         steps = 1
         if k < 0:
