@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 import math
 import threading
@@ -596,10 +595,6 @@ def batch(
         rows = run_in_process(specs, out, lambda spec, out, options: audit_to(spec, out, sources=cache, **options),
                               options, progress=progress)
     else:  # the longest sites first, so that none starts last on an otherwise idle cluster
-        # this process only waits for the workers meanwhile: it imports what the overview page
-        # draws with then (matplotlib, about half a second), not after the last site
-        threading.Thread(target=importlib.import_module, args=("matplotlib.pyplot",), daemon=True,
-                         name="cpted-import-while-waiting").start()
         longest_first = sorted(specs, key=expected_cost, reverse=True)
         done = run_sites(longest_first, out, _audit_on_worker, {**options, "source_cache": directory}, workers=workers,
                          scheduler=scheduler, memory_limit=memory_limit, site_timeout=site_timeout, progress=progress)
