@@ -142,7 +142,7 @@ def lattice_visible(ox, oy, r, segs, start, items, cell, nx, ny, gx0, gy0, tree,
                     lat, lx0, ly0, lcell, off, tgt, bits, half=False, meas=None):
     """The places an observer sees: marked in the bit set ``bits`` (place p: bit p % 64 of word
     p // 64; all clear on entry), each once; returns their number. ``meas``: also the measures of
-    the (whole) isovist into this row (:func:`cpted.engines._sweep.measures`).
+    the (whole) isovist into this row (:func:`cpted.engines._sweep.measures`; None or an empty row: not).
 
     ``lat`` (rows, cols) holds the place on each lattice node (x = lx0 + c * lcell,
     y = ly0 + j * lcell) or -1; ``off`` the places off the lattice; ``tgt`` every place's xy.
@@ -158,7 +158,7 @@ def lattice_visible(ox, oy, r, segs, start, items, cell, nx, ny, gx0, gy0, tree,
     xmin = ox - _HALF if half else -np.inf
     events, nearest, pieces, ids = isovist_ids(ox, oy, r, segs, start, items, cell, nx, ny, gx0, gy0, tree, f, g, cull,
                                                xmin)
-    if meas is not None:
+    if meas is not None and meas.shape[0]:
         measures(events, nearest, pieces, r, meas)
     table = _vertex_table(ids, segs, ox, oy)
     found = 0
@@ -361,10 +361,14 @@ def lattice_visible(ox, oy, r, segs, start, items, cell, nx, ny, gx0, gy0, tree,
 
 @njit(parallel=True, cache=True)
 def lattice_counts(obs, radius, segs, start, items, cell, nx, ny, gx0, gy0, tree, f, g, cull, lat, lx0, ly0, lcell, off, tgt,
-                   half=False):
-    """The number of places each observer sees (-1 where its radius is NaN); ``half``: as :func:`lattice_visible`."""
+                   half=False, with_measures=False):
+    """The number of places each observer sees (-1 where its radius is NaN), and with
+    ``with_measures`` its isovist's measures from the same sweep (an (n, N_MEASURES) array, rows of
+    NaN where the radius is NaN; else (n, 0)). ``half``: as :func:`lattice_visible` (counts only).
+    Callers give both flags, so that numba compiles one version of it."""
     n = obs.shape[0]
     counts = np.zeros(n, dtype=np.int64)
+    out = np.full((n, N_MEASURES if with_measures else 0), np.nan)
     bits = np.zeros((max(1, f.shape[0]), (tgt.shape[0] + 63) // 64), dtype=np.uint64)  # each place counted once
     for i in prange(n):
         r = radius[i]
@@ -373,28 +377,7 @@ def lattice_counts(obs, radius, segs, start, items, cell, nx, ny, gx0, gy0, tree
             continue
         tid = numba.get_thread_id()
         counts[i] = lattice_visible(obs[i, 0], obs[i, 1], r, segs, start, items, cell, nx, ny, gx0, gy0,
-                                    tree, f[tid], g[tid], cull, lat, lx0, ly0, lcell, off, tgt, bits[tid], half)
-        bits[tid, :] = 0
-    return counts
-
-
-@njit(parallel=True, cache=True)
-def lattice_counts_measures(obs, radius, segs, start, items, cell, nx, ny, gx0, gy0, tree, f, g, cull, lat, lx0, ly0, lcell,
-                            off, tgt):
-    """:func:`lattice_counts` and the isovists' measures (rows of NaN where the radius is NaN), from
-    one sweep per observer."""
-    n = obs.shape[0]
-    counts = np.zeros(n, dtype=np.int64)
-    out = np.full((n, N_MEASURES), np.nan)
-    bits = np.zeros((max(1, f.shape[0]), (tgt.shape[0] + 63) // 64), dtype=np.uint64)
-    for i in prange(n):
-        r = radius[i]
-        if not r > 0.0:
-            counts[i] = -1
-            continue
-        tid = numba.get_thread_id()
-        counts[i] = lattice_visible(obs[i, 0], obs[i, 1], r, segs, start, items, cell, nx, ny, gx0, gy0,
-                                    tree, f[tid], g[tid], cull, lat, lx0, ly0, lcell, off, tgt, bits[tid], False, out[i])
+                                    tree, f[tid], g[tid], cull, lat, lx0, ly0, lcell, off, tgt, bits[tid], half, out[i])
         bits[tid, :] = 0
     return counts, out
 

@@ -111,7 +111,7 @@ def visibility_graph(
         half = not len(off) and not np.isnan(r).any()
         step = max(1, n // 400)
         sample = np.arange(0, n, step)
-        seen = np.maximum(_lattice_mod.lattice_counts(xy[sample], r[sample], *args[2:], half), 0)
+        seen = np.maximum(_lattice_mod.lattice_counts(xy[sample], r[sample], *args[2:], half, False)[0], 0)
         n_threads = numba.get_num_threads()
         share = np.bincount(sample * n_threads // n, weights=seen, minlength=n_threads)
         cap = int(share.max() * step * 1.2) + 100_000

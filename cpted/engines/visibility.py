@@ -391,7 +391,7 @@ def isovists_and_counts(observers, targets, scene: Scene, *, radius: float) -> t
     xy, blocked = _observer_xy(observers, scene, "observers")
     r = _radii(len(xy), radius, scene)
     r[blocked] = np.nan
-    counts, raw = _lattice.lattice_counts_measures(xy, r, *scene.index, *_kernels.workspace(scene), *lattice, txy)
+    counts, raw = _lattice.lattice_counts(xy, r, *scene.index, *_kernels.workspace(scene), *lattice, txy, False, True)
     return _measure_table(raw, observers.index), np.where(counts < 0, np.nan, counts).astype(float)
 
 
@@ -451,7 +451,7 @@ def count_visible(
     r[blocked] = np.nan
     lattice = _target_lattice(txy) if lattice_path and weights is None else None
     if lattice is not None:  # places on a grid: each isovist scanned over the grid's rows
-        counts = _lattice.lattice_counts(xy, r, *scene.index, *_kernels.workspace(scene, cull), *lattice, txy)
+        counts, _ = _lattice.lattice_counts(xy, r, *scene.index, *_kernels.workspace(scene, cull), *lattice, txy, False, False)
         return np.where(counts < 0, np.nan, counts).astype(float)[:, None]
     w = np.zeros((len(txy), 0)) if weights is None else np.ascontiguousarray(np.asarray(weights, dtype=float).reshape(len(txy), -1))
     tindex = _targets_index(txy, scene, max(float(np.max(radius)) / 4, 5.0))
@@ -491,7 +491,7 @@ def visible_pairs(
     ws = _kernels.workspace(scene, cull)
     lattice = _target_lattice(txy) if lattice_path else None
     if lattice is not None:
-        counts = np.maximum(_lattice.lattice_counts(xy, r, *scene.index, *ws, *lattice, txy), 0)
+        counts = np.maximum(_lattice.lattice_counts(xy, r, *scene.index, *ws, *lattice, txy, False, False)[0], 0)
         offsets = np.concatenate([[0], np.cumsum(counts)])
         tgt = _lattice.lattice_pairs(xy, r, *scene.index, *ws, *lattice, txy, offsets)
         return np.repeat(np.arange(len(xy)), counts), tgt
