@@ -388,12 +388,14 @@ def release_memory() -> None:
     A collection, then glibc's ``malloc_trim(0)`` where there is one (Linux): without it the heap
     keeps the pages of a site's freed arrays, and the next site's peak counts them again
     (chateau_reze left 553 MB resident, 445 MB after this; Île de Nantes after it peaked at
-    879 MB, 845 MB then). Does nothing elsewhere.
+    879 MB, 845 MB then). The objects frozen at the site's start (``gc.freeze()`` in
+    :func:`cpted.pipeline.audit_to`) are unfrozen first, so that this collection sees them all.
     """
     import ctypes
     import ctypes.util
     import gc
 
+    gc.unfreeze()
     gc.collect()
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")

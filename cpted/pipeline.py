@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import math
 import threading
@@ -326,6 +327,9 @@ def audit_to(
     out = Path(out)
     sources = SourceCache() if sources is None else sources
     start, read, prepare, before = time.perf_counter(), float("nan"), float("nan"), sources.seconds
+    # what lives before the site (modules, caches) is left out of the garbage collector's full passes
+    # while it runs; release_memory() below unfreezes it (Île de Nantes: those passes 1.4 s -> 0.6 s)
+    gc.freeze()
     with PeakMemory() as memory:
         try:
             site = load_site(spec, cache_dir=cache_dir, sources=sources)

@@ -200,6 +200,20 @@ def test_bad_weights_stop_before_any_site(samples, tmp_path, data):
     assert code == 2 and not (tmp_path / "out" / "summary.csv").exists()
 
 
+def test_a_site_in_process_leaves_nothing_frozen_from_the_collector(samples, tmp_path, data):
+    """audit_to freezes what lives before the site out of the garbage collector's passes while it
+    runs, and gives it back after (release_memory unfreezes, then collects)."""
+    import gc
+
+    from cpted.pipeline import batch
+
+    before = gc.get_freeze_count()
+    result = batch(samples / "nantes_renewal.toml", tmp_path / "out", site_ids=["plaisance_orvault"], workers=1,
+                   data_dir=data, source_cache=tmp_path / "cache")
+    assert result.summary["status"].tolist() == ["no_score"]
+    assert gc.get_freeze_count() == 0 and before == 0
+
+
 def test_full_tag_osm_sites(data, samples, tmp_path):
     code = main(["batch", str(samples / "france_osm.toml"), "--out", str(tmp_path), "--quiet", "--data-dir", str(data),
                  "--site", "nantes_graslin", "--site", "le_mans_centre", "--isovists"])
