@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 import math
 import threading
@@ -31,7 +30,7 @@ from cpted.errors import InputError
 from cpted.load.cache import resolve_source_cache
 from cpted.load.schema import LAYER_KINDS
 from cpted.load.sites_file import SitesFile, SiteSpec, read_sites_file
-from cpted.parallel import release_memory, run_in_process, run_sites
+from cpted.parallel import frozen_heap, release_memory, run_in_process, run_sites
 from cpted.engines.network import RADII, nearest_edge, network_from_streets, street_centrality
 from cpted.measure.access_control import access_control
 from cpted.measure.coverage import restrict_to_coverage, scored_shares
@@ -327,10 +326,7 @@ def audit_to(
     out = Path(out)
     sources = SourceCache() if sources is None else sources
     start, read, prepare, before = time.perf_counter(), float("nan"), float("nan"), sources.seconds
-    # what lives before the site (modules, caches) is left out of the garbage collector's full passes
-    # while it runs; release_memory() below unfreezes it (Île de Nantes: those passes 1.4 s -> 0.6 s)
-    gc.freeze()
-    with PeakMemory() as memory:
+    with frozen_heap(), PeakMemory() as memory:
         try:
             site = load_site(spec, cache_dir=cache_dir, sources=sources)
             shared = _set_apart_shared_warnings(site, spec)

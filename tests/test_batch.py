@@ -202,16 +202,29 @@ def test_bad_weights_stop_before_any_site(samples, tmp_path, data):
 
 def test_a_site_in_process_leaves_nothing_frozen_from_the_collector(samples, tmp_path, data):
     """audit_to freezes what lives before the site out of the garbage collector's passes while it
-    runs, and gives it back after (release_memory unfreezes, then collects)."""
+    runs and unfreezes it after, even when interrupted; a caller's own freeze is left as it was."""
     import gc
 
-    from cpted.pipeline import batch
+    import cpted.pipeline
+    from cpted.parallel import frozen_heap
 
-    before = gc.get_freeze_count()
-    result = batch(samples / "nantes_renewal.toml", tmp_path / "out", site_ids=["plaisance_orvault"], workers=1,
-                   data_dir=data, source_cache=tmp_path / "cache")
+    assert gc.get_freeze_count() == 0
+    result = cpted.pipeline.batch(samples / "nantes_renewal.toml", tmp_path / "out", site_ids=["plaisance_orvault"],
+                                  workers=1, data_dir=data, source_cache=tmp_path / "cache")
     assert result.summary["status"].tolist() == ["no_score"]
-    assert gc.get_freeze_count() == 0 and before == 0
+    assert gc.get_freeze_count() == 0
+    with pytest.raises(KeyboardInterrupt), frozen_heap():
+        assert gc.get_freeze_count() > 0
+        raise KeyboardInterrupt
+    assert gc.get_freeze_count() == 0
+    gc.freeze()  # the caller's
+    try:
+        mine = gc.get_freeze_count()
+        with frozen_heap():
+            [object() for _ in range(10)]
+        assert gc.get_freeze_count() == mine
+    finally:
+        gc.unfreeze()
 
 
 def test_full_tag_osm_sites(data, samples, tmp_path):

@@ -391,9 +391,10 @@ def _bound(angle, k, pieces, r):
 def _sliver(lo, hi, r):
     """Whether the interval (lo, hi) of an isovist is narrower than :data:`TOUCH` even at the view
     radius: a gap between two walls (meeting at nearly the same vertex) that no sightline passes
-    without touching them. It is left out of the measures and the polygon, as closed: the view
-    through it (to a wall behind, or to the circle when culling dropped that wall as a back face)
-    is a needle of the floating-point, not a view."""
+    without touching them, or a thin wall seen within TOUCH of edge-on. It is left out of the
+    measures and the polygon: the view through the gap (to a wall behind, or to the circle when
+    culling dropped that wall as a back face) is a needle of the floating-point, not a view, and a
+    wall seen edge-on counts as an exactly radial one always did, as no boundary."""
     return (hi - lo) * r < TOUCH
 
 

@@ -357,37 +357,41 @@ def _frame(result, *, lang: str = "en") -> _Frame:
     head, foot = 0.5, 1.25
     height_in = head + map_h + foot
     fig = plt.figure(figsize=(width_in, height_in), dpi=_DPI)
-    ax = fig.add_axes((0.01, foot / height_in, 0.98, map_h / height_in))
-    ax.set_xlim(x0, x1)
-    ax.set_ylim(y0, y1)
-    ax.set_aspect("equal", adjustable="box", anchor="C")
-    ax.set_axis_off()
-    image = ax.imshow(_cell_image(raster, None), origin="lower", extent=raster[4], interpolation="nearest", zorder=1)
-    streets = result.layers.get("streets")
-    near, lines = _base_layers(site, streets, pad)
-    if near:
-        ax.add_collection(PathCollection(near, facecolors=_BUILDINGS, edgecolors=_BUILDINGS, linewidths=0, zorder=2))
-    if lines:
-        ax.add_collection(LineCollection(lines, colors=_STREETS, linewidths=0.35, zorder=3))
-    gx, gy = site.boundary.exterior.xy if site.boundary.geom_type == "Polygon" else site.boundary.envelope.exterior.xy
-    ax.plot(gx, gy, color="black", linewidth=1.2, zorder=4)
-    ax.set_xlim(x0, x1)
-    ax.set_ylim(y0, y1)
-    ax.apply_aspect()  # the axes box as drawn (equal aspect), for placing the labels without drawing
-    span = max(x1 - x0, y1 - y0)
-    street_names = _street_labels(ax, streets[streets["in_site"]] if streets is not None and "in_site" in streets
-                                  else streets, site.boundary, span)
-    metres = nice_length(x1 - x0)
-    ax.add_artist(AnchoredSizeBar(ax.transData, metres, _scale_label(metres), "lower left", pad=0.6, sep=4,
-                                  frameon=True, size_vertical=span / 300, fontproperties={"size": 10}))
-    _north_arrow(ax, _north_angle(site), lang)
-    attribution = str(result.summary.get("attribution") or "") or tr("no attribution recorded", lang)
-    fig.text(0.01, 0.12 / height_in, tr("Data: {attribution}", lang, attribution=attribution), fontsize=8,
-             color="#333", va="bottom", wrap=True)
-    # each cell of the site as a row of the result's cells (-1: none there)
-    rows = pd.Index(result.layers["cells"]["cell_id"]).get_indexer(site.cells["cell_id"])
-    reasons = [r for r in _REASON_WORDS if (site.cells["reason"] == r).any()]
-    return _Frame(fig, ax, image, raster, rows, street_names, reasons, len(near) > 0)
+    try:
+        ax = fig.add_axes((0.01, foot / height_in, 0.98, map_h / height_in))
+        ax.set_xlim(x0, x1)
+        ax.set_ylim(y0, y1)
+        ax.set_aspect("equal", adjustable="box", anchor="C")
+        ax.set_axis_off()
+        image = ax.imshow(_cell_image(raster, None), origin="lower", extent=raster[4], interpolation="nearest", zorder=1)
+        streets = result.layers.get("streets")
+        near, lines = _base_layers(site, streets, pad)
+        if near:
+            ax.add_collection(PathCollection(near, facecolors=_BUILDINGS, edgecolors=_BUILDINGS, linewidths=0, zorder=2))
+        if lines:
+            ax.add_collection(LineCollection(lines, colors=_STREETS, linewidths=0.35, zorder=3))
+        gx, gy = site.boundary.exterior.xy if site.boundary.geom_type == "Polygon" else site.boundary.envelope.exterior.xy
+        ax.plot(gx, gy, color="black", linewidth=1.2, zorder=4)
+        ax.set_xlim(x0, x1)
+        ax.set_ylim(y0, y1)
+        ax.apply_aspect()  # the axes box as drawn (equal aspect), for placing the labels without drawing
+        span = max(x1 - x0, y1 - y0)
+        street_names = _street_labels(ax, streets[streets["in_site"]] if streets is not None and "in_site" in streets
+                                      else streets, site.boundary, span)
+        metres = nice_length(x1 - x0)
+        ax.add_artist(AnchoredSizeBar(ax.transData, metres, _scale_label(metres), "lower left", pad=0.6, sep=4,
+                                      frameon=True, size_vertical=span / 300, fontproperties={"size": 10}))
+        _north_arrow(ax, _north_angle(site), lang)
+        attribution = str(result.summary.get("attribution") or "") or tr("no attribution recorded", lang)
+        fig.text(0.01, 0.12 / height_in, tr("Data: {attribution}", lang, attribution=attribution), fontsize=8,
+                 color="#333", va="bottom", wrap=True)
+        # each cell of the site as a row of the result's cells (-1: none there)
+        rows = pd.Index(result.layers["cells"]["cell_id"]).get_indexer(site.cells["cell_id"])
+        reasons = [r for r in _REASON_WORDS if (site.cells["reason"] == r).any()]
+        return _Frame(fig, ax, image, raster, rows, street_names, reasons, len(near) > 0)
+    except BaseException:  # no figure left open in pyplot
+        plt.close(fig)
+        raise
 
 
 def _paint(frame: _Frame, result, column: str | None, *, title: str, lang: str = "en", places=None,
@@ -423,8 +427,14 @@ def _paint(frame: _Frame, result, column: str | None, *, title: str, lang: str =
 
 def _draw(result, column: str | None, *, title: str, lang: str = "en", places=None, colorbar: bool = True):
     """One map as a matplotlib figure (not yet saved) with its axes and what was labelled."""
+    import matplotlib.pyplot as plt
+
     frame = _frame(result, lang=lang)
-    numbers, _ = _paint(frame, result, column, title=title, lang=lang, places=places, colorbar=colorbar)
+    try:
+        numbers, _ = _paint(frame, result, column, title=title, lang=lang, places=places, colorbar=colorbar)
+    except BaseException:
+        plt.close(frame.fig)
+        raise
     return frame.fig, frame.ax, numbers, frame.streets
 
 
@@ -435,10 +445,12 @@ def _png(fig, *, close: bool = True) -> str:
     import matplotlib.pyplot as plt
     from PIL import Image
 
-    fig.canvas.draw()
-    image = Image.fromarray(np.asarray(fig.canvas.buffer_rgba())[..., :3])
-    if close:
-        plt.close(fig)
+    try:
+        fig.canvas.draw()
+        image = Image.fromarray(np.asarray(fig.canvas.buffer_rgba())[..., :3])
+    finally:
+        if close:
+            plt.close(fig)
     small = image.quantize(colors=128, method=Image.Quantize.FASTOCTREE)
     palette = np.array(small.getpalette()[: 3 * 128], dtype=float).reshape(-1, 3)
     flat = np.array([matplotlib.colors.to_rgb(c) for c in ("#ffffff", NEUTRAL, _NO_DATA, _BUILDINGS, "#000000")]) * 255
