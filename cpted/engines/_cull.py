@@ -250,14 +250,20 @@ def _span_hidden(f, s, e, dmin):
     return _blocked_before(f, s, 4.0, dmin) and _blocked_before(f, 0.0, e, dmin)
 
 
+@njit(cache=True, inline="always")
+def _box_dmin(x0, y0, x1, y1):
+    """Distance from the observer (the origin) to the nearest point of the box x0..x1, y0..y1."""
+    dx = x0 if x0 > 0.0 else (-x1 if x1 < 0.0 else 0.0)
+    dy = y0 if y0 > 0.0 else (-y1 if y1 < 0.0 else 0.0)
+    return math.sqrt(dx * dx + dy * dy)
+
+
 @njit(cache=True)
 def _hidden(f, x0, y0, x1, y1):
     """Whether the box x0..x1, y0..y1 (relative to the observer) lies wholly behind walls of the table."""
     if x0 <= 0.0 <= x1 and y0 <= 0.0 <= y1:
         return False
-    dx = x0 if x0 > 0.0 else (-x1 if x1 < 0.0 else 0.0)
-    dy = y0 if y0 > 0.0 else (-y1 if y1 < 0.0 else 0.0)
-    dmin = math.sqrt(dx * dx + dy * dy)
+    dmin = _box_dmin(x0, y0, x1, y1)
     p00 = _pseudo(x0, y0)
     p10 = _pseudo(x1, y0)
     p01 = _pseudo(x0, y1)
@@ -273,13 +279,6 @@ def _hidden(f, x0, y0, x1, y1):
     lo = min(min(p00, p10), min(p01, p11))
     hi = max(max(p00, p10), max(p01, p11))
     return _blocked_before(f, lo, hi, dmin)
-
-
-@njit(cache=True, inline="always")
-def _box_dmin(x0, y0, x1, y1):
-    dx = x0 if x0 > 0.0 else (-x1 if x1 < 0.0 else 0.0)
-    dy = y0 if y0 > 0.0 else (-y1 if y1 < 0.0 else 0.0)
-    return math.sqrt(dx * dx + dy * dy)
 
 
 @njit(cache=True)

@@ -506,6 +506,14 @@ def lattice_pairs(obs, radius, segs, start, items, cell, nx, ny, gx0, gy0, tree,
     return pairs
 
 
+@njit(cache=True, inline="always")
+def _half_row(i, buf, thread, offset, count, extra, extra_at):
+    """Place i's half row: in its thread's buffer, or among those computed again (:func:`mirror_fill`)."""
+    if offset[i] >= 0:
+        return buf[thread[i], offset[i]:offset[i] + count[i]]
+    return extra[extra_at[i]:extra_at[i] + count[i]]
+
+
 @njit(cache=True)
 def mirror_fill(obs, radius, segs, start, items, cell, nx, ny, gx0, gy0, tree, f, g, cull, lat, lx0, ly0, lcell, off, tgt,
                 buf, thread, offset, count):
@@ -535,7 +543,7 @@ def mirror_fill(obs, radius, segs, start, items, cell, nx, ny, gx0, gy0, tree, f
             at += count[i]
     lower = np.zeros(n, dtype=np.int64)  # the places whose half rows hold i
     for i in range(n):
-        row = buf[thread[i], offset[i]:offset[i] + count[i]] if offset[i] >= 0 else extra[extra_at[i]:extra_at[i] + count[i]]
+        row = _half_row(i, buf, thread, offset, count, extra, extra_at)
         for t in range(row.shape[0]):
             lower[row[t]] += 1
     indptr = np.zeros(n + 1, dtype=np.int64)
@@ -544,14 +552,14 @@ def mirror_fill(obs, radius, segs, start, items, cell, nx, ny, gx0, gy0, tree, f
     indices = np.empty(indptr[n], dtype=np.int64)
     fill = indptr[:n].copy()
     for i in range(n):  # increasing i: each row's lower part comes sorted
-        row = buf[thread[i], offset[i]:offset[i] + count[i]] if offset[i] >= 0 else extra[extra_at[i]:extra_at[i] + count[i]]
+        row = _half_row(i, buf, thread, offset, count, extra, extra_at)
         for t in range(row.shape[0]):
             p = row[t]
             indices[fill[p]] = i
             fill[p] += 1
     tmp = np.empty(0, dtype=np.int64)
     for i in range(n):
-        row = buf[thread[i], offset[i]:offset[i] + count[i]] if offset[i] >= 0 else extra[extra_at[i]:extra_at[i] + count[i]]
+        row = _half_row(i, buf, thread, offset, count, extra, extra_at)
         a = indptr[i]
         m = lower[i]
         k = row.shape[0]

@@ -103,12 +103,12 @@ def visibility_graph(
         r = _radii(n, radius, scene)
         r[blocked] = np.nan
         args = (xy, r, *scene.index, *_kernels.workspace(scene, cull), lat, lx0, ly0, lcell, off, xy)
-        # each thread's buffer: the rows of a sample of places, scaled up, with a margin (numba gives
-        # each thread one contiguous share of the places); rows that do not fit are computed again
         # every place on the lattice and in open space: the graph being symmetric, each place scans only
         # the places after it (column order) and the rows are mirrored (a place inside an obstacle sees
         # nothing, but may be seen, within the grazing tolerance of a wall: not symmetric)
         half = not len(off) and not np.isnan(r).any()
+        # each thread's buffer: the rows of a sample of places, scaled up, with a margin (numba gives
+        # each thread one contiguous share of the places); rows that do not fit are computed again
         step = max(1, n // 400)
         sample = np.arange(0, n, step)
         seen = np.maximum(_lattice_mod.lattice_counts(xy[sample], r[sample], *args[2:], half, False)[0], 0)
