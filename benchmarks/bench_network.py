@@ -113,7 +113,15 @@ def run_cityseer(g):
     mg = nx.relabel_nodes(nx.MultiGraph(g), {n: str(n) for n in g})  # cityseer wants string keys
     mg.graph["crs"] = "EPSG:2154"
     nodes_gdf, _, structure = io.network_structure_from_nx(mg)
-    t, res = timed(lambda: networks.node_centrality_shortest(structure, nodes_gdf, distances=RADII, compute_closeness=True, compute_betweenness=True))
+    if hasattr(networks, "centrality_shortest"):  # cityseer >= 5: only the two metrics cpted computes, no cycles
+        def go():
+            return networks.centrality_shortest(structure, nodes_gdf, distances=RADII, closeness={"harmonic": "1/c"},
+                                                betweenness={"betweenness": "1"}, cycles=False, postprocess={})
+    else:  # cityseer 4
+        def go():
+            return networks.node_centrality_shortest(structure, nodes_gdf, distances=RADII, compute_closeness=True,
+                                                     compute_betweenness=True)
+    t, res = timed(go)
     return t, res, nodes_gdf
 
 
