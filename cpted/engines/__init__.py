@@ -11,3 +11,10 @@ threads start: at the first parallel kernel of the process.)
 import os
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+# numba stamps a cached kernel with its own file only; these kernels call each other across files
+# (see _stale.py).
+from cpted.engines._stale import drop_stale_kernels as _drop_stale_kernels  # noqa: E402
+from pathlib import Path as _Path  # noqa: E402
+
+_drop_stale_kernels(_Path(__file__).parent)
