@@ -121,6 +121,14 @@ def _site_log(out: Path, *, quiet: bool) -> logging.Logger:
     return site_log
 
 
+def _precompile(quiet: bool) -> None:
+    """Compile the kernels on every core before a first audit on this machine (once; see
+    :mod:`cpted.precompile`)."""
+    from cpted.precompile import precompile
+
+    precompile(notify=None if quiet else lambda line: print(line, file=sys.stderr, flush=True))
+
+
 def _cmd_batch(args) -> int:
     from cpted.atomic import output_folder
     from cpted.load.sites_file import read_sites_file
@@ -133,6 +141,8 @@ def _cmd_batch(args) -> int:
 
     from cpted.pipeline import batch
 
+    if args.scheduler is None:  # a cluster of other machines compiles on its own
+        _precompile(args.quiet)
     site_log = _site_log(out, quiet=args.quiet)
     bar = tqdm(total=total, unit="site", desc="audit", disable=args.quiet or None, file=sys.stderr)
 
@@ -224,6 +234,7 @@ def _cmd_sites(args) -> int:
 def _cmd_compare(args) -> int:
     from cpted.scenario import compare
 
+    _precompile(False)
     result = compare(args.sites_file, args.site, baseline=args.baseline, proposed=args.proposed, out=args.out,
                      data_dir=args.data_dir, cache_dir=_cache_dir(args.cache_dir), weights=args.weights,
                      lang=args.lang, source_cache=_source_cache(args))
@@ -267,6 +278,7 @@ def _cmd_evaluate(args) -> int:
     from cpted.report.evaluation import format_table, write_evaluation
     from cpted.score.scores import read_weights
 
+    _precompile(False)
     site = load_site(spec, cache_dir=_cache_dir(args.cache_dir), sources=SourceCache(_source_cache(args) or None))
     result = audit(site, weights=read_weights(args.weights))
     snap = {} if args.snap_distance is None else {"snap_distance": args.snap_distance}

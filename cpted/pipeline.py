@@ -543,7 +543,9 @@ def batch(
     workers
         Sites audited at once. 1 (the default of this function): in this process, without Dask.
         More: on a Dask ``LocalCluster`` of that many single-threaded worker processes
-        (None: one per core). See :func:`cpted.parallel.run_sites`.
+        (None: one per core). See :func:`cpted.parallel.run_sites`. On a fresh machine, call
+        :func:`cpted.precompile.precompile` first (the ``cpted`` command does): it compiles the
+        kernels once on every core, instead of every worker compiling them at its first site.
     scheduler
         The address of an existing Dask scheduler (e.g. ``tcp://10.0.0.5:8786``) to send the
         sites to, instead of starting a cluster.
