@@ -85,8 +85,8 @@ def precompile(*, processes: int | None = None, timeout: float = 900.0,
     """Compile and cache the kernels on up to ``processes`` cores (default: all), unless done.
 
     Returns True when it compiled, False when there was nothing to do (already done for these
-    sources, numba, Python and CPU, or a single core, where compiling at first use costs the
-    same) or when a compiling process failed or ran past ``timeout`` seconds: that is logged
+    sources, numba, Python and CPU; a single core, where compiling at first use costs the
+    same; numba's JIT turned off) or when a compiling process failed or ran past ``timeout`` seconds: that is logged
     as a warning, and its kernels compile at their first use instead. ``notify`` is called
     with a line to show the user when compiling starts and ends. Needs ``sys.executable`` to be
     a Python interpreter (it is not inside QGIS, whose plugin compiles at first use).
@@ -100,10 +100,14 @@ def precompile(*, processes: int | None = None, timeout: float = 900.0,
     >>> precompile(processes=1)
     False
     """
+    import numba
+
     cores = os.cpu_count() or 1
     n = min(len(GROUPS), max(1, processes or cores))
+    if n < 2 or numba.config.DISABLE_JIT:
+        return False
     marker, key = _marker(), _key()
-    if n < 2 or marker is None or _recorded(marker) == key:
+    if marker is None or _recorded(marker) == key:
         return False
     say = notify or log.info
     start = time.monotonic()
