@@ -86,10 +86,11 @@ def precompile(*, processes: int | None = None, timeout: float = 900.0,
 
     Returns True when it compiled, False when there was nothing to do (already done for these
     sources, numba, Python and CPU; a single core, where compiling at first use costs the
-    same; numba's JIT turned off) or when a compiling process failed or ran past ``timeout`` seconds: that is logged
-    as a warning, and its kernels compile at their first use instead. ``notify`` is called
-    with a line to show the user when compiling starts and ends. Needs ``sys.executable`` to be
-    a Python interpreter (it is not inside QGIS, whose plugin compiles at first use).
+    same; numba's JIT turned off) or when a compiling process failed or ran past ``timeout``
+    seconds: that is logged as a warning, and its kernels compile at their first use instead.
+    ``notify`` is called with a line to show the user when compiling starts and ends. Needs
+    ``sys.executable`` to be a Python interpreter (it is not inside QGIS, whose plugin
+    compiles at first use).
 
     Examples
     --------
