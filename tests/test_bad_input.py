@@ -579,14 +579,28 @@ def _start_batch(sites: Path, out: Path, *extra: str):
                             env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
 
 
-def _when_writing(proc, out: Path, timeout: float = 600) -> bool:
-    """Wait until the GeoPackage's temporary file exists (True), or the process ended (False)."""
+def _signal_while_writing(proc, out: Path, sig, timeout: float = 600) -> bool:
+    """Send ``sig`` to ``proc`` while it writes the GeoPackage's temporary file (True), or let it end
+    (False).
+
+    Seeing the file and signalling are two steps, and the write may end between them (the temporary
+    file renamed over the GeoPackage). So the process is stopped first (SIGSTOP: none of its threads
+    runs), the file looked at again, and only then signalled and let go on.
+    """
+    import os
+    import signal
     import time
 
     deadline = time.time() + timeout
     while time.time() < deadline and proc.poll() is None:
         if any((out / "a").glob(".audit.gpkg.*tmp*")):
-            return True
+            os.kill(proc.pid, signal.SIGSTOP)
+            still = any((out / "a").glob(".audit.gpkg.*tmp*"))
+            if still:
+                os.kill(proc.pid, sig)  # pending until SIGCONT, unless SIGKILL
+            os.kill(proc.pid, signal.SIGCONT)
+            if still:
+                return True
         time.sleep(0.002)
     return False
 
@@ -601,8 +615,7 @@ def test_a_signal_during_the_geopackage_write_leaves_the_previous_file(tmp_path,
     summary = (out / "summary.csv").read_bytes()
     for _ in range(3):  # the write lasts a second or so: catch it
         proc = _start_batch(sites, out)
-        if _when_writing(proc, out):
-            proc.send_signal(getattr(signal, signame))
+        if _signal_while_writing(proc, out, getattr(signal, signame)):
             _, err = proc.communicate(timeout=120)
             break
         proc.communicate(timeout=120)
@@ -625,8 +638,7 @@ def test_temporary_files_of_a_killed_run_are_swept_at_the_next_run(tmp_path, dat
     sites, out = _small_batch(tmp_path, data)
     for _ in range(3):
         proc = _start_batch(sites, out)
-        if _when_writing(proc, out):
-            proc.send_signal(signal.SIGKILL)  # as a crash or a power loss: no clean-up at all
+        if _signal_while_writing(proc, out, signal.SIGKILL):  # as a crash or a power loss: no clean-up at all
             proc.communicate(timeout=60)
             break
         proc.communicate(timeout=120)
