@@ -242,9 +242,12 @@ def test_full_tag_osm_sites(data, samples, tmp_path):
         layers = {name for name, _ in pyogrio.list_layers(gpkg)}
         assert {"openings", "blind_spots", "isovists"} <= layers
         cells = pyogrio.read_dataframe(gpkg, layer="cells", read_geometry=False)
-        assert (cells[CELL_COLUMNS].notna().mean() > 0.99).all()
+        complete = cells["buildings_complete"].astype(bool)  # beyond the extract's box: unknown (test_osm_extent)
+        assert complete.mean() > 0.8
+        assert cells.loc[complete, CELL_COLUMNS].notna().all().all()
+        assert cells.loc[~complete, CELL_COLUMNS].isna().all().all()
         isos = pyogrio.read_dataframe(gpkg, layer="isovists")
-        assert len(isos) == len(cells)
+        assert len(isos) == complete.sum()
     terr = ["fronted_share", "entrances_per_100m", "entrances_intervisible_share", "cell_depth_mean", "ambiguous_share",
             "waste_points_per_ha", "n_derelict_buildings", "derelict_land_share"]
     assert s[terr].notna().all().all()

@@ -122,7 +122,8 @@ def test_declared_extent_instead_of_a_reference():
     cov = building_coverage(site)
     west = site.grid["x"] < 100
     assert cov["buildings_complete"].tolist() == west.tolist()
-    assert (cov.loc[~west, "coverage_reason"] == "outside the declared extent of the buildings layer").all()
+    why = "outside the extent of the buildings layer, nothing is known of its buildings there"
+    assert (cov.loc[~west, "coverage_reason"] == why).all()
 
 
 def test_no_reference_places_far_from_any_building_in_a_partial_layer():

@@ -187,10 +187,12 @@ def test_surveillance_on_a_real_site(data, samples):
     spec = read_sites_file(samples / "france_osm.toml", data_dir=data).site("nantes_graslin")
     result = audit(load_site(spec))
     cells = result.layers["cells"]
+    complete = cells["buildings_complete"]
+    assert 0.95 < complete.mean() < 1  # a strip along the west edge lies beyond the extract's box
     for col in ("isovist_area", "connectivity", "eyes_15", "eyes_43", "lux", "lit", "night_overseen"):
-        assert cells[col].notna().mean() > 0.99, col
+        assert cells.loc[complete, col].notna().all() and cells.loc[~complete, col].isna().all(), col
     assert {"openings", "blind_spots", "lamps"} <= set(result.layers)
     assert result.layers["lamps"]["lit_cells"].sum() > 0
     assert 0 < result.summary["overseen_share"] <= 1
-    assert (cells["eyes_15"] <= cells["eyes_43"]).all()
+    assert (cells.loc[complete, "eyes_15"] <= cells.loc[complete, "eyes_43"]).all()
     assert shapely.union_all(result.layers["blind_spots"].geometry.values).within(result.site.boundary.buffer(1))

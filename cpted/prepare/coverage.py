@@ -119,17 +119,38 @@ def reference_completeness(
 
 
 def read_extent(facts: dict, crs, get: Callable | None = None) -> None:
-    """Replace the path in ``facts["extent"]`` (a source's declared extent, from the sites
-    file) by the union of its polygons in ``crs``; ``facts["extent_source"]`` keeps the path.
+    """Set ``facts["extent"]`` (where a buildings source is complete) to a polygon in ``crs``,
+    and ``facts["extent_source"]`` to what it comes from.
 
-    ``get(key, read)`` memoises the read (:meth:`cpted.prepare.sources.SourceCache.get`).
+    A declared extent (a path, from the sites file) is read: the union of its polygons. Without
+    one, an OSM file's extent is its own (``facts["osm_bounds"]``, lon/lat: the box its header
+    declares, else the box of its data; :meth:`cpted.prepare.sources.SourceCache.osm`): beyond
+    it the extract holds nothing, which is no proof of open ground. ``get(key, read)`` memoises
+    the read (:meth:`cpted.prepare.sources.SourceCache.get`).
 
     Raises
     ------
     InputError
         When the extent file holds no polygon.
+
+    Examples
+    --------
+    >>> facts = {"source": "x/le_mans.osm.pbf", "osm_bounds": [0.0, 48.0, 0.01, 48.01],
+    ...          "osm_bounds_from": "header"}
+    >>> read_extent(facts, 2154)
+    >>> [round(v) for v in facts["extent"].bounds], facts["extent_source"]
+    ([476315, 6770845, 477102, 6771984], 'le_mans.osm.pbf: the bounding box its header declares')
     """
     path = facts.get("extent")
+    if path is None and facts.get("osm_bounds") is not None:
+        west, south, east, north = facts["osm_bounds"]
+        step = min(east - west, north - south) / 16  # a box in degrees bends in a metre CRS
+        box = gpd.GeoSeries([shapely.box(west, south, east, north).segmentize(step)], crs=4326)
+        facts["extent"] = to_crs(box.to_frame("geometry"), crs, layer=f"extent of {facts.get('source')}").geometry.iloc[0]
+        how = ("the bounding box its header declares" if facts.get("osm_bounds_from") == "header"
+               else "the bounding box of its data, as its header declares none")
+        facts["extent_source"] = f"{Path(str(facts.get('source', ''))).name}: {how}"
+        return
     if not isinstance(path, str | Path):
         return
 
@@ -170,7 +191,8 @@ def building_coverage(
     1. no buildings source at all: no cell is complete (the building measures are NaN already);
     2. with a reference grid (``site.reference_buildings``): a cell is complete when its
        reference cell is (:func:`reference_completeness`, by the cell's centre);
-    3. with a declared extent (:func:`building_extent`): a cell outside it is not complete;
+    3. with a declared extent (:func:`building_extent`; an OSM extract's is its own, see
+       :func:`read_extent`): a cell outside it is not complete;
     4. without a declared extent, the layer is *known to be partial* when rule 2 leaves a cell
        incomplete; then a cell that no reference cell holds is complete only when a loaded
        building lies within ``distance`` metres (inside a declared extent, the extent vouches);
@@ -227,7 +249,10 @@ def building_coverage(
     extent = building_extent(site)
     if extent is not None and n:
         outside = ~shapely.contains_xy(extent, x, y)
-        reason[outside & complete] = "outside the declared extent of the buildings layer"
+        named = "; ".join(dict.fromkeys(str(f["extent_source"]) for f in site.sources.get("buildings", [])
+                                        if f.get("extent_source")))
+        reason[outside & complete] = ("outside the extent of the buildings layer, nothing is known of its buildings there"
+                                      + (f" ({named})" if named else ""))
         complete &= ~outside
     if extent is None and not complete.all() and not has_reference.all():
         lone = complete & ~has_reference

@@ -19,8 +19,7 @@ from cpted.config import ATTRIBUTION
 from cpted.errors import InputError
 from cpted.load.fetch import cache_path, read_fetch_cache
 from cpted.load.layers import read_layer, tidy_layer
-from cpted.load.osm import read_osm_raw
-from cpted.load.osm_tags import osm_layers
+from cpted.load.osm import read_osm_extent
 from cpted.load.raster import read_raster
 from cpted.load.schema import LAYER_KINDS
 from cpted.load.sites_file import LayerSpec, SiteSpec
@@ -59,7 +58,6 @@ class SourceCache:
     def __init__(self, directory: str | Path | None = None) -> None:
         self.directory = Path(directory) if directory is not None else None
         self._layers: dict[tuple, tuple[gpd.GeoDataFrame, dict]] = {}
-        self._osm: dict[Path, dict[str, gpd.GeoDataFrame]] = {}
         self._other: dict[tuple, object] = {}
         self._warned: set = set()
         self.seconds = 0.0  # spent reading files (parsing them, or reading the cache)
@@ -98,14 +96,12 @@ class SourceCache:
         """The canonical layer ``kind`` of an OSM file (every kind is parsed at once)."""
 
         def build():
-            if spec.path not in self._osm:
-                self._osm[spec.path] = osm_layers(read_osm_raw(spec.path), name=Path(spec.path).name)
-            return {k: tidy_layer(self._osm[spec.path][k], k, name=f"{k} ({spec.path.name})",
-                                  info={"source": str(spec.path), "format": "osm"}) for k in _OSM_KINDS}
+            layers, extent = read_osm_extent(spec.path)
+            facts = {"source": str(spec.path), "format": "osm", **extent}
+            return {k: tidy_layer(layers[k], k, name=f"{k} ({spec.path.name})", info=facts) for k in _OSM_KINDS}
 
         products = {k: {"reader": "osm", "kind": k} for k in _OSM_KINDS}
         gdf, info = self._read(spec.path, products, build, kind, area)
-        self._osm.pop(spec.path, None)  # every kind is cached (on disk or in memory): the raw layers are not kept
         return gdf, {**info, "attribution": spec.attribution or ATTRIBUTION["osm"]}
 
     def vector(self, path: Path, *, area: tuple | None = None) -> gpd.GeoDataFrame:
