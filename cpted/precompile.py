@@ -112,7 +112,7 @@ def precompile(*, processes: int | None = None, timeout: float = 900.0,
         return False
     say = notify or log.info
     start = time.monotonic()
-    say(f"compiling cpted's kernels for this machine, once, on {n} cores (about a minute)...")
+    say(f"compiling cpted's kernels for this machine, once, on {n} cores (one to two minutes)...")
     runs = []
     try:
         for k in range(n):
