@@ -65,6 +65,12 @@ def test_xml_bounds_are_read_from_every_compression(tmp_path, suffix):
     garbage = tmp_path / "g.osm.pbf"
     garbage.write_bytes(b"\x00\x00\x00\x05hello")
     assert osm_header_bounds(garbage) is None  # not OSM data: the reader says so, not this
+    no_size = tmp_path / "s.osm.pbf"  # a blob header without its blob's size
+    no_size.write_bytes(b"\x00\x00\x00\x0b\x0a\x09OSMHeader")
+    assert osm_header_bounds(no_size) is None
+    huge = tmp_path / "h.osm.pbf"  # a first size beyond the format's limit: not read into memory
+    huge.write_bytes(b"\xff\xff\xff\xff" + b"\x00" * 16)
+    assert osm_header_bounds(huge) is None
 
 
 def test_without_a_header_box_the_extent_is_that_of_the_data(data):

@@ -22,6 +22,9 @@ __all__ = ["osm_header_bounds"]
 #: The XML head searched for ``<bounds>`` (it comes before the first node).
 _XML_HEAD = 1 << 16
 _BOUNDS = re.compile(rb"<bounds\b([^>]*)>")
+#: The PBF format's limits on a blob header and a blob (bytes): a larger size is not OSM data.
+_MAX_BLOB_HEADER = 64 * 1024
+_MAX_BLOB = 32 * 1024 * 1024
 _ATTR = re.compile(rb"""(minlat|minlon|maxlat|maxlon)\s*=\s*["']([-+0-9.eE]+)["']""")
 
 
@@ -68,8 +71,10 @@ def _xml_bounds(path: Path) -> tuple[float, float, float, float] | None:
 def _pbf_bounds(path: Path) -> tuple[float, float, float, float] | None:
     with open(path, "rb") as f:
         (size,) = struct.unpack(">I", f.read(4))
+        if size > _MAX_BLOB_HEADER:
+            return None
         header = dict(_fields(f.read(size)))
-        if header.get(1) != b"OSMHeader":
+        if header.get(1) != b"OSMHeader" or not 0 < header.get(3, 0) <= _MAX_BLOB:
             return None
         blob = dict(_fields(f.read(header[3])))
     if 1 in blob:
