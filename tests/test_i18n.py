@@ -458,21 +458,20 @@ def test_coverage_reasons_are_translated():
                             reference_buildings=ref, cell_size=10, context=20)
     reasons = {r for r in building_coverage(site)["coverage_reason"] if r}
     assert len(reasons) == 1
-    # outside an extent: declared (a polygon), or an OSM extract's own (its header's box, or its data's)
+    # outside an extent: declared (a polygon), or an OSM extract's own (its header's box)
     from cpted.prepare.coverage import read_extent
 
     from shapely import affinity
 
     for facts in ({"source": "x", "extent": box(0, 0, 100, 100)},
-                  {"source": "d/a.osm.pbf", "osm_bounds": [-1.56, 47.2, -1.559, 47.201], "osm_bounds_from": "header"},
-                  {"source": "d/b.osm", "osm_bounds": [-1.56, 47.2, -1.559, 47.201], "osm_bounds_from": "data"}):
+                  {"source": "d/a.osm.pbf", "osm_bounds": [-1.56, 47.2, -1.559, 47.201]}):
         read_extent(facts, 2154)
         x0, y0, x1, y1 = facts["extent"].bounds
         moved = b.set_geometry(b.geometry.map(lambda g, x0=x0, y0=y0: affinity.translate(g, x0, y0)))
         outside = Site.from_layers("demo", box(x0, y0, x1 + 50, y1), crs=2154, layers={"buildings": moved},
                                    cell_size=10, context=20, sources={"buildings": [facts]})
         reasons |= {r for r in building_coverage(outside)["coverage_reason"] if r}
-    assert len(reasons) == 4, reasons
+    assert len(reasons) == 3, reasons
     for reason in reasons:
         french = tr_phrase(reason, "fr")
         assert not english_words(f'<html lang="fr"><p>{html.escape(french)}</p></html>')[1], french

@@ -11,12 +11,11 @@ import bz2
 import gzip
 
 import geopandas as gpd
-import numpy as np
 import osmium
 import pytest
 import shapely
 
-from cpted.load.osm import osm_extent, read_osm_raw
+from cpted.load.osm import osm_extent
 from cpted.load.osm_header import osm_header_bounds
 
 
@@ -73,35 +72,59 @@ def test_xml_bounds_are_read_from_every_compression(tmp_path, suffix):
     assert osm_header_bounds(huge) is None
 
 
-def test_without_a_header_box_the_extent_is_that_of_the_data(data):
-    """lorient_centre.osm.pbf declares no box: its extent is the box of its features, which holds
-    every building node pyosmium reads and lies within the box of all its nodes."""
-    path = data / "france/lorient_centre.osm.pbf"
-    facts = osm_extent(path, read_osm_raw(path))
-    assert facts["osm_bounds_from"] == "data"
-    west, south, east, north = facts["osm_bounds"]
-    lons, lats, building_nodes = [], [], []
-    for obj in osmium.FileProcessor(str(path)).with_locations():
-        if obj.is_node():
-            lons.append(obj.location.lon)
-            lats.append(obj.location.lat)
-        elif obj.is_way() and obj.tags.get("building", "no") != "no":
-            building_nodes += [(n.lon, n.lat) for n in obj.nodes if n.location.valid()]
-    assert min(lons) - 1e-7 <= west < east <= max(lons) + 1e-7 and min(lats) - 1e-7 <= south < north <= max(lats) + 1e-7
-    b = np.array(building_nodes)
-    assert len(b) > 1000
-    assert (b[:, 0] >= west - 1e-7).all() and (b[:, 0] <= east + 1e-7).all()
-    assert (b[:, 1] >= south - 1e-7).all() and (b[:, 1] <= north + 1e-7).all()
+def test_two_xml_bounds_give_the_box_holding_both(tmp_path):
+    """JOSM writes one <bounds> per area downloaded (pyosmium reads the first only)."""
+    path = tmp_path / "josm.osm"
+    path.write_text("<?xml version='1.0' encoding='UTF-8'?>\n<osm version='0.6' generator='JOSM'>\n"
+                    "  <bounds minlat='47.2' minlon='-1.6' maxlat='47.25' maxlon='-1.5' origin='OSM'/>\n"
+                    "  <bounds minlat='47.3' minlon='-1.4' maxlat='47.31' maxlon='-1.39' origin='OSM'/>\n"
+                    "  <node id='1' lat='47.21' lon='-1.55'/>\n</osm>\n")
+    assert osm_header_bounds(path) == (-1.6, 47.2, -1.39, 47.31)
+
+
+def test_without_a_header_box_no_extent_is_assumed(data):
+    """lorient_centre.osm.pbf declares no box; the box of its features is no substitute (ways
+    reach kilometres beyond the cut: 8.7 x 13.6 km for a 1.5 x 1.4 km extract), so its buildings
+    are trusted, as any layer without an extent."""
+    assert osm_extent(data / "france/lorient_centre.osm.pbf") == {}
+    assert osm_extent(data / "france/lorient_centre.osm.gz") == {"osm_bounds": [-3.3654, 47.743, -3.3454, 47.7554]}
+
+
+def _le_mans(samples, tmp_path=None, options: str = ""):
+    from cpted.load.sites_file import read_sites_file
+
+    spec = next(s for s in read_sites_file(samples / "france_osm.toml").sites if s.id == "le_mans_centre")
+    if not options:
+        return spec
+    sites = tmp_path / "s.toml"
+    sites.write_text(f'[[site]]\nid = "le_mans_centre"\nbbox = {list(spec.bbox)}\ncrs = "EPSG:2154"\ncell_size = 10\n'
+                     f'[site.layers]\nosm = {{ path = "{spec.layers["osm"][0].path}"{options} }}\n')
+    return read_sites_file(sites).sites[0]
+
+
+def test_an_extent_declared_on_the_osm_file_wins_over_its_header(samples, tmp_path):
+    from shapely import box
+
+    from cpted.prepare.coverage import building_coverage
+    from cpted.prepare.sources import load_site
+
+    gpd.GeoDataFrame(geometry=[box(491100, 6771330, 491300, 6771770)], crs=2154).to_file(tmp_path / "surveyed.gpkg")
+    site = load_site(_le_mans(samples, tmp_path, f', extent = "{tmp_path / "surveyed.gpkg"}"'))
+    facts = site.sources["buildings"][0]
+    assert facts["extent_source"] == str(tmp_path / "surveyed.gpkg")
+    cov = building_coverage(site)
+    inside = (site.grid["x"] < 491300).to_numpy()
+    complete = cov["buildings_complete"].to_numpy()
+    assert complete[inside].all() and not complete[~inside].any()
 
 
 def test_le_mans_places_beyond_the_extract_have_no_building_values(samples):
     """The Le Mans site reaches ~60 m east and ~25 m south of its extract's box. There the
     building measures are NaN with the reason; inside, nothing changes (complete, with values)."""
-    from cpted.load.sites_file import read_sites_file
     from cpted.pipeline import audit
     from cpted.prepare.sources import load_site
 
-    spec = next(s for s in read_sites_file(samples / "france_osm.toml").sites if s.id == "le_mans_centre")
+    spec = _le_mans(samples)
     path = spec.layers["osm"][0].path
     cells = audit(load_site(spec), measures=["surveillance", "territoriality"]).layers["cells"]
     west, south, east, north = _pyosmium_box(path)
@@ -120,3 +143,34 @@ def test_le_mans_places_beyond_the_extract_have_no_building_values(samples):
     assert reasons == {"outside the extent of the buildings layer, nothing is known of its buildings there "
                        "(le_mans_centre.osm.pbf: the bounding box its header declares)"}
     assert not cells.loc[outside & ~near_edge, "score_surveillance"].notna().any()
+
+
+def test_an_extract_box_does_not_vouch_for_its_buildings():
+    """Rule 4 (docs/methods/completeness.md): where a reference grid finds the layer partial, a
+    place no reference cell holds is complete only near a loaded building. A declared extent
+    vouches for the places inside it; an extract's header box only says where the extract reaches."""
+    from shapely import box
+
+    from cpted.prepare.coverage import building_coverage, read_extent
+    from cpted.prepare.site import Site
+
+    osm = {"source": "d/a.osm.pbf", "osm_bounds": [-1.56, 47.2, -1.557, 47.202]}
+    read_extent(osm, 2154)
+    x0, y0, x1, y1 = osm["extent"].bounds
+    site_box = box(x0 + 20, y0 + 20, x0 + 220, y0 + 120)
+    declared = {"source": "b.gpkg", "extent": site_box.buffer(30)}
+    # the reference grid holds the west half only, and finds its east cell missing its buildings
+    ref = gpd.GeoDataFrame({"n_buildings": [2, 2]}, geometry=[box(x0 + 20, y0 + 20, x0 + 70, y0 + 120),
+                                                             box(x0 + 70, y0 + 20, x0 + 120, y0 + 120)], crs=2154)
+    b = gpd.GeoDataFrame(geometry=[box(x0 + 30, y0 + 30, x0 + 40, y0 + 40), box(x0 + 50, y0 + 90, x0 + 60, y0 + 100)],
+                         crs=2154)
+    out = {}
+    for name, facts in (("osm", osm), ("declared", declared)):
+        site = Site.from_layers("s", site_box, crs=2154, layers={"buildings": b}, reference_buildings=ref,
+                                cell_size=10, context=20, sources={"buildings": [facts]})
+        out[name] = building_coverage(site).assign(x=site.grid["x"])
+    far = out["osm"]["x"] > x0 + 170  # no reference cell, > 50 m from every building
+    assert far.any()
+    assert not out["osm"].loc[far, "buildings_complete"].any()
+    assert out["osm"].loc[far, "coverage_reason"].str.startswith("no reference count here").all()
+    assert out["declared"].loc[far, "buildings_complete"].all()

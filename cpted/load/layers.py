@@ -15,7 +15,7 @@ from cpted.errors import InputError, MissingColumnsError
 from cpted.load.graph import is_graphml_file, read_graphml
 from cpted.load.heights import ISSUE_COLUMN, building_heights, read_heights
 from cpted.load.nantes import BDTOPO_HEIGHT_FIELDS, BDTOPO_LEVELS_FIELDS, nantes_category
-from cpted.load.osm import is_osm_file, read_osm_extent
+from cpted.load.osm import is_osm_file, osm_extent, read_osm
 from cpted.load.schema import LAYER_KINDS, conform
 from cpted.load.vector import check_readable, read_vector
 from cpted.prepare.clean import check_geometries, layer_hygiene
@@ -70,9 +70,8 @@ def read_layer(path: str | Path, kind: str, **options: Any) -> tuple[gpd.GeoData
     name = f"{kind} ({path.name})"
     info: dict[str, Any] = {"source": str(path)}
     if is_osm_file(path):
-        layers, extent = read_osm_extent(path)
-        gdf, info["format"] = layers[kind], "osm"
-        info.update(extent)
+        gdf, info["format"] = read_osm(path)[kind], "osm"
+        info.update(osm_extent(path))
         repair = options.get("repair", True)  # OSM topology is often imperfect
     elif is_graphml_file(path):
         if kind != "streets":

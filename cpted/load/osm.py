@@ -22,7 +22,7 @@ from cpted.load.osm_header import osm_header_bounds
 from cpted.load.osm_tags import osm_layers, parse_hstore
 from cpted.load.vector import check_readable
 
-__all__ = ["OSM_SUFFIXES", "is_osm_file", "read_osm_raw", "read_osm", "read_osm_extent", "osm_extent"]
+__all__ = ["OSM_SUFFIXES", "is_osm_file", "read_osm_raw", "read_osm", "osm_extent"]
 
 OSM_SUFFIXES = (".osm", ".osm.gz", ".osm.bz2", ".osm.pbf", ".pbf")
 _CONFIG = Path(__file__).with_name("osmconf.ini")
@@ -144,24 +144,17 @@ def read_osm(path: str | Path) -> dict[str, gpd.GeoDataFrame]:
     return osm_layers(read_osm_raw(path), name=Path(path).name)
 
 
-def osm_extent(path: str | Path, raw: gpd.GeoDataFrame) -> dict:
-    """Where an OSM file holds data, as facts of its layers: ``osm_bounds`` (lon/lat box) and
-    ``osm_bounds_from``: ``"header"`` (the box its header declares, :func:`osm_header_bounds`)
-    or ``"data"`` (without one, the box of its features ``raw``, from :func:`read_osm_raw`).
+def osm_extent(path: str | Path) -> dict:
+    """Where an OSM file holds data, as facts of its layers: ``osm_bounds``, the lon/lat box its
+    header declares (:func:`osm_header_bounds`); no fact when it declares none. (The box of its
+    features is no substitute: ways and relations reach far beyond where an extract was cut.)
 
     Examples
     --------
-    >>> path = DATA / "france/le_mans_centre.osm.pbf"
-    >>> osm_extent(path, read_osm_raw(path))
-    {'osm_bounds': [0.19768, 48.00928, 0.20574, 48.01281], 'osm_bounds_from': 'header'}
+    >>> osm_extent(DATA / "france/le_mans_centre.osm.pbf")
+    {'osm_bounds': [0.19768, 48.00928, 0.20574, 48.01281]}
+    >>> osm_extent(DATA / "france/lorient_centre.osm.pbf")
+    {}
     """
-    bounds, origin = osm_header_bounds(path), "header"
-    if bounds is None:
-        bounds, origin = raw.total_bounds, "data"
-    return {"osm_bounds": [float(v) for v in bounds], "osm_bounds_from": origin}
-
-
-def read_osm_extent(path: str | Path) -> tuple[dict[str, gpd.GeoDataFrame], dict]:
-    """:func:`read_osm` and :func:`osm_extent` from one parse of the file."""
-    raw = read_osm_raw(path)
-    return osm_layers(raw, name=Path(path).name), osm_extent(path, raw)
+    bounds = osm_header_bounds(path)
+    return {} if bounds is None else {"osm_bounds": [float(v) for v in bounds]}

@@ -31,6 +31,7 @@ _ATTR = re.compile(rb"""(minlat|minlon|maxlat|maxlon)\s*=\s*["']([-+0-9.eE]+)["'
 def osm_header_bounds(path: str | Path) -> tuple[float, float, float, float] | None:
     """The bounding box an OSM file's header declares, (min lon, min lat, max lon, max lat) in
     degrees; None when the header declares none (or the file is not OSM data: its reader says so).
+    An XML file with several ``<bounds>`` (one per area JOSM downloaded) gives the box holding them all.
 
     Parameters
     ----------
@@ -58,14 +59,15 @@ def _xml_bounds(path: Path) -> tuple[float, float, float, float] | None:
     opener = gzip.open if name.endswith(".gz") else bz2.open if name.endswith(".bz2") else open
     with opener(path, "rb") as f:
         head = f.read(_XML_HEAD)
-    head = head.split(b"<node", 1)[0]
-    found = _BOUNDS.search(head)
-    if found is None:
+    boxes = []
+    for found in _BOUNDS.finditer(head.split(b"<node", 1)[0]):  # JOSM writes one per area downloaded
+        attrs = {k.decode(): float(v) for k, v in _ATTR.findall(found.group(1))}
+        if len(attrs) != 4:
+            return None
+        boxes.append(_checked((attrs["minlon"], attrs["minlat"], attrs["maxlon"], attrs["maxlat"])))
+    if not boxes or None in boxes:
         return None
-    attrs = {k.decode(): float(v) for k, v in _ATTR.findall(found.group(1))}
-    if len(attrs) != 4:
-        return None
-    return _checked((attrs["minlon"], attrs["minlat"], attrs["maxlon"], attrs["maxlat"]))
+    return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
 
 
 def _pbf_bounds(path: Path) -> tuple[float, float, float, float] | None:

@@ -124,9 +124,10 @@ def read_extent(facts: dict, crs, get: Callable | None = None) -> None:
 
     A declared extent (a path, from the sites file) is read: the union of its polygons. Without
     one, an OSM file's extent is its own (``facts["osm_bounds"]``, lon/lat: the box its header
-    declares, else the box of its data; :meth:`cpted.prepare.sources.SourceCache.osm`): beyond
-    it the extract holds nothing, which is no proof of open ground. ``get(key, read)`` memoises
-    the read (:meth:`cpted.prepare.sources.SourceCache.get`).
+    declares; :func:`cpted.load.osm.osm_extent`): beyond it the extract holds nothing, which is
+    no proof of open ground. Unlike a declared extent, it does not vouch for the buildings inside
+    it (``facts["extent_vouches"]`` False; rule 4 of :func:`building_coverage` still applies).
+    ``get(key, read)`` memoises the read (:meth:`cpted.prepare.sources.SourceCache.get`).
 
     Raises
     ------
@@ -135,21 +136,19 @@ def read_extent(facts: dict, crs, get: Callable | None = None) -> None:
 
     Examples
     --------
-    >>> facts = {"source": "x/le_mans.osm.pbf", "osm_bounds": [0.0, 48.0, 0.01, 48.01],
-    ...          "osm_bounds_from": "header"}
+    >>> facts = {"source": "x/le_mans.osm.pbf", "osm_bounds": [0.0, 48.0, 0.01, 48.01]}
     >>> read_extent(facts, 2154)
     >>> [round(v) for v in facts["extent"].bounds], facts["extent_source"]
     ([476315, 6770845, 477102, 6771984], 'le_mans.osm.pbf: the bounding box its header declares')
     """
     path = facts.get("extent")
     if path is None and facts.get("osm_bounds") is not None:
-        west, south, east, north = facts["osm_bounds"]
+        west, south, east, north = facts["osm_bounds"]  # west < east, south < north (osm_header_bounds)
         step = min(east - west, north - south) / 16  # a box in degrees bends in a metre CRS
         box = gpd.GeoSeries([shapely.box(west, south, east, north).segmentize(step)], crs=4326)
         facts["extent"] = to_crs(box.to_frame("geometry"), crs, layer=f"extent of {facts.get('source')}").geometry.iloc[0]
-        how = ("the bounding box its header declares" if facts.get("osm_bounds_from") == "header"
-               else "the bounding box of its data, as its header declares none")
-        facts["extent_source"] = f"{Path(str(facts.get('source', ''))).name}: {how}"
+        facts["extent_source"] = f"{Path(str(facts.get('source', ''))).name}: the bounding box its header declares"
+        facts["extent_vouches"] = False  # where the extract reaches, not where its buildings are all mapped
         return
     if not isinstance(path, str | Path):
         return
@@ -193,9 +192,10 @@ def building_coverage(
        reference cell is (:func:`reference_completeness`, by the cell's centre);
     3. with a declared extent (:func:`building_extent`; an OSM extract's is its own, see
        :func:`read_extent`): a cell outside it is not complete;
-    4. without a declared extent, the layer is *known to be partial* when rule 2 leaves a cell
-       incomplete; then a cell that no reference cell holds is complete only when a loaded
-       building lies within ``distance`` metres (inside a declared extent, the extent vouches);
+    4. without a declared extent (an OSM extract's box does not count), the layer is *known to
+       be partial* when rule 2 leaves a cell incomplete; then a cell that no reference cell
+       holds is complete only when a loaded building lies within ``distance`` metres (inside a
+       declared extent, the extent vouches);
     5. otherwise (no reference, no extent) the layer is trusted: every cell is complete. So is a
        buildings layer declared empty by a design (``attrs["known_empty"]``, as
        :func:`cpted.scenario.compare_designs` marks it).
@@ -246,6 +246,7 @@ def building_coverage(
         bad = ~table["complete"].to_numpy()[ri]
         complete[ci[bad]] = False
         reason[ci[bad]] = table["reason"].to_numpy()[ri][bad]
+    partial = not complete.all()  # rule 2 found the layer partial
     extent = building_extent(site)
     if extent is not None and n:
         outside = ~shapely.contains_xy(extent, x, y)
@@ -254,7 +255,8 @@ def building_coverage(
         reason[outside & complete] = ("outside the extent of the buildings layer, nothing is known of its buildings there"
                                       + (f" ({named})" if named else ""))
         complete &= ~outside
-    if extent is None and not complete.all() and not has_reference.all():
+    vouches = extent is not None and all(f.get("extent_vouches", True) for f in site.sources.get("buildings", []))
+    if not vouches and partial and not has_reference.all():
         lone = complete & ~has_reference
         if lone.any():
             near = np.zeros(n, dtype=bool)

@@ -19,7 +19,7 @@ from cpted.config import ATTRIBUTION
 from cpted.errors import InputError
 from cpted.load.fetch import cache_path, read_fetch_cache
 from cpted.load.layers import read_layer, tidy_layer
-from cpted.load.osm import read_osm_extent
+from cpted.load.osm import osm_extent, read_osm
 from cpted.load.raster import read_raster
 from cpted.load.schema import LAYER_KINDS
 from cpted.load.sites_file import LayerSpec, SiteSpec
@@ -96,13 +96,16 @@ class SourceCache:
         """The canonical layer ``kind`` of an OSM file (every kind is parsed at once)."""
 
         def build():
-            layers, extent = read_osm_extent(spec.path)
-            facts = {"source": str(spec.path), "format": "osm", **extent}
+            layers = read_osm(spec.path)
+            facts = {"source": str(spec.path), "format": "osm", **osm_extent(spec.path)}
             return {k: tidy_layer(layers[k], k, name=f"{k} ({spec.path.name})", info=facts) for k in _OSM_KINDS}
 
         products = {k: {"reader": "osm", "kind": k} for k in _OSM_KINDS}
         gdf, info = self._read(spec.path, products, build, kind, area)
-        return gdf, {**info, "attribution": spec.attribution or ATTRIBUTION["osm"]}
+        info = {**info, "attribution": spec.attribution or ATTRIBUTION["osm"]}
+        if "extent" in spec.options:  # declared: it wins over the extract's header box (read_extent)
+            info["extent"] = spec.options["extent"]
+        return gdf, info
 
     def vector(self, path: Path, *, area: tuple | None = None) -> gpd.GeoDataFrame:
         """A vector file as it is (e.g. a reference grid)."""
