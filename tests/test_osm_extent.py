@@ -31,8 +31,11 @@ def test_header_boxes_of_the_real_extracts_match_pyosmium(data):
     assert len(paths) >= 4
     boxes = {p.name: osm_header_bounds(p) for p in paths}
     for path in paths:
-        assert boxes[path.name] == pytest.approx(_pyosmium_box(path), abs=1e-9) if _pyosmium_box(path) else \
-            boxes[path.name] is None, path
+        reference = _pyosmium_box(path)
+        if reference is None:
+            assert boxes[path.name] is None, path
+        else:
+            assert boxes[path.name] == pytest.approx(reference, abs=1e-9), path
     assert boxes["lorient_centre.osm.pbf"] is None  # an extract whose header declares no box
     assert boxes["le_mans_centre.osm.pbf"] is not None
 
