@@ -2,7 +2,7 @@
 
 The header's bounding box is read by cpted (its own PBF / XML header reader) and checked against
 pyosmium, an independent reader; the audit is checked on Le Mans, whose site reaches beyond its
-extract: there nothing is known of the buildings, so nothing that depends on them is a value.
+extract: there nothing is known of the ground, so none of it is scored.
 """
 
 from __future__ import annotations
@@ -106,6 +106,8 @@ def _le_mans(samples, tmp_path=None, options: str = ""):
 
 
 def test_an_extent_declared_on_the_osm_file_wins_over_its_header(samples, tmp_path):
+    """A declared extent is where every layer of the file is complete: beyond it the ground is
+    unknown (out of the grid), inside it the buildings are complete (the extent vouches)."""
     from shapely import box
 
     from cpted.prepare.coverage import building_coverage
@@ -113,39 +115,52 @@ def test_an_extent_declared_on_the_osm_file_wins_over_its_header(samples, tmp_pa
 
     gpd.GeoDataFrame(geometry=[box(491100, 6771330, 491300, 6771770)], crs=2154).to_file(tmp_path / "surveyed.gpkg")
     site = load_site(_le_mans(samples, tmp_path, f', extent = "{tmp_path / "surveyed.gpkg"}"'))
-    facts = site.sources["buildings"][0]
-    assert facts["extent_source"] == str(tmp_path / "surveyed.gpkg")
-    cov = building_coverage(site)
-    inside = (site.grid["x"] < 491300).to_numpy()
-    complete = cov["buildings_complete"].to_numpy()
-    assert complete[inside].all() and not complete[~inside].any()
+    for kind in ("buildings", "streets"):
+        assert site.sources[kind][0]["extent_source"] == str(tmp_path / "surveyed.gpkg")
+    inside = (site.cells["x"] < 491300).to_numpy()
+    # beyond it, only ground known otherwise (a building mapped there all the same) is not beyond_data
+    assert set(site.cells.loc[~inside, "reason"]) <= {"beyond_data", "private", "water"}
+    assert (site.cells.loc[~inside, "reason"] == "beyond_data").mean() > 0.5
+    assert not (site.cells.loc[inside, "reason"] == "beyond_data").any()
+    assert (site.grid["x"] < 491300).all() and len(site.grid) > 500
+    assert building_coverage(site)["buildings_complete"].all()
 
 
-def test_le_mans_places_beyond_the_extract_have_no_building_values(samples):
-    """The Le Mans site reaches ~60 m east and ~25 m south of its extract's box. There the
-    building measures are NaN with the reason; inside, nothing changes (complete, with values)."""
+def _le_mans_box(path, crs):
+    west, south, east, north = _pyosmium_box(path)
+    return gpd.GeoSeries([shapely.box(west, south, east, north).segmentize(1e-4)], crs=4326).to_crs(crs).iloc[0]
+
+
+def test_le_mans_ground_beyond_the_extract_is_not_scored(samples):
+    """The Le Mans site reaches ~60 m east and ~25 m south of its extract's box (as pyosmium reads
+    it). Nothing is known of the ground there, neither its buildings nor its streets, POIs or lamps:
+    its cells are left out of the grid (``beyond_data``) and counted in ``excluded_beyond_data_ha``,
+    so no value of any measure and no site mean comes from there; inside, the places keep their values."""
     from cpted.pipeline import audit
     from cpted.prepare.sources import load_site
 
     spec = _le_mans(samples)
-    path = spec.layers["osm"][0].path
-    cells = audit(load_site(spec), measures=["surveillance", "territoriality"]).layers["cells"]
-    west, south, east, north = _pyosmium_box(path)
-    box = gpd.GeoSeries([shapely.box(west, south, east, north).segmentize(1e-4)], crs=4326).to_crs(cells.crs).iloc[0]
-    x, y = cells["x"].to_numpy(), cells["y"].to_numpy()
+    site = load_site(spec)
+    box = _le_mans_box(spec.layers["osm"][0].path, site.crs)
+    every = site.cells
+    x, y = every["x"].to_numpy(), every["y"].to_numpy()
     outside = ~shapely.contains_xy(box, x, y)
     # a margin of one cell either side of the box's edge: a cell centre on it may go either way
     near_edge = shapely.distance(box.boundary, shapely.points(x, y)) < 5
     assert 0.1 < outside.mean() < 0.3
-    assert not cells.loc[outside & ~near_edge, "buildings_complete"].any()
-    assert cells.loc[~outside & ~near_edge, "buildings_complete"].all()
-    for column in ("eyes_43", "isovist_area", "connectivity", "ambiguous"):
-        assert cells.loc[outside & ~near_edge, column].isna().all(), column
-        assert cells.loc[~outside & ~near_edge, column].notna().all(), column
-    reasons = set(cells.loc[outside & ~near_edge, "coverage_reason"])
-    assert reasons == {"outside the extent of the buildings layer, nothing is known of its buildings there "
-                       "(le_mans_centre.osm.pbf: the bounding box its header declares)"}
-    assert not cells.loc[outside & ~near_edge, "score_surveillance"].notna().any()
+    beyond = (every["reason"] == "beyond_data").to_numpy()
+    # beyond the box: unknown ground, or a building whose way crosses the box's edge (whole in the extract)
+    assert set(every.loc[outside & ~near_edge, "reason"]) <= {"beyond_data", "private", "water"}
+    assert beyond[outside & ~near_edge].mean() > 0.8  # 87 %
+    assert not beyond[~outside & ~near_edge].any()
+    result = audit(site, measures=["surveillance", "territoriality", "activity", "access_control"])
+    cells = result.layers["cells"]
+    assert shapely.contains_xy(box.buffer(5), cells["x"].to_numpy(), cells["y"].to_numpy()).all()
+    assert result.summary["excluded_beyond_data_ha"] == pytest.approx(beyond.sum() * 25 / 1e4)
+    assert "beyond the extent of the streets source (le_mans_centre.osm.pbf" in result.summary["notes"]
+    assert cells["buildings_complete"].all()
+    for column in ("eyes_43", "isovist_area", "connectivity", "ambiguous", "mix_d1_800"):
+        assert cells[column].notna().all(), column
 
 
 def test_an_extract_box_does_not_vouch_for_its_buildings():

@@ -224,17 +224,17 @@ def maintenance(site) -> MeasureResult:
     xy = cells[["x", "y"]].to_numpy()
     result = MeasureResult.unknown(cells.index, ["disorder_density", "waste_points_100m"], SUMMARY_KEYS)
     summary, out, layers = result.summary, result.cells, result.layers
-    area_ha = site.boundary.area / 1e4
+    area_ha = site.known_area.area / 1e4
     streets = site.layers.get("streets")
     reports = need(site, "reports", result, what="disorder")
     if reports is not None:
         out["disorder_density"] = report_density(xy, reports)
         summary["disorder_density_mean"] = float(out["disorder_density"].mean())
-        inside = reports.iloc[reports.sindex.query(site.boundary, predicate="intersects")] if len(reports) else reports
+        inside = reports.iloc[reports.sindex.query(site.known_area, predicate="intersects")] if len(reports) else reports
         summary["n_reports"] = len(inside)
         summary["n_reports_undated"] = int(inside["date"].isna().sum()) if len(inside) else 0
         if streets is not None:
-            local = streets.iloc[streets.sindex.query(site.boundary, predicate="intersects")]
+            local = streets.iloc[streets.sindex.query(site.known_area, predicate="intersects")]
             summary["reports_per_100m"] = reports_per_100m(inside, local)
         layers["reports"] = reports
         if "source" in reports and (reports["source"] == "walk_audit").any():
@@ -243,22 +243,22 @@ def maintenance(site) -> MeasureResult:
     if pois is not None:
         waste = pois[pois["category"] == "waste"]
         out["waste_points_100m"] = points_within(xy, waste, radius=100.0)
-        inside = shapely.contains_xy(site.boundary, waste.geometry.x.to_numpy(), waste.geometry.y.to_numpy()) if len(waste) else np.zeros(0, bool)
+        inside = shapely.contains_xy(site.known_area, waste.geometry.x.to_numpy(), waste.geometry.y.to_numpy()) if len(waste) else np.zeros(0, bool)
         summary["waste_points_per_ha"] = float(inside.sum() / area_ha)
     buildings, landuse = site.layers.get("buildings"), site.layers.get("landuse")
     if buildings is not None and "derelict" in buildings:
-        local = buildings.iloc[buildings.sindex.query(site.boundary, predicate="intersects")] if len(buildings) else buildings
+        local = buildings.iloc[buildings.sindex.query(site.known_area, predicate="intersects")] if len(buildings) else buildings
         summary["n_derelict_buildings"] = int(local["derelict"].map(lambda v: bool(v) if pd.notna(v) else False).sum())
     if landuse is not None and "derelict" in landuse:
         derelict = landuse[landuse["derelict"].map(lambda v: bool(v) if pd.notna(v) else False).to_numpy(dtype=bool)]
-        summary["derelict_land_share"] = float(shapely.intersection(shapely.union_all(derelict.geometry.values), site.boundary).area / site.boundary.area) if len(derelict) else 0.0
+        summary["derelict_land_share"] = float(shapely.intersection(shapely.union_all(derelict.geometry.values), site.known_area).area / site.known_area.area) if len(derelict) else 0.0
     if np.isnan(summary["n_derelict_buildings"]) and np.isnan(summary["derelict_land_share"]):
         result.missing("dereliction", "no OSM vacancy tags loaded")
     canopy = next((site.rasters[n] for n in CANOPY_NAMES if n in site.rasters), None)
     if canopy is None:
         result.missing("vegetation", "no canopy raster given (rasters = { canopy = ... })")
     elif streets is not None and len(streets):
-        local = streets.iloc[streets.sindex.query(site.boundary, predicate="intersects")]
+        local = streets.iloc[streets.sindex.query(site.known_area, predicate="intersects")]
         layer, values = vegetation_obstruction(local, canopy)
         summary.update(values)
         layers["vegetation_obstruction"] = layer

@@ -434,7 +434,7 @@ def surveillance(site, *, view_radius: float = VIEW_RADIUS, isovist_polygons: bo
     streets = need(site, "streets", result, what="blind spots and recesses")
     if streets is not None:
         spots = blind_spots(cells.join(out_cells[["eyes_43", "isovist_area"]]), streets)
-        open_space = site.boundary.difference(shapely.union_all(site.private_land.values)) if len(site.private_land) else site.boundary
+        open_space = site.known_area.difference(shapely.union_all(site.private_land.values)) if len(site.private_land) else site.known_area
         result.layers["blind_spots"] = gpd.GeoDataFrame(pd.concat([spots, recesses(open_space, streets)], ignore_index=True),
                                                         geometry="geometry", crs=site.crs)
         way_share, why = lit_way_share(streets)
@@ -449,14 +449,8 @@ def _context_places(site, *, within: float | None = None) -> gpd.GeoSeries:
     """Centres of the cells of the context ring that the grid's rules keep (public ground on foot);
     only those within ``within`` metres of the site when given (the cells are aligned on the CRS,
     so a smaller area gives the same cells, and those of the site are the site's own)."""
-    from cpted.prepare.grid import classify_cells
-
     area = site.analysis_area if within is None else site.analysis_area.intersection(site.boundary.buffer(within))
-    ring = classify_cells(
-        area, crs=site.crs, cell_size=site.cell_size, private=site.private_land,
-        unwalkable=site.unwalkable, reach_from=site.reach_from, reach=site.walk_reach,
-        streets=site.layers["streets"].geometry if "streets" in site.layers else None, without=site.boundary,
-    )
+    ring = site.classify(area, without=site.boundary)
     keep = (ring["reason"] == "public").to_numpy()
     return gpd.GeoSeries(shapely.points(ring["x"].to_numpy()[keep], ring["y"].to_numpy()[keep]), crs=site.crs)
 

@@ -26,6 +26,8 @@ from cpted.prepare.crs import require_same_crs
 from cpted.prepare.grid import union_cells
 
 __all__ = [
+    "clip_lines",
+    "site_streets",
     "private_plots",
     "boundary_definition",
     "frontage",
@@ -130,6 +132,51 @@ def boundary_definition(
         {"marked": kind != "none", "kind": kind, "class": klass, "length_m": shapely.length(pieces)},
         geometry=list(pieces), crs=plots.crs,
     )
+
+
+def clip_lines(lines, area) -> np.ndarray:
+    """``shapely.intersection(lines, area)``, the same geometries, without the overlay where its
+    answer is known: a line that meets ``area`` nowhere gives an empty line, and a simple
+    LineString with no repeated point inside ``area`` (not touching its boundary) is itself.
+
+    The overlay of a line with a large polygon (the covered places of a site, tens of thousands
+    of vertices) costs a pass over the polygon per line: 6 s for the 2,170 streets of Île de
+    Nantes, against 0.5 s here, where only the lines that cross the area's boundary are cut.
+    Lines that are not simple or repeat a point go through the overlay, which splits them at
+    their crossings and drops the repeats.
+
+    Examples
+    --------
+    >>> from shapely import LineString, box
+    >>> lines = np.array([LineString([(1, 1), (2, 2)]), LineString([(5, 1), (15, 1)]),
+    ...                   LineString([(20, 20), (30, 30)])])
+    >>> [g.wkt for g in clip_lines(lines, box(0, 0, 10, 10))]
+    ['LINESTRING (1 1, 2 2)', 'LINESTRING (5 1, 10 1)', 'LINESTRING EMPTY']
+    """
+    lines = np.asarray(lines, dtype=object)
+    out = np.empty(len(lines), dtype=object)
+    if not len(lines):
+        return out
+    shapely.prepare(area)
+    away = shapely.disjoint(area, lines)
+    out[away] = shapely.from_wkt("LINESTRING EMPTY")
+    inside = ~away & shapely.contains_properly(area, lines)
+    inside &= shapely.get_type_id(lines) == shapely.GeometryType.LINESTRING
+    inside[inside] = shapely.is_simple(lines[inside]) & shapely.equals_exact(
+        lines[inside], shapely.remove_repeated_points(lines[inside], 0.0))
+    out[inside] = lines[inside]
+    cut = ~away & ~inside
+    out[cut] = shapely.intersection(lines[cut], area)
+    return out
+
+
+def site_streets(site, area) -> gpd.GeoDataFrame:
+    """The site's streets that meet ``area`` (a polygon in the site CRS), cut to it: the street
+    length that site values per metre of street count (:func:`frontage`)."""
+    streets = site.layers["streets"]
+    local = streets.iloc[streets.sindex.query(area, predicate="intersects")]
+    local = local.set_geometry(clip_lines(local.geometry.values, area), crs=local.crs)
+    return local[~local.geometry.is_empty & (local.geometry.length > 0)]
 
 
 def frontage(
@@ -352,9 +399,9 @@ def territoriality(site, net: Network | None, *,
     if landuse is not None and len(plots) == 0:
         result.missing("boundary definition", "no private plots (private or residential land use) in the area")
     elif landuse is not None and barriers is not None:
-        open_space = site.boundary.difference(shapely.union_all(site.private_land.values)) if len(site.private_land) else site.boundary
+        open_space = site.known_area.difference(shapely.union_all(site.private_land.values)) if len(site.private_land) else site.known_area
         edges = boundary_definition(plots, open_space, barriers)
-        edges = edges[edges.intersects(site.boundary)] if len(edges) else edges
+        edges = edges[edges.intersects(site.known_area)] if len(edges) else edges
         layers["boundaries"] = edges
         total = edges["length_m"].sum()
         if total > 0:
@@ -368,12 +415,11 @@ def territoriality(site, net: Network | None, *,
             result.missing("boundary definition", "no public/private edge inside the site")
     # frontage and doors
     if buildings is not None and streets is not None:
-        local = streets.iloc[streets.sindex.query(site.boundary, predicate="intersects")]
-        summary.update(frontage(local, buildings, entrances))
+        summary.update(frontage(site_streets(site, site.known_area.buffer(site.cell_size)), buildings, entrances))
     entrance_layer = None
     if entrances is not None and len(entrances) and buildings is not None:
         seen = entrance_intervisibility(entrances, buildings)
-        inside = shapely.contains_xy(site.boundary, entrances.geometry.x.to_numpy(), entrances.geometry.y.to_numpy())
+        inside = shapely.contains_xy(site.known_area, entrances.geometry.x.to_numpy(), entrances.geometry.y.to_numpy())
         entrance_layer = entrances.assign(entrances_in_view=seen.to_numpy())[inside]
         if inside.any():
             summary["entrances_intervisible_share"] = float((seen[inside] >= 1).mean())

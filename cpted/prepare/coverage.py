@@ -30,7 +30,7 @@ __all__ = [
     "NEIGHBOUR_DISTANCE",
     "COVERAGE_COLUMNS",
     "reference_completeness",
-    "building_extent",
+    "source_extent",
     "building_coverage",
     "read_extent",
 ]
@@ -118,9 +118,9 @@ def reference_completeness(
                          "reason": pd.Series(reason, index=reference.index, dtype=object)}, index=reference.index)
 
 
-def read_extent(facts: dict, crs, get: Callable | None = None) -> None:
-    """Set ``facts["extent"]`` (where a buildings source is complete) to a polygon in ``crs``,
-    and ``facts["extent_source"]`` to what it comes from.
+def read_extent(facts: dict, crs, get: Callable | None = None, *, kind: str = "buildings") -> None:
+    """Set ``facts["extent"]`` (where a ``kind`` source, buildings or streets, is complete) to a
+    polygon in ``crs``, and ``facts["extent_source"]`` to what it comes from.
 
     A declared extent (a path, from the sites file) is read: the union of its polygons. Without
     one, an OSM file's extent is its own (``facts["osm_bounds"]``, lon/lat: the box its header
@@ -157,7 +157,7 @@ def read_extent(facts: dict, crs, get: Callable | None = None) -> None:
         shapes = read_vector(path)
         polygons = shapes[shapes.geom_type.isin(["Polygon", "MultiPolygon"])] if len(shapes) else shapes
         if polygons.empty:
-            msg = (f"extent {str(path)!r} of the buildings layer {facts.get('source')!r} holds no polygon; "
+            msg = (f"extent {str(path)!r} of the {kind} layer {facts.get('source')!r} holds no polygon; "
                    f"give a polygon file (the area where the layer is complete)")
             raise InputError(msg)
         return shapely.union_all(to_crs(polygons, crs, layer=f"extent {Path(path).name}").geometry.values)
@@ -166,10 +166,11 @@ def read_extent(facts: dict, crs, get: Callable | None = None) -> None:
     facts["extent_source"] = str(path)
 
 
-def building_extent(site) -> shapely.Geometry | None:
-    """Where the site's buildings are declared complete: the union of its buildings sources'
-    ``extent`` polygons (site CRS), or None when any source (or none) declares no extent."""
-    facts = site.sources.get("buildings", [])
+def source_extent(site, kind: str) -> shapely.Geometry | None:
+    """Where the site's ``kind`` layer (``"buildings"``, ``"streets"``) is declared complete: the
+    union of its sources' ``extent`` polygons (site CRS, :func:`read_extent`), or None when any
+    source (or none) declares no extent."""
+    facts = site.sources.get(kind, [])
     extents = [f.get("extent") for f in facts]
     if not extents or any(not isinstance(e, shapely.Geometry) for e in extents):
         return None
@@ -190,7 +191,7 @@ def building_coverage(
     1. no buildings source at all: no cell is complete (the building measures are NaN already);
     2. with a reference grid (``site.reference_buildings``): a cell is complete when its
        reference cell is (:func:`reference_completeness`, by the cell's centre);
-    3. with a declared extent (:func:`building_extent`; an OSM extract's is its own, see
+    3. with a declared extent (:func:`source_extent`; an OSM extract's is its own, see
        :func:`read_extent`): a cell outside it is not complete;
     4. without a declared extent (an OSM extract's box does not count), the layer is *known to
        be partial* when rule 2 leaves a cell incomplete; then a cell that no reference cell
@@ -247,7 +248,7 @@ def building_coverage(
         complete[ci[bad]] = False
         reason[ci[bad]] = table["reason"].to_numpy()[ri][bad]
     partial = not complete.all()  # rule 2 found the layer partial
-    extent = building_extent(site)
+    extent = source_extent(site, "buildings")
     if extent is not None and n:
         outside = ~shapely.contains_xy(extent, x, y)
         named = "; ".join(dict.fromkeys(str(f["extent_source"]) for f in site.sources.get("buildings", [])

@@ -12,6 +12,10 @@ A cell of the site is left out of the grid, for the first reason that applies (:
     on a motorway or trunk carriageway: the ``traffic_land`` lines and the streets' own
     ``highway=motorway|motorway_link|trunk|trunk_link`` edges, buffered by their half-width
     (the ``width_m`` column, else :data:`CARRIAGEWAY_HALF_WIDTH`);
+``beyond_data``
+    outside the extent of the streets source (``data_extent``: an OSM extract's box, or the
+    ``extent`` declared on the streets layer): the data say nothing of the ground there, not
+    whether it is public, built or reachable, so no place there is scored;
 ``beyond_reach``
     farther than :data:`WALK_REACH` from every walkable way (not on a bridge nor in a tunnel),
     entrance and public park / playground area, while within :data:`STREETS_EXTENT` of the
@@ -71,9 +75,9 @@ CARRIAGEWAY_HALF_WIDTH: dict[str, float] = {
 }
 
 #: Why a cell of the site is in the grid (``public``) or not, in the order they are tested.
-REASONS = ("public", "private", "water", "railway", "motorway", "beyond_reach")
+REASONS = ("public", "private", "water", "railway", "motorway", "beyond_data", "beyond_reach")
 #: The reasons reported as excluded ground (private land is drawn by its buildings already).
-EXCLUDED_REASONS = ("water", "railway", "motorway", "beyond_reach")
+EXCLUDED_REASONS = ("water", "railway", "motorway", "beyond_data", "beyond_reach")
 
 
 def _centres(boundary, cell_size: float) -> tuple[np.ndarray, np.ndarray]:
@@ -192,6 +196,7 @@ def classify_cells(
     reach: float = WALK_REACH,
     streets: gpd.GeoSeries | None = None,
     extent: float = STREETS_EXTENT,
+    data_extent=None,
     without=None,
 ) -> gpd.GeoDataFrame:
     """Every cell of the site with the reason it is in the grid or not (:data:`REASONS`).
@@ -219,6 +224,9 @@ def classify_cells(
         within ``extent`` of them. None: everywhere.
     extent
         :data:`STREETS_EXTENT` (m).
+    data_extent
+        Where the streets source holds data (a polygon in ``crs``); the cells outside it are
+        ``beyond_data``. None: unknown, no cell is.
     without
         A polygon whose cells (centre inside it) are left out: the site, when classifying its
         context ring. None: none.
@@ -238,6 +246,12 @@ def classify_cells(
     ...                    unwalkable={"water": water}, reach_from=path, reach=30)
     >>> c["reason"].value_counts().to_dict()
     {'public': 40, 'beyond_reach': 40, 'water': 20}
+
+    Where the streets source ends (an extract cut at ``y = 60``), the ground is unknown:
+
+    >>> c = classify_cells(box(0, 0, 100, 100), crs=2154, cell_size=10, data_extent=box(-1000, -1000, 1000, 60))
+    >>> c["reason"].value_counts().to_dict()
+    {'public': 60, 'beyond_data': 40}
     """
     require_projected(crs, layer="site boundary")
     check_grid_size(boundary, cell_size)
@@ -260,6 +274,8 @@ def classify_cells(
     mark(_inside(points, _geoms(private)), "private")
     for why in ("water", "railway", "motorway"):
         mark(_inside(points, _geoms((unwalkable or {}).get(why))), why)
+    if data_extent is not None:
+        mark(~shapely.contains_xy(data_extent, cx, cy), "beyond_data")
     known = np.full(len(cx), reach_from is not None)
     if reach_from is not None:
         if streets is not None:

@@ -361,13 +361,37 @@ class Site:
         return gpd.GeoSeries(pd.concat(parts, ignore_index=True), crs=self.crs)
 
     @cached_property
-    def cells(self) -> gpd.GeoDataFrame:
-        """Every cell of the site with its ``reason`` (:func:`~cpted.prepare.grid.classify_cells`)."""
+    def data_extent(self) -> shapely.Geometry | None:
+        """Where the streets source holds data (site CRS): an OSM extract's box or a declared
+        ``extent`` (:func:`~cpted.prepare.coverage.source_extent`); None when unknown. Beyond it
+        the ground is unknown, and its cells are ``beyond_data``."""
+        from cpted.prepare.coverage import source_extent
+
+        return source_extent(self, "streets") if "streets" in self.layers else None
+
+    @cached_property
+    def known_area(self) -> shapely.Geometry:
+        """The part of the site where its data say what is on the ground: the boundary, less what
+        lies beyond :attr:`data_extent`. Site values per hectare, per metre of street or over the
+        site's open space are measured over it."""
+        extent = self.data_extent
+        return self.boundary if extent is None else shapely.intersection(self.boundary, extent)
+
+    def classify(self, area, *, without=None) -> gpd.GeoDataFrame:
+        """Every cell of ``area`` (a polygon in the site CRS) with its ``reason``, by the site's
+        layers (:func:`~cpted.prepare.grid.classify_cells`); the cells whose centre is in
+        ``without`` are left out."""
         return classify_cells(
-            self.boundary, crs=self.crs, cell_size=self.cell_size, private=self.private_land,
+            area, crs=self.crs, cell_size=self.cell_size, private=self.private_land,
             unwalkable=self.unwalkable, reach_from=self.reach_from, reach=self.walk_reach,
             streets=self.layers["streets"].geometry if "streets" in self.layers else None,
+            data_extent=self.data_extent, without=without,
         )
+
+    @cached_property
+    def cells(self) -> gpd.GeoDataFrame:
+        """Every cell of the site with its ``reason`` (:func:`~cpted.prepare.grid.classify_cells`)."""
+        return self.classify(self.boundary)
 
     @cached_property
     def grid(self) -> gpd.GeoDataFrame:
@@ -397,12 +421,14 @@ class Site:
     @cached_property
     def exclusion_summary(self) -> dict[str, object]:
         """``excluded_<reason>_ha`` for each excluded reason (NaN when its source is unknown:
-        no water layer; no traffic_land layer for railway and motorway; no streets layer for
-        the walking reach) and ``grid_notes``."""
+        no water layer; no traffic_land layer for railway and motorway; no extent of the streets
+        source for the ground beyond the data; no streets layer for the walking reach) and
+        ``grid_notes``."""
         cells = self.cells
         # A walk graph never holds motorways: without a traffic_land layer they are unknown.
         known = {"water": "water" in self.layers, "railway": "traffic_land" in self.layers,
-                 "motorway": "traffic_land" in self.layers, "beyond_reach": self.reach_from is not None}
+                 "motorway": "traffic_land" in self.layers, "beyond_data": self.data_extent is not None,
+                 "beyond_reach": self.reach_from is not None}
         out: dict[str, object] = {}
         for reason in EXCLUDED_REASONS:
             n = int((cells["reason"] == reason).sum())
@@ -415,6 +441,12 @@ class Site:
             if unknown > 0:
                 notes.append(f"walking reach not applied on {unknown:.2f} ha farther than {STREETS_EXTENT:g} m "
                              f"from every street (the streets layer does not cover it)")
+        beyond = out["excluded_beyond_data_ha"]
+        if beyond > 0:
+            named = "; ".join(dict.fromkeys(str(f["extent_source"]) for f in self.sources.get("streets", [])
+                                            if f.get("extent_source")))
+            notes.append(f"{beyond:.2f} ha of the site lie beyond the extent of the streets source ({named}): "
+                         f"nothing is known of the ground there, and no place there is scored")
         if "water" not in self.layers:
             notes.append("no water layer: cells on water are not excluded (add one or run `cpted fetch`)")
         if "traffic_land" not in self.layers:

@@ -209,8 +209,9 @@ def load_site(
             i.get("file_features") for facts in info.values() for i in facts):
         # no feature of any layer near the site: read them whole, for the error that says where they are
         layers, info, known_empty = _read_layers(spec, sources, fetched, cache, None)
-    for facts in info.get("buildings", []):
-        read_extent(facts, crs, sources.get)
+    for kind in ("buildings", "streets"):  # where each is complete (an OSM extract: its box)
+        for facts in info.get(kind, []):
+            read_extent(facts, crs, sources.get, kind=kind)
     _check_layers_meet_site(spec, area[0], crs, layers, info)
     heights = _first_source(spec, "building_heights")
     building_heights = None

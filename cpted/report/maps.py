@@ -72,7 +72,8 @@ _LAYER_WORDS = {
 _NUMBER_OFFSETS = ((9, 9), (-9, 9), (9, -9), (-9, -9), (0, 22), (0, -22), (22, 0), (-22, 0), (20, 20), (-20, 20),
                    (20, -20), (-20, -20), (0, 34), (0, -34))
 _REASON_WORDS = {"private": "buildings and private plots", "water": "water", "railway": "railway land",
-                 "motorway": "motorways", "beyond_reach": "beyond walking reach"}
+                 "motorway": "motorways", "beyond_data": "beyond the data's extent",
+                 "beyond_reach": "beyond walking reach"}
 
 
 class MapFigure(NamedTuple):
