@@ -11,6 +11,7 @@ import bz2
 import gzip
 
 import geopandas as gpd
+import numpy as np
 import osmium
 import pytest
 import shapely
@@ -192,3 +193,36 @@ def test_an_extract_box_does_not_vouch_for_its_buildings():
     assert not out["osm"].loc[far, "buildings_complete"].any()
     assert out["osm"].loc[far, "coverage_reason"].str.startswith("no reference count here").all()
     assert out["declared"].loc[far, "buildings_complete"].all()
+
+
+def test_a_streets_extent_bounds_the_grid_and_the_site_values():
+    """A worked scene: a 200 x 100 m site whose streets source holds data west of x = 120 only.
+    The 80 x 100 m beyond it leave the grid (0.8 ha beyond_data); the site values per hectare
+    and per km² are over the 1.2 ha known; without the extent, nothing changes."""
+    from shapely import LineString, Point, box
+
+    from cpted.pipeline import audit
+    from cpted.prepare.site import Site
+
+    arms = [LineString([(60, 50), end]) for end in ((-100, 50), (300, 50), (60, -50), (60, 150))]  # a crossing
+    streets = gpd.GeoDataFrame({"walk_kind": ["street"] * 4, "highway": ["residential"] * 4}, geometry=arms, crs=2154)
+    pois = gpd.GeoDataFrame({"category": ["waste", "waste"]}, geometry=[Point(30, 40), Point(170, 40)], crs=2154)
+    layers = {"streets": streets, "pois": pois}
+    sites = {name: Site.from_layers("s", box(0, 0, 200, 100), crs=2154, layers=layers, cell_size=10, context=50,
+                                    sources={"streets": [{"source": "x", "extent": box(-500, -500, 120, 500),
+                                                          "extent_source": "surveyed.gpkg"}]} if name == "extent" else None)
+             for name in ("extent", "none")}
+    site = sites["extent"]
+    assert site.known_area.equals(box(0, 0, 120, 100))
+    beyond = (site.cells["reason"] == "beyond_data").to_numpy()
+    assert beyond.sum() == 8 * 10 and (site.cells.loc[beyond, "x"] > 120).all()
+    assert set(site.grid["cell_id"]) < set(sites["none"].grid["cell_id"])  # an extent never adds a place
+    assert site.exclusion_summary["excluded_beyond_data_ha"] == pytest.approx(0.8)
+    assert "0.80 ha of the site lie beyond the extent of the streets source (surveyed.gpkg)" in site.exclusion_summary[
+        "grid_notes"]
+    assert np.isnan(sites["none"].exclusion_summary["excluded_beyond_data_ha"])  # no extent: unknown, not 0
+    s = {name: audit(x, measures=["maintenance", "access_control"]).summary for name, x in sites.items()}
+    assert s["extent"]["waste_points_per_ha"] == pytest.approx(1 / 1.2)  # the one at x = 30, over 1.2 ha
+    assert s["none"]["waste_points_per_ha"] == pytest.approx(2 / 2.0)
+    assert s["extent"]["intersection_density"] == pytest.approx(1 / 0.012)  # the crossing at (60, 50)
+    assert s["none"]["intersection_density"] == pytest.approx(1 / 0.02)

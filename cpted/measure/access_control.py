@@ -445,7 +445,7 @@ def access_control(site, net: Network | None, segments: pd.DataFrame | None, cir
     entries = entry_points(site.boundary, streets, barriers=barriers)
     predictors = movement_predictors(streets, net, np.flatnonzero(in_site))
     seg["movement_predictor"] = seg.index.isin(streets.index[predictors["segment"].to_numpy()])
-    summary.update(permeability(net, site.boundary, circuity=circuity))
+    summary.update(permeability(net, site.known_area, circuity=circuity))  # per km² of known ground
     summary["n_entry_points"] = len(entries)
     for kind in ("street", "footway", "steps", "gated"):
         summary[f"n_entry_{kind}"] = int((entries["kind"] == kind).sum())
