@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from shapely import box
 
-from cpted.measure.coverage import clip_lines
-from cpted.prepare.grid import union_cells
+from cpted.measure.territoriality import clip_lines
+from cpted.prepare.grid import _cell_ids, union_cells
 
 
 def _same_clip(lines, area) -> None:
@@ -193,3 +193,37 @@ def test_union_cells_is_the_union(nodes, size, overlap):
     assert shapely.is_valid(fast)
     assert fast.area == pytest.approx(slow.area, rel=1e-12)
     assert shapely.equals(fast, slow)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(-10**6, 10**7), st.integers(-10**6, 10**7), st.sampled_from([1.0, 2.5, 0.1, 3.7])),
+                max_size=40))
+def test_cell_ids_are_the_formatted_corners(corners):
+    x = np.array([i * step for i, _, step in corners], dtype=float)
+    y = np.array([j * step for _, j, step in corners], dtype=float)
+    assert _cell_ids(x, y) == [f"{a:.10g}_{b:.10g}" for a, b in zip(x, y, strict=True)]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.lists(st.one_of(st.none(), st.floats(0, 100)), min_size=6, max_size=6), max_size=30))
+def test_drivers_are_the_largest_deficits_of_each_cell(rows):
+    """The drivers, formatted once per distinct triple of metrics, are those of the cell-by-cell
+    rule: the (up to) three metrics scoring below 50 with the largest weighted deficit."""
+    import pandas as pd
+
+    from cpted.score.scores import RULES, metric_scores, read_weights, score_cells
+
+    names = ["eyes_43", "eyes_15", "isovist_area", "mix_d1_800", "depth_m", "escape_routes"]
+    cells = pd.DataFrame([[np.nan if v is None else v for v in r] for r in rows], columns=names, dtype=float)
+    drivers = score_cells(cells)["drivers"].tolist()
+    scores = metric_scores(cells)
+    deficit = (100.0 - scores).mul(pd.Series(read_weights()["metrics"])[scores.columns], axis=1).where(scores < 50)
+    low = {RULES[m].low: m for m in names}
+    for i in range(len(cells)):
+        d = deficit.iloc[i].dropna()
+        positive = d[d > 0]
+        named = [low[t] for t in drivers[i].split("; ")] if drivers[i] else []
+        assert len(named) == min(3, len(positive)) == len(set(named))
+        values = [positive[m] for m in named]  # each named metric has a deficit, largest first
+        assert values == sorted(values, reverse=True)
+        assert all(v >= positive[m] for v in values for m in positive.index if m not in named)  # ties either way

@@ -92,6 +92,22 @@ def _centres(boundary, cell_size: float) -> tuple[np.ndarray, np.ndarray]:
     return cx[keep], cy[keep]
 
 
+def _cell_ids(x0: np.ndarray, y0: np.ndarray) -> list[str]:
+    """``"x_y"`` of each cell's lower-left corner (``%.10g``): each of the few distinct columns
+    and rows is formatted once (the grid of Île de Nantes: 900 of them for 132,000 cells).
+
+    Example
+    -------
+    >>> _cell_ids(np.array([0.0, 5.0, 5.0]), np.array([-2.5, -2.5, 1e6]))
+    ['0_-2.5', '5_-2.5', '5_1000000']
+    """
+    xs, ix = np.unique(x0, return_inverse=True)
+    ys, iy = np.unique(y0, return_inverse=True)
+    left = np.array([f"{v:.10g}_" for v in xs], dtype=object)
+    right = np.array([f"{v:.10g}" for v in ys], dtype=object)
+    return (left[ix.ravel()] + right[iy.ravel()]).tolist()
+
+
 def _geoms(layer) -> np.ndarray:
     if layer is None:
         return np.array([], dtype=object)
@@ -282,7 +298,7 @@ def classify_cells(
             known = _inside(points, _geoms(streets), distance=extent)
         mark(~_inside(points, _geoms(reach_from), distance=reach) & known, "beyond_reach")
     half = cell_size / 2
-    ids = [f"{x - half:.10g}_{y - half:.10g}" for x, y in zip(cx, cy, strict=True)]
+    ids = _cell_ids(cx - half, cy - half)
     return gpd.GeoDataFrame(
         {"cell_id": ids, "x": cx, "y": cy, "reason": pd.array(reason, dtype=object), "reach_known": known},
         geometry=shapely.box(cx - half, cy - half, cx + half, cy + half),

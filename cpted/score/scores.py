@@ -196,10 +196,18 @@ def score_cells(cells: pd.DataFrame, weights: dict[str, dict[str, float]] | None
     out["completeness_index"] = share
     deficit = (100.0 - scores).mul(pd.Series(mw)[scores.columns], axis=1)
     deficit = deficit.where(scores < 50)
-    texts = np.array([RULES[m].low for m in scores.columns], dtype=object)
-    order = np.argsort(-np.nan_to_num(deficit.to_numpy(), nan=-1.0), axis=1)[:, :3]
-    ranked = np.take_along_axis(np.nan_to_num(deficit.to_numpy(), nan=-1.0), order, axis=1)
-    out["drivers"] = ["; ".join(texts[o][r > 0]) for o, r in zip(order, ranked, strict=True)]
+    texts = [RULES[m].low for m in scores.columns]
+    deficits = np.nan_to_num(deficit.to_numpy(), nan=-1.0)
+    order = np.argsort(-deficits, axis=1)[:, :3]
+    ranked = np.take_along_axis(deficits, order, axis=1)
+    # the metrics named, largest deficit first (-1: none); a site has a few hundred such triples
+    named = np.where(ranked > 0, order, -1)
+    if len(out):
+        triples, which = np.unique(named, axis=0, return_inverse=True)
+        labels = np.array(["; ".join(texts[k] for k in triple if k >= 0) for triple in triples], dtype=object)
+        out["drivers"] = labels[which.ravel()].tolist()
+    else:
+        out["drivers"] = pd.Series([], index=out.index, dtype=object)
     return out
 
 
