@@ -543,9 +543,10 @@ def batch(
     workers
         Sites audited at once. 1 (the default of this function): in this process, without Dask.
         More: on a Dask ``LocalCluster`` of that many single-threaded worker processes
-        (None: one per core). See :func:`cpted.parallel.run_sites`. On a fresh machine, call
-        :func:`cpted.precompile.precompile` first (the ``cpted`` command does): it compiles the
-        kernels once on every core, instead of every worker compiling them at its first site.
+        (None: one per core). See :func:`cpted.parallel.run_sites`. On a fresh machine the
+        kernels are then compiled first, once, on every core
+        (:func:`cpted.precompile.precompile`, one to two minutes; nothing once done), instead
+        of every worker compiling them at its first site.
     scheduler
         The address of an existing Dask scheduler (e.g. ``tcp://10.0.0.5:8786``) to send the
         sites to, instead of starting a cluster.
@@ -597,6 +598,10 @@ def batch(
         rows = run_in_process(specs, out, lambda spec, out, options: audit_to(spec, out, sources=cache, **options),
                               options, progress=progress)
     else:  # the longest sites first, so that none starts last on an otherwise idle cluster
+        if scheduler is None:  # workers on this machine: they find the kernels compiled
+            from cpted.precompile import precompile
+
+            precompile()
         longest_first = sorted(specs, key=expected_cost, reverse=True)
         done = run_sites(longest_first, out, _audit_on_worker, {**options, "source_cache": directory}, workers=workers,
                          scheduler=scheduler, memory_limit=memory_limit, site_timeout=site_timeout, progress=progress)

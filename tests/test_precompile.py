@@ -88,3 +88,21 @@ def test_an_interrupted_compile_leaves_no_process(marker, monkeypatch):
         pc.precompile(processes=2)
     assert len(started) == 2 and all(p.poll() is not None for p in started)
     assert not marker.exists()
+
+
+@pytest.mark.parametrize(("workers", "scheduler", "compiles"), [(2, None, True), (None, None, True), (1, None, False),
+                                                               (2, "tcp://10.0.0.5:8786", False)])
+def test_a_local_batch_from_python_compiles_first(samples, tmp_path, monkeypatch, workers, scheduler, compiles):
+    """batch() on a local cluster compiles the kernels once before its workers start (as the
+    ``cpted`` command does); in one process or on a remote cluster it does not (nothing to gain
+    here: in-process kernels compile at first use, and remote workers are on other machines)."""
+    import cpted.pipeline as pipeline
+
+    calls = []
+    monkeypatch.setattr(pc, "precompile", lambda **kw: calls.append(kw) or False)
+    monkeypatch.setattr(pipeline, "run_sites", lambda specs, *a, **kw: [
+        {"site_id": s.id, "name": s.name, "status": "failed", "error": "not run"} for s in specs])
+    monkeypatch.setattr(pipeline, "run_in_process", lambda specs, *a, **kw: [
+        {"site_id": s.id, "name": s.name, "status": "failed", "error": "not run"} for s in specs])
+    pipeline.batch(samples / "france_osm.toml", tmp_path / "out", workers=workers, scheduler=scheduler)
+    assert len(calls) == (1 if compiles else 0)
