@@ -17,11 +17,11 @@ import shapely
 
 from cpted.measure.lighting import lighting_class
 from cpted.measure.surveillance import blind_spots
-from cpted.measure.territoriality import clip_lines, frontage, site_streets
+from cpted.measure.territoriality import frontage, site_streets
 from cpted.prepare.coverage import COVERAGE_COLUMNS
 from cpted.prepare.grid import union_cells
 
-__all__ = ["BUILDING_COLUMNS", "clip_lines", "restrict_to_coverage", "scored_shares"]
+__all__ = ["BUILDING_COLUMNS", "restrict_to_coverage", "scored_shares"]
 
 #: Per principle, the cell columns that depend on the buildings layer. Visibility (isovists,
 #: connectivity, eyes, and lamp light, which buildings block), boundaries (the public/private

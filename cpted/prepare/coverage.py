@@ -31,6 +31,7 @@ __all__ = [
     "COVERAGE_COLUMNS",
     "reference_completeness",
     "source_extent",
+    "extent_names",
     "building_coverage",
     "read_extent",
 ]
@@ -166,6 +167,11 @@ def read_extent(facts: dict, crs, get: Callable | None = None, *, kind: str = "b
     facts["extent_source"] = str(path)
 
 
+def extent_names(site, kind: str) -> str:
+    """What the extents of the site's ``kind`` sources are (``extent_source``), for a reason or a note."""
+    return "; ".join(dict.fromkeys(str(f["extent_source"]) for f in site.sources.get(kind, []) if f.get("extent_source")))
+
+
 def source_extent(site, kind: str) -> shapely.Geometry | None:
     """Where the site's ``kind`` layer (``"buildings"``, ``"streets"``) is declared complete: the
     union of its sources' ``extent`` polygons (site CRS, :func:`read_extent`), or None when any
@@ -251,8 +257,7 @@ def building_coverage(
     extent = source_extent(site, "buildings")
     if extent is not None and n:
         outside = ~shapely.contains_xy(extent, x, y)
-        named = "; ".join(dict.fromkeys(str(f["extent_source"]) for f in site.sources.get("buildings", [])
-                                        if f.get("extent_source")))
+        named = extent_names(site, "buildings")
         reason[outside & complete] = ("outside the extent of the buildings layer, nothing is known of its buildings there"
                                       + (f" ({named})" if named else ""))
         complete &= ~outside

@@ -94,7 +94,7 @@ def _centres(boundary, cell_size: float) -> tuple[np.ndarray, np.ndarray]:
 
 def _cell_ids(x0: np.ndarray, y0: np.ndarray) -> list[str]:
     """``"x_y"`` of each cell's lower-left corner (``%.10g``): each of the few distinct columns
-    and rows is formatted once (the grid of Île de Nantes: 900 of them for 132,000 cells).
+    and rows is formatted once (Île de Nantes: 600 columns and 220 rows for 132,000 cells).
 
     Example
     -------

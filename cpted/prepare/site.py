@@ -20,6 +20,7 @@ from cpted.load.raster import Raster
 from cpted.load.schema import LAYER_KINDS, conform, empty_layer
 from cpted.load.sites_file import SITE_ID
 from cpted.prepare.buildings import assign_heights
+from cpted.prepare.coverage import extent_names, source_extent
 from cpted.prepare.crs import require_projected, to_crs
 from cpted.prepare.grid import (
     CARRIAGEWAY_HALF_WIDTH,
@@ -365,8 +366,6 @@ class Site:
         """Where the streets source holds data (site CRS): an OSM extract's box or a declared
         ``extent`` (:func:`~cpted.prepare.coverage.source_extent`); None when unknown. Beyond it
         the ground is unknown, and its cells are ``beyond_data``."""
-        from cpted.prepare.coverage import source_extent
-
         return source_extent(self, "streets") if "streets" in self.layers else None
 
     @cached_property
@@ -443,10 +442,9 @@ class Site:
                              f"from every street (the streets layer does not cover it)")
         beyond = out["excluded_beyond_data_ha"]
         if beyond > 0:
-            named = "; ".join(dict.fromkeys(str(f["extent_source"]) for f in self.sources.get("streets", [])
-                                            if f.get("extent_source")))
-            notes.append(f"{beyond:.2f} ha of the site lie beyond the extent of the streets source ({named}): "
-                         f"nothing is known of the ground there, and no place there is scored")
+            notes.append(f"{beyond:.2f} ha of the site lie beyond the extent of the streets source "
+                         f"({extent_names(self, 'streets')}): nothing is known of the ground there, and no place "
+                         f"there is scored")
         if "water" not in self.layers:
             notes.append("no water layer: cells on water are not excluded (add one or run `cpted fetch`)")
         if "traffic_land" not in self.layers:

@@ -200,7 +200,7 @@ def score_cells(cells: pd.DataFrame, weights: dict[str, dict[str, float]] | None
     deficits = np.nan_to_num(deficit.to_numpy(), nan=-1.0)
     order = np.argsort(-deficits, axis=1)[:, :3]
     ranked = np.take_along_axis(deficits, order, axis=1)
-    # the metrics named, largest deficit first (-1: none); a site has a few hundred such triples
+    # the metrics named, largest deficit first (-1: none); few distinct triples (Île de Nantes: 65 in 72,664 cells)
     named = np.where(ranked > 0, order, -1)
     if len(out):
         triples, which = np.unique(named, axis=0, return_inverse=True)
