@@ -204,7 +204,8 @@ def test_a_streets_extent_bounds_the_grid_and_the_site_values():
     from cpted.pipeline import audit
     from cpted.prepare.site import Site
 
-    arms = [LineString([(60, 50), end]) for end in ((-100, 50), (300, 50), (60, -50), (60, 150))]  # a crossing
+    # a crossing; its east arm ends at x = 180, in the site but beyond the data (an extract cut it there)
+    arms = [LineString([(60, 50), end]) for end in ((-100, 50), (180, 50), (60, -50), (60, 150))]
     streets = gpd.GeoDataFrame({"walk_kind": ["street"] * 4, "highway": ["residential"] * 4}, geometry=arms, crs=2154)
     pois = gpd.GeoDataFrame({"category": ["waste", "waste"]}, geometry=[Point(30, 40), Point(170, 40)], crs=2154)
     layers = {"streets": streets, "pois": pois}
@@ -226,3 +227,11 @@ def test_a_streets_extent_bounds_the_grid_and_the_site_values():
     assert s["none"]["waste_points_per_ha"] == pytest.approx(2 / 2.0)
     assert s["extent"]["intersection_density"] == pytest.approx(1 / 0.012)  # the crossing at (60, 50)
     assert s["none"]["intersection_density"] == pytest.approx(1 / 0.02)
+    # the edge beyond the data (80 m top, 100 m right, 80 m bottom) may hold entries no one knows of
+    assert np.isnan(s["extent"]["n_entry_points"]) and s["none"]["n_entry_points"] == 3
+    r = audit(site, measures=["access_control"])
+    assert "entry points: 260 m of the site's edge lie beyond the extent of the streets source" in r.summary["notes"]
+    # the east arm runs beyond the data: not known as a dead end (without the extent it is one)
+    assert (r.layers["segments"]["escape_routes"] == 2).all()
+    plain = audit(sites["none"], measures=["access_control"]).layers["segments"]
+    assert (plain.loc[plain.geometry.bounds["maxx"] == 180, "escape_routes"] == 1).all()

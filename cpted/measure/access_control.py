@@ -439,7 +439,7 @@ def access_control(site, net: Network | None, segments: pd.DataFrame | None, cir
     streets = site.layer("streets")
     in_site = np.zeros(len(streets), dtype=bool)
     in_site[streets.sindex.query(site.boundary, predicate="intersects")] = True
-    escape = escape_routes(net, site.boundary)
+    escape = escape_routes(net, site.known_area)  # a street running beyond the data is no dead end
     seg = streets.join(segments).assign(escape_routes=escape, in_site=in_site)
     barriers = need(site, "barriers", result, what="gated entry points")
     entries = entry_points(site.boundary, streets, barriers=barriers)
@@ -451,6 +451,11 @@ def access_control(site, net: Network | None, segments: pd.DataFrame | None, cir
         summary[f"n_entry_{kind}"] = int((entries["kind"] == kind).sum())
     if barriers is None:  # gates unseen: the count of gated entries is a lower bound
         summary["n_entry_gated"] = np.nan
+    unseen = 0.0 if site.data_extent is None else shapely.difference(site.boundary.boundary, site.data_extent).length
+    if unseen > site.cell_size:  # the ways crossing the edge there are unknown: the counts are lower bounds
+        for key in ("n_entry_points", "n_entry_street", "n_entry_footway", "n_entry_steps", "n_entry_gated"):
+            summary[key] = np.nan
+        result.missing("entry points", f"{unseen:.0f} m of the site's edge lie beyond the extent of the streets source")
     inside = seg[in_site]
     if "through_share_800" in inside and inside["through_share_800"].notna().any():
         w = inside.length.to_numpy() * inside["betweenness_800"].fillna(0).to_numpy()
