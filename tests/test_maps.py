@@ -236,3 +236,30 @@ def test_maps_of_buildings_and_streets_with_z(scene):
         np.testing.assert_array_equal(a.vertices, b.vertices)
     for a, b in zip(lines, flat[1], strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_the_legend_stays_clear_of_the_colour_bar_with_every_reason(lang):
+    """Every kind of ground left out (buildings, water, beyond the data, beyond reach) makes the
+    legend's longest label: it is wrapped, not drawn over the colour bar (it was, in French, on
+    Le Mans: buildings, water, beyond the extract and beyond reach)."""
+    streets = gpd.GeoDataFrame({"walk_kind": ["street"]}, geometry=[LineString([(0, 100), (400, 100)])], crs=2154)
+    buildings = gpd.GeoDataFrame(geometry=[box(40, 110, 120, 150)], crs=2154)
+    water = gpd.GeoDataFrame({"kind": ["river"]}, geometry=[WATER], crs=2154)
+    site = Site.from_layers("scene", box(0, 0, 400, 200), crs=2154, cell_size=5,
+                            layers={"streets": streets, "buildings": buildings, "water": water},
+                            sources={"streets": [{"extent": box(-50, -50, 330, 250), "extent_source": "x.osm.pbf"}]})
+    result = audit(site, measures=["access_control"])
+    assert {"private", "water", "beyond_data", "beyond_reach"} <= set(site.cells["reason"])
+    frame = maps._frame(result, lang=lang)
+    try:
+        places = gpd.GeoDataFrame({"place_no": [1]}, geometry=[box(150, 60, 200, 90)], crs=2154)
+        _, drawn = maps._paint(frame, result, "score_access_control", title="t", lang=lang, places=places)
+        legend, bar = drawn[-1], drawn[-2]
+        renderer = frame.fig.canvas.get_renderer()
+        assert not legend.get_window_extent(renderer).overlaps(bar.get_tightbbox(renderer))
+        assert legend.get_window_extent(renderer).x1 <= frame.fig.bbox.x1
+    finally:
+        import matplotlib.pyplot as plt
+
+        plt.close(frame.fig)

@@ -27,6 +27,7 @@ import base64
 import html
 import io
 import math
+import textwrap
 from typing import NamedTuple
 
 import numpy as np
@@ -270,8 +271,9 @@ def _legend_patches(reasons, *, buildings: bool, no_data: bool, places: bool, la
     patches = [Patch(facecolor=_BUILDINGS, label=tr("buildings", lang))] if buildings else []
     if reasons:
         words = ", ".join(tr(_REASON_WORDS[r], lang) for r in reasons)
-        patches.append(Patch(facecolor=NEUTRAL, label=tr("not public or not reachable on foot ({reasons})", lang,
-                                                         reasons=words).replace(" (", "\n(", 1)))
+        head, _, why = tr("not public or not reachable on foot ({reasons})", lang, reasons=words).partition(" (")
+        # the reasons wrapped: a long list would widen the legend over the colour bar
+        patches.append(Patch(facecolor=NEUTRAL, label=head + "\n" + textwrap.fill("(" + why, 56)))
     if no_data:
         patches.append(Patch(facecolor=_NO_DATA, edgecolor="#999", label=tr("no data", lang)))
     if places:
