@@ -273,7 +273,7 @@ def _legend_patches(reasons, *, buildings: bool, no_data: bool, places: bool, la
         words = ", ".join(tr(_REASON_WORDS[r], lang) for r in reasons)
         head, _, why = tr("not public or not reachable on foot ({reasons})", lang, reasons=words).partition(" (")
         # the reasons wrapped: a long list would widen the legend over the colour bar
-        patches.append(Patch(facecolor=NEUTRAL, label=head + "\n" + textwrap.fill("(" + why, 56)))
+        patches.append(Patch(facecolor=NEUTRAL, label=head + ("\n" + textwrap.fill("(" + why, 56) if why else "")))
     if no_data:
         patches.append(Patch(facecolor=_NO_DATA, edgecolor="#999", label=tr("no data", lang)))
     if places:
