@@ -235,3 +235,30 @@ def test_a_streets_extent_bounds_the_grid_and_the_site_values():
     assert (r.layers["segments"]["escape_routes"] == 2).all()
     plain = audit(sites["none"], measures=["access_control"]).layers["segments"]
     assert (plain.loc[plain.geometry.bounds["maxx"] == 180, "escape_routes"] == 1).all()
+
+
+def test_a_site_wholly_beyond_its_data_has_no_score_and_no_zeros():
+    """Nothing of the site is known (its streets' extent lies elsewhere): no place, no score, and
+    the site values per hectare are NaN, not a division by zero (it raised) nor 0."""
+    import warnings
+
+    from shapely import LineString, Point, box
+
+    from cpted.pipeline import audit
+    from cpted.prepare.site import Site
+
+    streets = gpd.GeoDataFrame({"walk_kind": ["street"] * 2}, geometry=[LineString([(60, 50), (-100, 50)]),
+                                                                      LineString([(60, 50), (180, 50)])], crs=2154)
+    pois = gpd.GeoDataFrame({"category": ["waste"]}, geometry=[Point(30, 40)], crs=2154)
+    landuse = gpd.GeoDataFrame({"category": ["brownfield"], "derelict": [True]}, geometry=[box(0, 0, 10, 10)], crs=2154)
+    site = Site.from_layers("s", box(0, 0, 200, 100), crs=2154, cell_size=10, context=50,
+                            layers={"streets": streets, "pois": pois, "landuse": landuse},
+                            sources={"streets": [{"extent": box(500, 500, 600, 600), "extent_source": "far.gpkg"}]})
+    assert site.grid.empty and site.known_area.is_empty
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # means of no cell
+        s = audit(site).summary
+    assert s["status"] == "no_score"
+    assert s["excluded_beyond_data_ha"] == pytest.approx(2.0)
+    for key in ("waste_points_per_ha", "derelict_land_share", "intersection_density", "n_entry_points"):
+        assert np.isnan(s[key]), key

@@ -244,14 +244,15 @@ def maintenance(site) -> MeasureResult:
         waste = pois[pois["category"] == "waste"]
         out["waste_points_100m"] = points_within(xy, waste, radius=100.0)
         inside = shapely.contains_xy(site.known_area, waste.geometry.x.to_numpy(), waste.geometry.y.to_numpy()) if len(waste) else np.zeros(0, bool)
-        summary["waste_points_per_ha"] = float(inside.sum() / area_ha)
+        summary["waste_points_per_ha"] = float(inside.sum() / area_ha) if area_ha > 0 else np.nan  # none known
     buildings, landuse = site.layers.get("buildings"), site.layers.get("landuse")
     if buildings is not None and "derelict" in buildings:
         local = buildings.iloc[buildings.sindex.query(site.known_area, predicate="intersects")] if len(buildings) else buildings
         summary["n_derelict_buildings"] = int(local["derelict"].map(lambda v: bool(v) if pd.notna(v) else False).sum())
     if landuse is not None and "derelict" in landuse:
         derelict = landuse[landuse["derelict"].map(lambda v: bool(v) if pd.notna(v) else False).to_numpy(dtype=bool)]
-        summary["derelict_land_share"] = float(shapely.intersection(shapely.union_all(derelict.geometry.values), site.known_area).area / site.known_area.area) if len(derelict) else 0.0
+        summary["derelict_land_share"] = (np.nan if area_ha == 0 else float(shapely.intersection(
+            shapely.union_all(derelict.geometry.values), site.known_area).area / site.known_area.area) if len(derelict) else 0.0)
     if np.isnan(summary["n_derelict_buildings"]) and np.isnan(summary["derelict_land_share"]):
         result.missing("dereliction", "no OSM vacancy tags loaded")
     canopy = next((site.rasters[n] for n in CANOPY_NAMES if n in site.rasters), None)
