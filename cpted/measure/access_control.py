@@ -453,7 +453,7 @@ def access_control(site, net: Network | None, segments: pd.DataFrame | None, cir
         summary["n_entry_gated"] = np.nan
     unseen = 0.0 if site.data_extent is None else shapely.difference(site.boundary.boundary, site.data_extent).length
     if unseen > site.cell_size:  # the ways crossing the edge there are unknown: the counts are lower bounds
-        for key in ("n_entry_points", "n_entry_street", "n_entry_footway", "n_entry_steps", "n_entry_gated"):
+        for key in (k for k in SUMMARY_KEYS if k.startswith("n_entry_")):
             summary[key] = np.nan
         result.missing("entry points", f"{unseen:.0f} m of the site's edge lie beyond the extent of the streets source")
     inside = seg[in_site]

@@ -251,8 +251,13 @@ def maintenance(site) -> MeasureResult:
         summary["n_derelict_buildings"] = int(local["derelict"].map(lambda v: bool(v) if pd.notna(v) else False).sum())
     if landuse is not None and "derelict" in landuse:
         derelict = landuse[landuse["derelict"].map(lambda v: bool(v) if pd.notna(v) else False).to_numpy(dtype=bool)]
-        summary["derelict_land_share"] = (np.nan if area_ha == 0 else float(shapely.intersection(
-            shapely.union_all(derelict.geometry.values), site.known_area).area / site.known_area.area) if len(derelict) else 0.0)
+        if area_ha == 0:  # no ground known
+            summary["derelict_land_share"] = np.nan
+        elif len(derelict):
+            land = shapely.intersection(shapely.union_all(derelict.geometry.values), site.known_area)
+            summary["derelict_land_share"] = float(land.area / (area_ha * 1e4))
+        else:
+            summary["derelict_land_share"] = 0.0
     if np.isnan(summary["n_derelict_buildings"]) and np.isnan(summary["derelict_land_share"]):
         result.missing("dereliction", "no OSM vacancy tags loaded")
     canopy = next((site.rasters[n] for n in CANOPY_NAMES if n in site.rasters), None)
